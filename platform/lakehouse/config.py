@@ -1,0 +1,88 @@
+"""Where the lakehouse lives and how it reaches Spark and AWS, resolved from the environment at call time.
+
+Nothing here runs at import: resources and commands call `Settings.from_env()` when they need it, so tests
+change the environment with monkeypatch and never reload modules.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+LAYERS = ("bronze", "silver", "gold")
+DEFAULT_RETENTION_DAYS = {"bronze": 90, "silver": 365, "gold": 730}
+
+
+def _as_uri(location: str) -> str:
+    """Accept a plain path or a URI; return a URI without a trailing slash."""
+    if "://" in location:
+        return location.rstrip("/")
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def _parse_conf(raw: str | None) -> dict[str, str]:
+    """LAKEHOUSE_SPARK_CONF is JSON ({"k": "v"}) or comma-separated k=v pairs."""
+    if not raw:
+        return {}
+    raw = raw.strip()
+    if raw.startswith("{"):
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
+    pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse: str
+    landing: str
+    glue_prefix: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    spark_master: str = "local[*]"
+    spark_remote: str | None = None
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+    sql_dir: Path | None = None
+    table_format: str = "delta"
+    athena_output: str | None = None
+    retention_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        home = Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).expanduser().resolve()
+        retention = dict(DEFAULT_RETENTION_DAYS)
+        for layer in LAYERS:
+            value = env.get(f"LAKEHOUSE_RETENTION_{layer.upper()}_DAYS")
+            if value:
+                retention[layer] = int(value)
+        fmt = env.get("LAKEHOUSE_TABLE_FORMAT", "delta").lower()
+        if fmt not in ("delta", "parquet"):
+            raise ValueError(f"LAKEHOUSE_TABLE_FORMAT must be 'delta' or 'parquet', not {fmt!r}")
+        return cls(
+            home=home,
+            warehouse=_as_uri(env.get("LAKEHOUSE_WAREHOUSE") or str(home / "warehouse")),
+            landing=_as_uri(env.get("LAKEHOUSE_LANDING") or str(home / "landing")),
+            glue_prefix=env.get("LAKEHOUSE_GLUE_PREFIX") or None,
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            spark_master=env.get("LAKEHOUSE_SPARK_MASTER") or "local[*]",
+            spark_remote=env.get("LAKEHOUSE_SPARK_REMOTE") or env.get("SPARK_REMOTE") or None,
+            spark_conf=_parse_conf(env.get("LAKEHOUSE_SPARK_CONF")),
+            sql_dir=Path(env["LAKEHOUSE_SQL_DIR"]) if env.get("LAKEHOUSE_SQL_DIR") else None,
+            table_format=fmt,
+            athena_output=env.get("LAKEHOUSE_ATHENA_OUTPUT") or None,
+            retention_days=retention,
+        )
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def catalog_enabled(self) -> bool:
+        return self.glue_prefix is not None
+
+    def glue_database(self, layer: str) -> str:
+        return f"{self.glue_prefix}_{layer}"

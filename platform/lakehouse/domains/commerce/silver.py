@@ -1,0 +1,138 @@
+"""Commerce silver: typed, deduplicated, conformed tables. Logic lives in sql/silver/<name>.sql."""
+from __future__ import annotations
+
+from lakehouse.domains.commerce import contracts as c
+from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+KNOWN_CURRENCY = _in(c.KNOWN_CURRENCIES)
+LINEAGE = (Column("_source_file", "string", "Landing file the row came from."),
+           Column("_line_number", "bigint", "Line of the row in that file."),
+           Column("dt", "string", "Day the rows arrived (partition).", required=True))
+# FX rates skip weekends and holidays: an order may use a rate up to 7 days old, and an order may arrive
+# up to a few days after its order date, so the rates of the 10 days before a batch are read.
+FX_LOOKBACK_DAYS = 10
+
+
+def _silver(name, description, columns, upstreams, rules, contract, unique_key, pii=()) -> TableSpec:
+    return TableSpec(layer="silver", domain="commerce", name=name, description=description,
+                     columns=tuple(columns) + LINEAGE, upstreams=tuple(upstreams), rules=tuple(rules),
+                     contract=contract, unique_key=tuple(unique_key), pii=tuple(pii))
+
+
+def _present(*cols: str) -> list[RowRule]:
+    return [RowRule(f"{col}_present", f"{col} is not null", "drop") for col in cols]
+
+
+FX_RATES = _silver(
+    "fx_rates", "One USD rate per rate date and currency, per delivery day.",
+    [Column("rate_date", "date", "Day the rate is for.", True), Column("currency", "string", "ISO 4217 code.", True),
+     Column("rate_source", "string"), Column("usd_rate", "decimal(18,8)", "USD per one unit of currency.", True)],
+    [Upstream("bronze.fx_rates")],
+    [*_present("rate_date", "currency"),
+     RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
+     RowRule("positive_rate", "usd_rate > 0", "drop")],
+    c.FxRates, ("dt", "rate_date", "currency"),
+)
+
+ORDERS = _silver(
+    "orders", "Shop orders, typed and deduplicated, with amount and amount_usd (FX as-of the order date).",
+    [Column("order_id", "string", required=True), Column("customer_id", "string", required=True),
+     Column("product_id", "string", required=True), Column("status", "string", required=True),
+     Column("region", "string"), Column("payment_method", "string"), Column("currency", "string", required=True),
+     Column("quantity", "int", required=True), Column("unit_price", "decimal(18,2)", required=True),
+     Column("amount", "decimal(18,2)", "quantity x unit_price.", True),
+     Column("usd_rate", "decimal(18,8)", "Rate used (1 for USD).", True),
+     Column("amount_usd", "decimal(18,2)", "amount x usd_rate.", True),
+     Column("fx_rate_date", "date", "Date of the rate used.", True),
+     Column("order_ts", "timestamp", required=True), Column("order_date", "date", required=True)],
+    [Upstream("bronze.shop_orders"), Upstream("silver.fx_rates", "lookback", FX_LOOKBACK_DAYS)],
+    [*_present("order_id", "customer_id", "product_id"),
+     RowRule("parsable_timestamp", "order_ts is not null", "drop"),
+     RowRule("positive_quantity", "quantity > 0", "drop"),
+     RowRule("positive_unit_price", "unit_price > 0", "drop"),
+     RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
+     RowRule("known_status", f"status in {_in(c.ORDER_STATUSES)}", "drop"),
+     # an order whose currency has no rate within 7 days before its date is never published unpriced
+     RowRule("fx_rate_available", "amount_usd is not null", "drop"),
+     RowRule("arrived_on_order_day", "order_date >= to_date(dt)", "warn")],
+    c.Orders, ("dt", "order_id"),
+)
+
+PRODUCTS = _silver(
+    "products", "Daily catalog snapshot, one row per product and day.",
+    [Column("product_id", "string", required=True), Column("product_name", "string"), Column("category", "string"),
+     Column("currency", "string", required=True), Column("base_price", "decimal(18,2)", required=True),
+     Column("is_active", "boolean")],
+    [Upstream("bronze.shop_products")],
+    [*_present("product_id"),
+     RowRule("positive_base_price", "base_price > 0", "drop"),
+     RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
+     RowRule("category_present", "category is not null", "warn"),
+     RowRule("active_flag_readable", "is_active is not null", "warn")],
+    c.Products, ("dt", "product_id"),
+)
+
+CUSTOMERS = _silver(
+    "customers", "Customer history, SCD type 2; partition dt holds the whole history as known at the end of dt.",
+    [Column("customer_id", "string", required=True), Column("first_name", "string"), Column("last_name", "string"),
+     Column("email", "string", "Lower-cased, trimmed."), Column("phone", "string", "Digits and +."),
+     Column("country", "string"), Column("row_hash", "string", "sha256 of the tracked attributes.", True),
+     Column("valid_from", "timestamp", required=True), Column("valid_to", "timestamp"),
+     Column("is_current", "boolean", required=True),
+     Column("source_dt", "string", "Day the version arrived.", True)],
+    [Upstream("bronze.shop_customers"), Upstream("silver.customers")],
+    [*_present("customer_id"),
+     RowRule("parsable_updated_at", "valid_from is not null", "drop"),
+     RowRule("email_well_formed", "email is null or email rlike '^[^@ ]+@[^@ ]+\\\\.[^@ ]+$'", "warn"),
+     # a broken interval is a bug in the model, not in the data: refuse the whole batch
+     RowRule("valid_interval", "valid_to is null or valid_to > valid_from", "fail")],
+    c.Customers, ("dt", "customer_id", "valid_from"), pii=("first_name", "last_name", "email", "phone"),
+)
+
+EVENTS = _silver(
+    "events", "Clickstream events, typed, one row per event_id and day.",
+    [Column("event_id", "string", required=True), Column("user_id", "string"),
+     Column("session_id", "string", required=True), Column("event_type", "string", required=True),
+     Column("page", "string"), Column("event_value", "decimal(18,2)"), Column("event_ts", "timestamp", required=True)],
+    [Upstream("bronze.events_clickstream")],
+    [*_present("event_id", "session_id"),
+     RowRule("parsable_timestamp", "event_ts is not null", "drop"),
+     RowRule("known_event_type", f"event_type in {_in(c.EVENT_TYPES)}", "drop"),
+     RowRule("non_negative_value", "event_value is null or event_value >= 0", "drop")],
+    c.Events, ("dt", "event_id"),
+)
+
+CRM_CONTACTS = _silver(
+    "crm_contacts", "CRM contacts flattened from the CRM API shape, one row per contact and day.",
+    [Column("contact_id", "string", required=True), Column("email", "string"), Column("first_name", "string"),
+     Column("last_name", "string"), Column("company", "string"), Column("lifecycle_stage", "string"),
+     Column("customer_id", "string", "Shop customer the contact is associated with."),
+     Column("created_at", "timestamp"), Column("updated_at", "timestamp"), Column("is_archived", "boolean", required=True)],
+    [Upstream("bronze.crm_contacts")],
+    [*_present("contact_id"),
+     RowRule("email_well_formed", "email is null or email rlike '^[^@ ]+@[^@ ]+\\\\.[^@ ]+$'", "warn")],
+    c.CrmContacts, ("dt", "contact_id"), pii=("email", "first_name", "last_name"),
+)
+
+CRM_DEALS = _silver(
+    "crm_deals", "CRM deals flattened from the CRM API shape, with amount_usd (FX as-of the deal's day).",
+    [Column("deal_id", "string", required=True), Column("deal_name", "string"), Column("stage", "string"),
+     Column("pipeline", "string"), Column("contact_id", "string"), Column("currency", "string", required=True),
+     Column("amount", "decimal(18,2)", required=True), Column("usd_rate", "decimal(18,8)", required=True),
+     Column("amount_usd", "decimal(18,2)", required=True), Column("fx_rate_date", "date", required=True),
+     Column("close_date", "date"), Column("created_at", "timestamp"), Column("updated_at", "timestamp"),
+     Column("is_archived", "boolean", required=True)],
+    [Upstream("bronze.crm_deals"), Upstream("silver.fx_rates", "lookback", FX_LOOKBACK_DAYS)],
+    [*_present("deal_id"),
+     RowRule("non_negative_amount", "amount >= 0", "drop"),
+     RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
+     RowRule("fx_rate_available", "amount_usd is not null", "drop")],
+    c.CrmDeals, ("dt", "deal_id"),
+)
+
+SILVER = (FX_RATES, ORDERS, PRODUCTS, CUSTOMERS, EVENTS, CRM_CONTACTS, CRM_DEALS)

@@ -1,0 +1,37 @@
+"""Loading transform SQL from sql/<layer>/<table>.sql and running it over upstream temp views."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.config import Settings
+
+
+def sql_dir(settings: Settings) -> Path:
+    """Configured dir, else the repo's sql/ (editable install), else the copy installed as data files."""
+    candidates = [
+        settings.sql_dir,
+        Path(__file__).resolve().parents[3] / "sql",
+        Path(sys.prefix) / "share" / "lakehouse" / "sql",
+    ]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "cannot find the sql/ directory; set LAKEHOUSE_SQL_DIR to the folder holding <layer>/<table>.sql"
+    )
+
+
+def load_sql(relative: str, settings: Settings) -> str:
+    path = sql_dir(settings) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"transform SQL {relative} not found under {path.parent.parent}")
+    return path.read_text()
+
+
+def run_sql(spark: SparkSession, text: str, start_dt: str, end_dt: str) -> DataFrame:
+    """Run one model. Models may use the named parameters :start_dt and :end_dt (the batch's first/last day)."""
+    args = {k: v for k, v in {"start_dt": start_dt, "end_dt": end_dt}.items() if f":{k}" in text}
+    return spark.sql(text.strip().rstrip(";"), args=args or None)

@@ -1,0 +1,28 @@
+"""Errors a user can act on: each message names the table, column or file at fault."""
+
+
+class LakehouseError(Exception):
+    """Base class for every error the platform raises on purpose."""
+
+
+class SchemaMismatchError(LakehouseError):
+    """A batch changes the type of a column a table already has."""
+
+    def __init__(self, table: str, column: str, existing: str, incoming: str):
+        self.table, self.column, self.existing, self.incoming = table, column, existing, incoming
+        super().__init__(
+            f"table {table}: column {column!r} is {existing} in the table but {incoming} in the new batch; "
+            "incompatible type changes are refused (rename the column or migrate the table)"
+        )
+
+
+class LandingFileError(LakehouseError):
+    """A landing file cannot be read at all (not gzip, wrong encoding, ...)."""
+
+
+class ContractViolation(LakehouseError):
+    """A blocking data contract or `fail` row rule rejected a batch; nothing was published."""
+
+
+class ReadOnlyQueryError(LakehouseError):
+    """The query layer refused a statement that is not a read-only query."""

@@ -1,0 +1,242 @@
+"""Pandera contracts on Spark DataFrames, used as blocking gates before a table is published.
+
+pandera's pyspark backend says WHICH checks failed (missing columns, dtypes, nullability, value checks)
+but neither how many rows failed nor which ones. So pandera decides what failed, and this module counts
+the failures and fetches a few example rows with Spark: one aggregation for every count, then one small
+`limit(sample)` job per failing check. Key uniqueness (the model's `Config.unique`) is checked here
+directly, because pandera counts duplicated keys rather than rows and gives no examples (and its pyspark
+uniqueness support has a history of silently passing).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pandera.config import ValidationDepth, config_context
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+MAX_EXAMPLES = 5  # per failure in metadata(): enough to debug, small enough for the Dagster UI
+
+# pandera reason codes that describe the schema rather than values: no row counts, an expected/actual note.
+_TYPE_REASONS = {"WRONG_DATATYPE", "COLUMN_NOT_IN_DATAFRAME"}
+
+
+@dataclass
+class CheckFailure:
+    check: str  # pandera's name for it, e.g. "greater_than(0)", "not_nullable", "unique(order_id)"
+    column: str | None  # None for checks over the whole frame
+    failed_rows: int | None  # None when the failure is not about rows (dtype, missing column)
+    examples: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ContractResult:
+    passed: bool
+    rows_checked: int
+    failures: list[CheckFailure] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        """JSON-able, for Dagster metadata."""
+        return {
+            "passed": self.passed,
+            "rows_checked": self.rows_checked,
+            "failures": [
+                {"check": f.check, "column": f.column, "failed_rows": f.failed_rows,
+                 "examples": f.examples[:MAX_EXAMPLES]}
+                for f in self.failures
+            ],
+        }
+
+    def summary(self) -> str:
+        """One human-readable line per failure."""
+        lines = []
+        for f in self.failures:
+            where = f"{f.column}: " if f.column else ""
+            count = f" on {f.failed_rows} rows" if f.failed_rows is not None else ""
+            example = f", e.g. {f.examples[0]}" if f.examples else ""
+            lines.append(f"{where}{f.check} failed{count}{example}")
+        return "\n".join(lines) if lines else "contract passed"
+
+
+def _col(name: str) -> Column:
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return str(value)  # Decimal (kept exact), bytes, anything else
+
+
+def _passes(check, column: Column) -> Column | None:
+    """A Spark predicate for a pandera builtin check, mirroring pandera's pyspark builtins; None if unknown."""
+    s = check.statistics or {}
+    name = check.name
+    if name == "equal_to":
+        return column == s["value"]
+    if name == "not_equal_to":
+        return column != s["value"]
+    if name == "greater_than":
+        return column > s["min_value"]
+    if name == "greater_than_or_equal_to":
+        return column >= s["min_value"]
+    if name == "less_than":
+        return column < s["max_value"]
+    if name == "less_than_or_equal_to":
+        return column <= s["max_value"]
+    if name == "in_range":
+        low = column >= s["min_value"] if s.get("include_min", True) else column > s["min_value"]
+        high = column <= s["max_value"] if s.get("include_max", True) else column < s["max_value"]
+        return low & high
+    if name == "isin":
+        return column.isin(list(s["allowed_values"]))
+    if name == "notin":
+        return ~column.isin(list(s["forbidden_values"]))
+    if name == "str_matches":
+        pattern = getattr(s["pattern"], "pattern", s["pattern"])
+        return column.rlike(pattern if pattern.startswith("^") else f"^{pattern}")  # a match at the start
+    if name == "str_contains":
+        return column.rlike(getattr(s["pattern"], "pattern", s["pattern"]))
+    if name == "str_startswith":
+        return column.startswith(s["string"])
+    if name == "str_endswith":
+        return column.endswith(s["string"])
+    if name == "str_length":
+        length = F.length(column)
+        if s.get("exact_value") is not None:
+            return length == s["exact_value"]
+        cond = F.lit(True)
+        if s.get("min_value") is not None:
+            cond = cond & (length >= s["min_value"])
+        if s.get("max_value") is not None:
+            cond = cond & (length <= s["max_value"])
+        return cond
+    return None
+
+
+def _schema(contract):
+    return contract.to_schema() if hasattr(contract, "to_schema") else contract
+
+
+def contract_columns(contract) -> list[tuple[str, str, bool, str]]:
+    """(name, Spark SQL type, nullable, description) per contract column, for docs and catalog metadata."""
+    if contract is None:
+        return []
+    return [
+        (name, col.dtype.type.simpleString(), bool(col.nullable), col.description or "")
+        for name, col in _schema(contract).columns.items()
+    ]
+
+
+def _pandera_errors(df: DataFrame, schema) -> list[tuple[str, dict]]:
+    """(reason code, error entry) for everything pandera found, at full depth whatever the environment says.
+
+    PANDERA_VALIDATION_ENABLED=False or PANDERA_VALIDATION_DEPTH=SCHEMA_ONLY would otherwise turn the gate
+    into a no-op (or skip value checks); config_context overrides both for this call only.
+    """
+    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        validated = schema.validate(df, lazy=True)
+    errors = validated.pandera.errors or {}
+    return [(reason, entry) for by_reason in errors.values() for reason, entries in by_reason.items()
+            for entry in entries]
+
+
+def evaluate_contract(df: DataFrame, contract, *, sample: int = 5) -> ContractResult:
+    """Validate `df` against a pandera.pyspark DataFrameModel; count and sample every failure.
+
+    `contract` None means there is nothing to check: passed, with rows_checked 0 (no Spark job is run).
+    """
+    if contract is None:
+        return ContractResult(passed=True, rows_checked=0)
+    schema = _schema(contract)
+    already_cached = df.storageLevel.useMemory or df.storageLevel.useDisk
+    if not already_cached:
+        df = df.persist()  # pandera runs one job per check; the counts and examples below read it again
+    try:
+        return _evaluate(df, schema, sample)
+    finally:
+        if not already_cached:
+            df.unpersist()
+
+
+def _evaluate(df: DataFrame, schema, sample: int) -> ContractResult:
+    actual_types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    failures: list[CheckFailure] = []
+    row_failures: list[tuple[CheckFailure, Column]] = []  # failures still to count, with their predicate
+    entries = _pandera_errors(df, schema)
+    broken_columns = {e.get("column") for reason, e in entries if reason in _TYPE_REASONS}
+
+    for reason, entry in entries:
+        column, check = entry.get("column"), str(entry.get("check"))
+        component = schema.columns.get(column) if column else None
+        if reason in _TYPE_REASONS:
+            expected = component.dtype.type.simpleString() if component is not None else None
+            failures.append(CheckFailure(check, column, None, [
+                {"expected": expected, "actual": actual_types.get(column, "missing")}]))
+        elif reason == "DUPLICATES":
+            continue  # counted below from the schema's `unique` keys
+        elif reason == "CHECK_ERROR" and column in broken_columns:
+            continue  # a check that could not run on a wrong-typed column: the dtype failure says it all
+        elif reason == "SERIES_CONTAINS_NULLS" and column in actual_types:
+            failure = CheckFailure(check, column, None)
+            failures.append(failure)
+            row_failures.append((failure, _col(column).isNull()))
+        elif reason == "DATAFRAME_CHECK" and component is not None and column in actual_types:
+            found = [c for c in component.checks if check in (c.error, c.name)]
+            passes = _passes(found[0], _col(column)) if found else None
+            failure = CheckFailure(check, column, None)
+            failures.append(failure)
+            if passes is not None:
+                # NULLs are the nullability check's business; pandera's builtins skip them too.
+                row_failures.append((failure, F.coalesce(~passes, F.lit(False))))
+        else:  # custom or frame-level checks, check errors, strictness, ordering: reported as pandera says
+            frame_level = column is None or column == schema.name
+            failures.append(CheckFailure(check, None if frame_level else column, None,
+                                         [{"error": str(entry.get("error"))}]))
+
+    # Every count in one pass over the frame.
+    totals = df.agg(
+        F.count(F.lit(1)).alias("rows"),
+        *[F.count_if(pred).alias(f"f{i}") for i, (_, pred) in enumerate(row_failures)],
+    ).first()
+    for i, (failure, pred) in enumerate(row_failures):
+        failure.failed_rows = int(totals[f"f{i}"])
+        if failure.failed_rows and sample > 0:
+            failure.examples = [_jsonable(r.asDict(recursive=True)) for r in df.where(pred).limit(sample).collect()]
+
+    failures.extend(_duplicate_keys(df, schema, sample))
+    return ContractResult(passed=not failures, rows_checked=int(totals["rows"]), failures=failures)
+
+
+def _duplicate_keys(df: DataFrame, schema, sample: int) -> list[CheckFailure]:
+    """Key uniqueness from the model's Config.unique.
+
+    failed_rows counts every row that shares its key with another row; the examples are the duplicated
+    keys with how many rows carry each.
+    """
+    unique = getattr(schema, "unique", None)
+    if not unique:
+        return []
+    key = [unique] if isinstance(unique, str) else list(unique)
+    check = f"unique({', '.join(key)})"
+    missing = [k for k in key if k not in df.columns]
+    if missing:
+        return [CheckFailure(check, None, None, [{"missing_key_columns": missing}])]
+    groups = df.groupBy(*[_col(k) for k in key]).agg(F.count(F.lit(1)).alias("__dq_rows"))
+    duplicated = groups.where(F.col("__dq_rows") > 1)
+    rows = duplicated.agg(F.sum("__dq_rows").alias("rows")).first()["rows"]
+    if not rows:
+        return []
+    examples = [
+        _jsonable({**{k: r[k] for k in key}, "rows": r["__dq_rows"]})
+        for r in duplicated.orderBy(F.desc("__dq_rows"), *[_col(k) for k in key]).limit(sample).collect()
+    ] if sample > 0 else []
+    return [CheckFailure(check, None, int(rows), examples)]

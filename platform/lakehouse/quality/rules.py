@@ -1,0 +1,141 @@
+"""Row rules in the manner of Delta Live Tables expectations: flag every row once, count once, split.
+
+Each rule is a Spark SQL boolean over one row. A NULL result counts as a violation (`not coalesce(expr,
+false)`), so a rule over a missing value never passes silently. Severity decides what a violation does:
+warn keeps and counts the row, drop sends it to quarantine (naming every drop rule it broke), fail counts
+it in `failed_rules` so the caller can refuse the whole batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Sequence
+
+from pyspark.errors import PySparkException
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType
+
+from lakehouse.tables.spec import RowRule
+
+_FLAG = "__dq_rule_{}"  # one boolean "violated" column per rule; the prefix keeps clear of real columns
+_DROPPED = "__dq_dropped"  # array<string>: the drop rules a row broke
+
+
+def _col(name: str) -> Column:
+    """A column by its exact name, even when it holds dots or backticks."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+@dataclass
+class RuleOutcome:
+    """What the rules did to a batch.
+
+    `valid` and `quarantine` are both read from one persisted, flagged frame so that writing them does not
+    evaluate the input again. Call `release()` once both have been written to free that cache.
+    """
+
+    valid: DataFrame
+    quarantine: DataFrame
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    violations: dict[str, int]  # every rule -> rows that violated it
+    failed_rules: dict[str, int]  # only severity=fail rules that were violated
+    _cached: DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def metadata(self) -> dict:
+        """Flat and JSON-able, for Dagster metadata: one `violations.<rule>` entry per rule."""
+        meta: dict = {
+            "rows_in": self.rows_in,
+            "rows_valid": self.rows_valid,
+            "rows_quarantined": self.rows_quarantined,
+        }
+        meta.update({f"violations.{name}": n for name, n in self.violations.items()})
+        if self.failed_rules:
+            meta["failed_rules"] = ", ".join(sorted(self.failed_rules))
+        return meta
+
+    def release(self) -> None:
+        """Unpersist the flagged frame behind `valid` and `quarantine` (safe to call more than once)."""
+        if self._cached is not None:
+            self._cached.unpersist()
+            self._cached = None
+
+
+def _violated(rule: RowRule, df: DataFrame) -> Column:
+    """The rule's "violated" flag, after checking the expression parses, resolves and is boolean.
+
+    Analysis is forced through `.schema` (no Spark job) so a bad rule fails here, by name, rather than deep
+    inside the aggregation. Selecting it next to `*` also rejects aggregate expressions.
+    """
+    try:
+        condition = F.expr(rule.expr)
+        data_type = df.select("*", condition.alias("__dq_probe")).schema["__dq_probe"].dataType
+    except PySparkException as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"row rule {rule.name!r}: cannot evaluate expression {rule.expr!r}: {first_line}") from exc
+    if not isinstance(data_type, BooleanType):
+        raise ValueError(
+            f"row rule {rule.name!r}: expression {rule.expr!r} is {data_type.simpleString()}, not boolean"
+        )
+    return ~F.coalesce(condition, F.lit(False))
+
+
+def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str) -> RuleOutcome:
+    """Flag each row against every rule, count everything in one aggregation, and split valid/quarantine.
+
+    The flagged frame is persisted (one pass over the input feeds the counts, `valid` and `quarantine`);
+    the caller frees it with `RuleOutcome.release()` once the results are written.
+    """
+    names = [r.name for r in rules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{source_table}: duplicate row rule names in {names}")
+    columns = df.columns
+    drop_rules = [(i, r) for i, r in enumerate(rules) if r.severity == "drop"]
+    if drop_rules and "dt" not in columns:
+        raise ValueError(f"{source_table}: drop rules need a `dt` column to place quarantined rows")
+
+    flags = [_violated(r, df).alias(_FLAG.format(i)) for i, r in enumerate(rules)]
+    dropped = (
+        F.array_compact(F.array(*[F.when(F.col(_FLAG.format(i)), F.lit(r.name)) for i, r in drop_rules]))
+        if drop_rules
+        else F.array().cast("array<string>")
+    )
+    flagged = df.select("*", *flags).withColumn(_DROPPED, dropped).persist()
+
+    is_quarantined = F.size(_DROPPED) > 0
+    totals = flagged.agg(
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count_if(is_quarantined).alias("rows_quarantined"),
+        *[F.count_if(F.col(_FLAG.format(i))).alias(_FLAG.format(i)) for i in range(len(rules))],
+    ).first()
+    rows_in, rows_quarantined = int(totals["rows_in"]), int(totals["rows_quarantined"])
+    violations = {r.name: int(totals[_FLAG.format(i)]) for i, r in enumerate(rules)}
+    failed = {r.name: violations[r.name] for r in rules if r.severity == "fail" and violations[r.name] > 0}
+
+    def optional(name: str, spark_type: str) -> Column:
+        return (_col(name) if name in columns else F.lit(None)).cast(spark_type)
+
+    # One timestamp for the whole batch: current_timestamp() would differ between re-evaluations.
+    at = datetime.now(timezone.utc)
+    quarantine = flagged.where(is_quarantined).select(
+        F.lit(source_table).alias("source_table"),
+        F.concat(F.lit("broke rules: "), F.array_join(_DROPPED, ", ")).alias("reason"),
+        F.col(_DROPPED).alias("rules"),
+        optional("_source_file", "string").alias("source_file"),
+        optional("_line_number", "bigint").alias("line_number"),
+        F.to_json(F.struct(*[_col(c) for c in columns])).alias("record"),
+        F.lit(at).cast("timestamp").alias("quarantined_at"),
+        optional("dt", "string").alias("dt"),
+    )
+    return RuleOutcome(
+        valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns]),
+        quarantine=quarantine,
+        rows_in=rows_in,
+        rows_valid=rows_in - rows_quarantined,
+        rows_quarantined=rows_quarantined,
+        violations=violations,
+        failed_rules=failed,
+        _cached=flagged,
+    )

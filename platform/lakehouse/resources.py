@@ -1,0 +1,95 @@
+"""The lakehouse resource: one handle on settings, the table store, the quarantine and the Glue catalog."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pyarrow as pa
+from dagster import ConfigurableResource
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.catalog.glue import catalog_for
+from lakehouse.config import Settings
+from lakehouse.engine.arrow import to_arrow, to_spark
+from lakehouse.errors import LakehouseError
+from lakehouse.quality.quarantine import QUARANTINE_SCHEMA, quarantine_name
+from lakehouse.storage.table_store import WriteResult, store_for
+from lakehouse.tables.spec import TableSpec
+
+
+class LakehouseResource(ConfigurableResource):
+    """Empty fields fall back to the environment (LAKEHOUSE_WAREHOUSE, ...), resolved at run time."""
+
+    warehouse: str | None = None
+    landing: str | None = None
+    glue_prefix: str | None = None
+
+    def settings(self) -> Settings:
+        base = Settings.from_env()
+        return base.with_(
+            warehouse=(self.warehouse or base.warehouse).rstrip("/"),
+            landing=(self.landing or base.landing).rstrip("/"),
+            glue_prefix=self.glue_prefix or base.glue_prefix,
+        )
+
+    def store(self):
+        return store_for(self.settings())
+
+    def format_of(self, spec: TableSpec) -> str:
+        return spec.format or self.settings().table_format
+
+    def uri_of(self, spec: TableSpec) -> str:
+        return f"{self.settings().warehouse}/{spec.layer}/{spec.name}"
+
+    # --- reading -------------------------------------------------------------------------------
+    def partitions_of(self, spec: TableSpec) -> list[str]:
+        return self.store().partitions(self.uri_of(spec), self.format_of(spec))
+
+    def read_df(self, spark: SparkSession, spec: TableSpec, partitions: Sequence[str] | None) -> DataFrame:
+        """Read partitions as a DataFrame; no partitions gives an empty frame that still has the columns."""
+        store, uri, fmt = self.store(), self.uri_of(spec), self.format_of(spec)
+        if partitions is not None and not partitions:
+            schema = store.schema(uri, fmt)
+            if schema is not None:
+                return to_spark(spark, schema.empty_table())
+            if not spec.columns:
+                raise LakehouseError(f"{spec.id} has no data yet and declares no columns to start from")
+            ddl = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns if c.name != "dt")
+            return spark.createDataFrame([], f"{ddl}, dt string")
+        return store.read_df(spark, uri, fmt, partitions)
+
+    # --- writing -------------------------------------------------------------------------------
+    def publish(self, spec: TableSpec, data: pa.Table | DataFrame, partitions: Sequence[str]) -> tuple[WriteResult, str | None]:
+        """Overwrite exactly `partitions` of the table, then bring its Glue entry up to date."""
+        store, fmt, uri = self.store(), self.format_of(spec), self.uri_of(spec)
+        if isinstance(data, DataFrame):
+            result = store.write_df(spec.id, uri, fmt, data, partitions)
+        else:
+            result = store.write(spec.id, uri, fmt, data, partitions)
+        glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
+        return result, glue_name
+
+    def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str]) -> WriteResult:
+        """Replace this table's quarantine rows for the batch's days (a re-run never duplicates them)."""
+        name = quarantine_name(spec.id)
+        uri = f"{self.settings().warehouse}/quarantine/{name}"
+        table = to_arrow(rows) if isinstance(rows, DataFrame) else rows
+        table = table.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
+        result = self.store().write(f"quarantine.{name}", uri, "delta" if self.format_of(spec) == "delta" else "parquet",
+                                    table, list(partitions))
+        self._register("quarantine", name, f"Rows set aside from {spec.id}, with the reason.", result, "daily", {})
+        return result
+
+    def write_rejected(self, spec: TableSpec, df: DataFrame, partitions: Sequence[str]) -> str:
+        """Keep a batch a blocking gate refused, outside the published table, for a person to inspect."""
+        uri = f"{self.settings().warehouse}/_rejected/{spec.layer}/{spec.name}"
+        self.store().write_df(f"rejected.{spec.id}", uri, self.format_of(spec), df, partitions)
+        return uri
+
+    def _register(self, layer, name, description, result: WriteResult, partitioning, tags) -> str | None:
+        catalog = catalog_for(self.settings())
+        if catalog is None:
+            return None
+        return catalog.register(
+            layer=layer, name=name, description=description, schema=result.schema, location=result.uri,
+            fmt=result.format, partitioning=partitioning, tags=dict(tags),
+        )

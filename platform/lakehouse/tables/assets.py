@@ -1,0 +1,222 @@
+"""The one factory: a TableSpec becomes a partitioned asset with its blocking checks.
+
+Bronze reads landing files with pyarrow (no JVM needed); silver and gold run their SQL on Spark, split rows
+by the spec's rules, and evaluate the pandera contract *before* returning, so a refused batch never reaches
+the IO manager (write-audit-publish): the published table keeps its previous version and, because the
+step fails, downstream assets do not run.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    Backoff,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    Output,
+    RetryPolicy,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+    AssetSpec,
+)
+
+from lakehouse.automation.conditions import condition_for
+from lakehouse.engine.spark import SparkResource
+from lakehouse.engine.sql import load_sql, run_sql
+from lakehouse.errors import LakehouseError
+from lakehouse.ingest.readers import read_landing_partition
+from lakehouse.quality.contracts import evaluate_contract
+from lakehouse.quality.quarantine import empty_quarantine
+from lakehouse.quality.rules import apply_rules
+from lakehouse.resources import LakehouseResource
+from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
+from lakehouse.tables.registry import get_spec
+from lakehouse.tables.spec import TableSpec
+
+# Transient storage errors (throttling, a dropped connection) get two more tries; errors a person must
+# fix are raised as Failure(allow_retries=False) and fail at once.
+RETRY = RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL)
+
+
+def asset_key(spec: TableSpec) -> AssetKey:
+    return AssetKey(spec.asset_key_path)
+
+
+def _tags(spec: TableSpec) -> dict[str, str]:
+    tags = {"layer": spec.layer, "domain": spec.domain, "pii": "true" if spec.pii else "false"}
+    tags.update(spec.tags)
+    return tags
+
+
+def _definition_metadata(spec: TableSpec) -> dict:
+    meta: dict = {"table": spec.id, "format": spec.format or "configured default (delta)"}
+    if spec.columns:
+        meta["dagster/column_schema"] = TableSchema(
+            columns=[TableColumn(c.name, c.type, description=c.description or None) for c in spec.columns]
+        )
+    if spec.pii:
+        meta["pii_columns"] = MetadataValue.json(list(spec.pii))
+    if spec.landing:
+        meta["landing"] = f"{spec.landing.prefix}/dt=YYYY-MM-DD/*.{spec.landing.format}[.gz]"
+    if spec.rules:
+        meta["row_rules"] = MetadataValue.json([f"{r.name} [{r.severity}]: {r.expr}" for r in spec.rules])
+    return meta
+
+
+def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
+    key = asset_key(spec)
+    if spec.layer == "bronze":
+        return [AssetCheckSpec("landing_files_readable", asset=key,
+                               description="Every landing file of the day could be opened and decoded.")]
+    return [
+        AssetCheckSpec("row_rules", asset=key, blocking=True,
+                       description="Row rules: drop rules quarantine rows, fail rules refuse the batch."),
+        AssetCheckSpec("contract", asset=key, blocking=True,
+                       description="The pandera contract, evaluated before the batch is published."),
+    ]
+
+
+def build_asset(spec: TableSpec) -> AssetsDefinition:
+    key = asset_key(spec)
+    out_spec = AssetSpec(
+        key=key,
+        description=spec.description,
+        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id],
+        group_name=f"{spec.domain}_{spec.layer}",
+        tags=_tags(spec),
+        metadata=_definition_metadata(spec),
+        automation_condition=condition_for(spec),
+        partitions_def=partitions_def(spec),
+    )
+    body = _bronze_body if spec.layer == "bronze" else _model_body
+
+    @multi_asset(
+        name=f"{spec.layer}__{spec.name}",
+        specs=[out_spec],
+        check_specs=_check_specs(spec),
+        backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=RETRY,
+        op_tags={"layer": spec.layer, "domain": spec.domain},
+    )
+    def _asset(context: AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource):
+        try:
+            yield from body(spec, context, lakehouse, spark)
+        except LakehouseError as exc:  # a problem in the data or config: say it plainly, don't retry
+            raise Failure(description=str(exc), allow_retries=False) from exc
+
+    return _asset
+
+
+def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource, spark):
+    settings = lakehouse.settings()
+    keys = list(context.partition_keys)
+    ingested_at = datetime.now(timezone.utc)
+    tables, quarantines, files = [], [], []
+    for dt in keys:
+        result = read_landing_partition(settings, spec, dt, ingested_at)
+        tables.append(result.table)
+        quarantines.append(result.quarantine)
+        files.extend(result.files)
+    data = pa.concat_tables(tables) if tables else pa.table({})
+    quarantine = pa.concat_tables(quarantines) if quarantines else empty_quarantine()
+    lakehouse.write_quarantine(spec, quarantine, keys)
+
+    unreadable = {str(f.file): f.error for f in files if f.error}
+    missing: dict[str, int] = {}
+    extra: set[str] = set()
+    for f in files:
+        for col, n in f.missing_columns.items():
+            missing[col] = missing.get(col, 0) + n
+        extra.update(f.extra_columns)
+    yield AssetCheckResult(
+        check_name="landing_files_readable",
+        passed=not unreadable,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"files": len(files), "unreadable": MetadataValue.json(unreadable)},
+    )
+    lines = sum(f.lines_read for f in files)
+    context.log.info(
+        f"{spec.id}: {len(files)} files, {lines} lines -> {data.num_rows} rows, {quarantine.num_rows} quarantined"
+    )
+    yield Output(
+        data,
+        metadata={
+            "files": len(files),
+            "lines_read": lines,
+            "rows_quarantined": quarantine.num_rows,
+            "drift_missing_columns": MetadataValue.json(missing),
+            "drift_extra_columns": MetadataValue.json(sorted(extra)),
+        },
+    )
+
+
+def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
+                spark: SparkResource):
+    session = spark.session()
+    keys = list(context.partition_keys)
+    covered = batch_days(spec, keys)
+    views = {}
+    for up in spec.upstreams:
+        up_spec = get_spec(up.table)
+        present = lakehouse.partitions_of(up_spec)
+        if up.table == spec.id:  # the table's own history, e.g. SCD2: everything before this batch
+            parts = [p for p in present if p < keys[0]]
+        else:
+            parts = upstream_partitions(up, spec, keys, present)
+            if up.window == "same" and not parts:
+                raise Failure(
+                    description=f"{spec.id} needs {up.table} for {covered[0]}..{covered[-1]}, "
+                    "which has no partitions yet: materialize it first.",
+                    allow_retries=False,
+                )
+        views[up.view] = lakehouse.read_df(session, up_spec, parts)
+        views[up.view].createOrReplaceTempView(up.view)
+
+    if spec.transform is not None:
+        result = spec.transform(session, views, covered[0], covered[-1])
+    else:
+        result = run_sql(session, load_sql(spec.sql_path, lakehouse.settings()), covered[0], covered[-1])
+    result = result.where(result["dt"].isin(keys))  # a model may only touch the partitions it was asked for
+
+    rules = apply_rules(result, spec.rules, spec.id)
+    lakehouse.write_quarantine(spec, rules.quarantine, keys)
+    rules_ok = not rules.failed_rules
+    yield AssetCheckResult(check_name="row_rules", passed=rules_ok, metadata=rules.metadata())
+    if not rules_ok:
+        where = lakehouse.write_rejected(spec, result, keys)
+        yield AssetCheckResult(check_name="contract", passed=False,
+                               metadata={"skipped": "the batch was refused by fail rules"})
+        raise Failure(
+            description=f"{spec.id}: fail rules violated {rules.failed_rules}; nothing was published. "
+            f"The refused batch is kept at {where}",
+            metadata={"failed_rules": MetadataValue.json(rules.failed_rules), "rejected_batch": where},
+            allow_retries=False,
+        )
+    contract = evaluate_contract(rules.valid, spec.contract)
+    yield AssetCheckResult(check_name="contract", passed=contract.passed,
+                           metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+                                     for k, v in contract.metadata().items()})
+    if not contract.passed:
+        where = lakehouse.write_rejected(spec, rules.valid, keys)
+        raise Failure(
+            description=f"{spec.id}: contract failed, nothing was published (the table keeps its previous "
+            f"version). Refused batch kept at {where}.\n{contract.summary()}",
+            metadata={"rejected_batch": where},
+            allow_retries=False,
+        )
+    yield Output(rules.valid, metadata={
+        "rows_in": rules.rows_in, "rows_published": rules.rows_valid, "rows_quarantined": rules.rows_quarantined,
+    })
+
+
+def build_assets(specs) -> list[AssetsDefinition]:
+    return [build_asset(s) for s in specs]

@@ -1,0 +1,58 @@
+"""Partitioning: every table is cut by `dt`; daily tables by day, monthly tables by the month's first day."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Sequence
+
+from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, PartitionsDefinition
+
+from lakehouse.tables.spec import TableSpec, Upstream
+
+# The first day any table can hold. Earlier landing files are reported and skipped by the sensor.
+START_DATE = "2024-01-01"
+
+# end_offset=1 makes today's partition exist, so a file landed this morning can be processed this morning.
+DAILY = DailyPartitionsDefinition(start_date=START_DATE, end_offset=1)
+MONTHLY = MonthlyPartitionsDefinition(start_date=START_DATE, end_offset=1)
+
+
+def partitions_def(spec: TableSpec) -> PartitionsDefinition:
+    return MONTHLY if spec.partitioning == "monthly" else DAILY
+
+
+def days(start: str, end: str) -> list[str]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def month_days(month_start: str) -> list[str]:
+    first = date.fromisoformat(month_start).replace(day=1)
+    nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return days(first.isoformat(), (nxt - timedelta(days=1)).isoformat())
+
+
+def batch_days(spec: TableSpec, partition_keys: Sequence[str]) -> list[str]:
+    """The days a batch of partition keys covers (a monthly key covers its whole month)."""
+    if spec.partitioning == "monthly":
+        return sorted({d for key in partition_keys for d in month_days(key)})
+    return sorted(partition_keys)
+
+
+def upstream_partitions(
+    up: Upstream, spec: TableSpec, partition_keys: Sequence[str], present: Sequence[str]
+) -> list[str]:
+    """Which partitions of an upstream a batch reads, limited to the ones that exist."""
+    covered = batch_days(spec, partition_keys)
+    first, last = covered[0], covered[-1]
+    if up.window == "history":
+        wanted = [p for p in present if p <= last]
+    elif up.window == "lookback":
+        start = (date.fromisoformat(first) - timedelta(days=up.lookback_days)).isoformat()
+        wanted = [p for p in present if start <= p <= last]
+    elif up.window == "month":
+        months = {d[:7] for d in covered}
+        wanted = [p for p in present if p[:7] in months and p <= last]
+    else:
+        keep = set(covered)
+        wanted = [p for p in present if p in keep]
+    return sorted(wanted)

@@ -1,0 +1,36 @@
+"""The one registry of table specs. Each domain contributes a tuple of specs; everything else reads them here."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lakehouse.tables.spec import TableSpec
+
+
+@lru_cache(maxsize=1)
+def all_specs() -> tuple[TableSpec, ...]:
+    from lakehouse.domains import commerce
+
+    specs = tuple(commerce.SPECS)
+    ids = [s.id for s in specs]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ValueError(f"table ids declared twice: {sorted(dupes)}")
+    known = set(ids)
+    for spec in specs:
+        for up in spec.upstreams:
+            if up.table not in known:
+                raise ValueError(f"{spec.id} reads {up.table}, which no spec declares")
+    return specs
+
+
+def get_spec(table_id: str) -> TableSpec:
+    for spec in all_specs():
+        if spec.id == table_id or spec.name == table_id:
+            return spec
+    raise KeyError(f"no table {table_id!r}; known: {', '.join(s.id for s in all_specs())}")
+
+
+def specs_in(layer: str | None = None, domain: str | None = None) -> tuple[TableSpec, ...]:
+    return tuple(
+        s for s in all_specs() if (layer is None or s.layer == layer) and (domain is None or s.domain == domain)
+    )

@@ -1,0 +1,144 @@
+"""pandera contracts as gates on real (tiny) Spark DataFrames: what failed, on how many rows, with examples."""
+from __future__ import annotations
+
+import json
+
+import pandera.pyspark as pa
+import pyspark.sql.types as T
+import pytest
+from pandera.config import ValidationDepth, config_context
+
+from lakehouse.quality.contracts import contract_columns, evaluate_contract
+
+SCHEMA = "order_id string, line int, amount_usd double, currency string, dt string"
+GOOD = [
+    ("o1", 1, 10.0, "USD", "2024-01-01"),
+    ("o1", 2, 5.5, "EUR", "2024-01-01"),
+    ("o2", 1, 7.0, None, "2024-01-02"),  # currency is nullable
+]
+
+
+class Orders(pa.DataFrameModel):
+    order_id: T.StringType() = pa.Field(description="order id", str_startswith="o")
+    line: T.IntegerType() = pa.Field(ge=1)
+    amount_usd: T.DoubleType() = pa.Field(gt=0)
+    currency: T.StringType() = pa.Field(nullable=True, isin=["USD", "EUR"])
+    dt: T.StringType() = pa.Field(str_matches=r"\d{4}-\d{2}-\d{2}$")
+
+    class Config:
+        name = "orders"
+        unique = ["order_id", "line"]
+
+
+def by_check(result):
+    return {(f.column, f.check): f for f in result.failures}
+
+
+def test_a_passing_frame(spark):
+    result = evaluate_contract(spark.createDataFrame(GOOD, SCHEMA), Orders)
+    assert result.passed and result.failures == []
+    assert result.rows_checked == 3
+    assert json.loads(json.dumps(result.metadata())) == {"passed": True, "rows_checked": 3, "failures": []}
+
+
+def test_no_contract_passes(spark):
+    result = evaluate_contract(spark.createDataFrame(GOOD, SCHEMA), None)
+    assert result.passed and result.failures == []
+
+
+def test_null_in_non_nullable_column_is_counted_with_examples(spark):
+    rows = [*GOOD, ("o3", 1, None, "USD", "2024-01-02"), ("o4", 1, None, "EUR", "2024-01-02")]
+    result = evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders)
+    assert not result.passed
+    failure = by_check(result)[("amount_usd", "not_nullable")]
+    assert failure.failed_rows == 2
+    assert sorted(e["order_id"] for e in failure.examples) == ["o3", "o4"]
+    # NULL is the nullability check's failure, not also greater_than's.
+    assert ("amount_usd", "greater_than(0)") not in by_check(result)
+
+
+def test_range_check_failing_gives_the_exact_count(spark):
+    rows = [*GOOD, ("o3", 1, -1.0, "USD", "2024-01-02"), ("o4", 1, 0.0, "USD", "2024-01-02"),
+            ("o5", 1, -3.0, "USD", "2024-01-02")]
+    result = evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders, sample=2)
+    assert [(f.column, f.check, f.failed_rows) for f in result.failures] == [("amount_usd", "greater_than(0)", 3)]
+    assert len(result.failures[0].examples) == 2  # capped by `sample`
+    assert result.rows_checked == 6
+    assert result.summary().startswith("amount_usd: greater_than(0) failed on 3 rows, e.g. {")
+
+
+def test_isin_failure(spark):
+    rows = [*GOOD, ("o3", 1, 1.0, "GBP", "2024-01-02")]
+    result = evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders)
+    failure = by_check(result)[("currency", "isin(['USD', 'EUR'])")]
+    assert failure.failed_rows == 1
+    assert failure.examples == [
+        {"order_id": "o3", "line": 1, "amount_usd": 1.0, "currency": "GBP", "dt": "2024-01-02"}
+    ]
+
+
+def test_string_checks(spark):
+    rows = [*GOOD, ("x9", 1, 1.0, "USD", "2024-1-2")]
+    failures = by_check(evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders))
+    assert failures[("order_id", "str_startswith('o')")].failed_rows == 1
+    assert failures[("dt", r"str_matches('\d{4}-\d{2}-\d{2}$')")].failed_rows == 1
+
+
+def test_duplicate_keys_from_config_unique(spark):
+    rows = [*GOOD, ("o1", 1, 3.0, "USD", "2024-01-01"), ("o1", 1, 4.0, "USD", "2024-01-01"),
+            ("o2", 1, 7.0, "USD", "2024-01-02")]
+    result = evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders)
+    assert [(f.column, f.check) for f in result.failures] == [(None, "unique(order_id, line)")]
+    failure = result.failures[0]
+    assert failure.failed_rows == 5  # three rows share (o1, 1), two share (o2, 1)
+    assert failure.examples == [{"order_id": "o1", "line": 1, "rows": 3}, {"order_id": "o2", "line": 1, "rows": 2}]
+
+
+def test_wrong_dtype_and_missing_column_are_reported_without_counts(spark):
+    df = spark.createDataFrame([("o1", "1", 10.0, "USD")], "order_id string, line string, amount_usd double, currency string")
+    result = evaluate_contract(df, Orders)
+    failures = by_check(result)
+    assert failures[("line", "dtype('IntegerType()')")].failed_rows is None
+    assert failures[("line", "dtype('IntegerType()')")].examples == [{"expected": "int", "actual": "string"}]
+    assert failures[("dt", "column_in_dataframe")].examples == [{"expected": "string", "actual": "missing"}]
+    # The ge(1) check cannot run on a string column; that is noise next to the dtype failure.
+    assert all(f.check != "greater_than_or_equal_to(1)" for f in result.failures)
+    json.dumps(result.metadata())
+
+
+def test_validation_runs_at_full_depth_even_when_disabled_by_config(spark):
+    rows = [*GOOD, ("o3", 1, -1.0, "USD", "2024-01-02")]
+    df = spark.createDataFrame(rows, SCHEMA)
+    with config_context(validation_enabled=False):
+        assert not evaluate_contract(df, Orders).passed
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        assert by_check(evaluate_contract(df, Orders))[("amount_usd", "greater_than(0)")].failed_rows == 1
+
+
+def test_examples_are_json_able(spark):
+    class Events(pa.DataFrameModel):
+        day: T.DateType() = pa.Field(nullable=True)
+        price: T.DecimalType(10, 2) = pa.Field(gt=0)
+
+    df = spark.sql("SELECT DATE'2024-01-01' AS day, CAST(-1.50 AS DECIMAL(10,2)) AS price")
+    result = evaluate_contract(df, Events)
+    assert result.failures[0].examples == [{"day": "2024-01-01", "price": "-1.50"}]
+    json.dumps(result.metadata())
+
+
+def test_contract_columns():
+    assert contract_columns(Orders) == [
+        ("order_id", "string", False, "order id"),
+        ("line", "int", False, ""),
+        ("amount_usd", "double", False, ""),
+        ("currency", "string", True, ""),
+        ("dt", "string", False, ""),
+    ]
+    assert contract_columns(None) == []
+
+
+@pytest.mark.parametrize("sample", [0])
+def test_sample_zero_counts_without_examples(spark, sample):
+    rows = [*GOOD, ("o3", 1, -1.0, "USD", "2024-01-02")]
+    result = evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders, sample=sample)
+    assert result.failures[0].failed_rows == 1 and result.failures[0].examples == []

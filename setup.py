@@ -1,0 +1,52 @@
+"""The `lakehouse` package lives in platform/lakehouse; platform/ is a source root, never a package."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+
+def _sql_files():
+    # sql/ sits outside the package; ship it as data files so a non-editable install still finds it.
+    out = {}
+    for path in sorted((ROOT / "sql").rglob("*.sql")):
+        rel = path.relative_to(ROOT)
+        out.setdefault(str(Path("share/lakehouse") / rel.parent), []).append(str(rel))
+    return sorted(out.items())
+
+
+setup(
+    name="lakehouse",
+    version="0.1.0",
+    description="A Dagster + PySpark lakehouse: bronze -> silver -> gold on Delta/Parquet with a Glue catalog",
+    python_requires=">=3.11,<3.13",
+    package_dir={"": "platform"},
+    packages=find_packages(where="platform", include=["lakehouse", "lakehouse.*"]),
+    include_package_data=True,
+    data_files=_sql_files(),
+    install_requires=[
+        "dagster>=1.13,<1.14",
+        "dagster-webserver>=1.13,<1.14",
+        "dagster-aws>=0.29,<0.30",
+        "dagster-pyspark>=0.29,<0.30",
+        "pyspark>=4.0,<4.4",
+        "delta-spark>=4.0,<5",
+        "deltalake>=1.6,<2",
+        "pyarrow>=18,<27",
+        "pandas>=2.2,<3",
+        "pandera[pyspark]>=0.35,<0.36",
+        "boto3>=1.35,<2",
+        "sqlglot>=26,<31",
+        "rich>=13,<16",
+        "psycopg[binary]>=3.2,<4",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8,<10",
+            "moto[server]>=5.2,<6",
+            "duckdb>=1.1,<3",
+            "psutil>=5.9,<8",
+        ],
+    },
+    entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},
+)
