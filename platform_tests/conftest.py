@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 
 import pytest
@@ -15,12 +14,6 @@ os.environ.setdefault(
     "LAKEHOUSE_SPARK_CONF",
     '{"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.driver.memory": "2g"}',
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +34,17 @@ def lakehouse_env(tmp_path, monkeypatch) -> Settings:
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    """A real moto server (S3, Glue, Athena) on 127.0.0.1, spoken to over HTTP like AWS."""
-    from moto.server import ThreadedMotoServer
+    """A real moto server (S3, Glue, Athena) on 127.0.0.1, spoken to over HTTP like AWS.
 
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    It runs in its own process: delta-rs blocks the calling thread (and the GIL) while it waits for S3,
+    so an in-process threaded server would never get to answer.
+    """
+    from lakehouse.devaws import start_moto
+
+    process, endpoint = start_moto()
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
 
 
 @pytest.fixture

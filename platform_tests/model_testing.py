@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
@@ -69,14 +70,21 @@ class ModelRun:
     quarantined: list[dict]  # {"rules": [...], **row}
     violations: dict[str, int]
     failed_rules: dict[str, int]
-    contract: ContractResult
+    valid_frame: DataFrame
+    contract_model: Any
+
+    @cached_property
+    def contract(self) -> ContractResult:
+        """The contract on the published rows, evaluated on first use (pandera runs a job per check)."""
+        return evaluate_contract(self.valid_frame, self.contract_model)
 
     def rows(self, *columns: str, lineage: bool = False) -> list[dict]:
         """Published rows (all columns, or the ones named), sorted, lineage columns left out by default."""
         return _select(self.valid, columns, lineage)
 
     def quarantine(self, *columns: str) -> list[dict]:
-        return _select(self.quarantined, ("rules", *columns) if columns else (), True)
+        """Quarantined rows as {column: value, ..., "rules": [...]}, sorted by the named columns."""
+        return _select(self.quarantined, (*columns, "rules") if columns else (), True)
 
 
 def _select(rows: list[dict], columns: Sequence[str], lineage: bool) -> list[dict]:
@@ -116,10 +124,12 @@ def run_model(spark: SparkSession, table: str, inputs: Mapping[str, Sequence[Map
         valid = [r.asDict(recursive=True) for r in outcome.valid.collect()]
         quarantined = [{"rules": list(r["rules"]), **json.loads(r["record"])}
                        for r in outcome.quarantine.select("rules", "record").collect()]
-        contract = evaluate_contract(outcome.valid, spec.contract)
+        # the contract reads these rows again later, independent of the cache released below
+        valid_frame = spark.createDataFrame([tuple(r.values()) for r in valid], outcome.valid.schema)
     finally:
         outcome.release()
-    return ModelRun(result, valid, quarantined, outcome.violations, outcome.failed_rules, contract)
+    return ModelRun(result, valid, quarantined, outcome.violations, outcome.failed_rules, valid_frame,
+                    spec.contract)
 
 
 def _partition_keys(spec: TableSpec, start: str, end: str) -> list[str]:

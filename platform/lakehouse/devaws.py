@@ -16,14 +16,35 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_moto(port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `moto_server` in its own process on 127.0.0.1 and wait until it answers.
+
+    Its own process, not a thread: delta-rs holds the caller's thread while it waits for S3.
+    """
+    import time
+    import urllib.request
+
+    port = port or _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            return process, endpoint
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto server exited with code {process.returncode}")
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError(f"moto server did not answer on {endpoint} within 30s")
+
+
 def main() -> int:
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    port = int(os.environ.get("MOTO_PORT") or _free_port())
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server, endpoint = start_moto(int(os.environ["MOTO_PORT"]) if os.environ.get("MOTO_PORT") else None)
     bucket = os.environ.get("LAKEHOUSE_DEV_BUCKET", "lakehouse-dev")
     env = dict(os.environ)
     env.update(
@@ -42,7 +63,7 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        server.stop()
+        server.terminate()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ by the spec's rules, and evaluate the pandera contract *before* returning, so a 
 the IO manager (write-audit-publish): the published table keeps its previous version and, because the
 step fails, downstream assets do not run.
 """
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster reads the `context` annotation of the asset function
+# at definition time and refuses it as a string.
 
 from datetime import datetime, timezone
 
@@ -25,8 +26,7 @@ from dagster import (
     RetryPolicy,
     TableColumn,
     TableSchema,
-    multi_asset,
-    AssetSpec,
+    asset,
 )
 
 from lakehouse.automation.conditions import condition_for
@@ -87,8 +87,11 @@ def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
 
 def build_asset(spec: TableSpec) -> AssetsDefinition:
     key = asset_key(spec)
-    out_spec = AssetSpec(
+    body = _bronze_body if spec.layer == "bronze" else _model_body
+
+    @asset(
         key=key,
+        name=None,
         description=spec.description,
         deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id],
         group_name=f"{spec.domain}_{spec.layer}",
@@ -96,12 +99,6 @@ def build_asset(spec: TableSpec) -> AssetsDefinition:
         metadata=_definition_metadata(spec),
         automation_condition=condition_for(spec),
         partitions_def=partitions_def(spec),
-    )
-    body = _bronze_body if spec.layer == "bronze" else _model_body
-
-    @multi_asset(
-        name=f"{spec.layer}__{spec.name}",
-        specs=[out_spec],
         check_specs=_check_specs(spec),
         backfill_policy=BackfillPolicy.single_run(),
         retry_policy=RETRY,
@@ -188,34 +185,37 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
     result = result.where(result["dt"].isin(keys))  # a model may only touch the partitions it was asked for
 
     rules = apply_rules(result, spec.rules, spec.id)
-    lakehouse.write_quarantine(spec, rules.quarantine, keys)
-    rules_ok = not rules.failed_rules
-    yield AssetCheckResult(check_name="row_rules", passed=rules_ok, metadata=rules.metadata())
-    if not rules_ok:
-        where = lakehouse.write_rejected(spec, result, keys)
-        yield AssetCheckResult(check_name="contract", passed=False,
-                               metadata={"skipped": "the batch was refused by fail rules"})
-        raise Failure(
-            description=f"{spec.id}: fail rules violated {rules.failed_rules}; nothing was published. "
-            f"The refused batch is kept at {where}",
-            metadata={"failed_rules": MetadataValue.json(rules.failed_rules), "rejected_batch": where},
-            allow_retries=False,
-        )
-    contract = evaluate_contract(rules.valid, spec.contract)
-    yield AssetCheckResult(check_name="contract", passed=contract.passed,
-                           metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
-                                     for k, v in contract.metadata().items()})
-    if not contract.passed:
-        where = lakehouse.write_rejected(spec, rules.valid, keys)
-        raise Failure(
-            description=f"{spec.id}: contract failed, nothing was published (the table keeps its previous "
-            f"version). Refused batch kept at {where}.\n{contract.summary()}",
-            metadata={"rejected_batch": where},
-            allow_retries=False,
-        )
-    yield Output(rules.valid, metadata={
-        "rows_in": rules.rows_in, "rows_published": rules.rows_valid, "rows_quarantined": rules.rows_quarantined,
-    })
+    try:  # outputs are written as they are yielded, so the cache is released after publishing
+        lakehouse.write_quarantine(spec, rules.quarantine, keys)
+        rules_ok = not rules.failed_rules
+        yield AssetCheckResult(check_name="row_rules", passed=rules_ok, metadata=rules.metadata())
+        if not rules_ok:
+            where = lakehouse.write_rejected(spec, result, keys)
+            yield AssetCheckResult(check_name="contract", passed=False,
+                                   metadata={"skipped": "the batch was refused by fail rules"})
+            raise Failure(
+                description=f"{spec.id}: fail rules violated {rules.failed_rules}; nothing was published. "
+                f"The refused batch is kept at {where}",
+                metadata={"failed_rules": MetadataValue.json(rules.failed_rules), "rejected_batch": where},
+                allow_retries=False,
+            )
+        contract = evaluate_contract(rules.valid, spec.contract)
+        yield AssetCheckResult(check_name="contract", passed=contract.passed,
+                               metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+                                         for k, v in contract.metadata().items()})
+        if not contract.passed:
+            where = lakehouse.write_rejected(spec, rules.valid, keys)
+            raise Failure(
+                description=f"{spec.id}: contract failed, nothing was published (the table keeps its previous "
+                f"version). Refused batch kept at {where}.\n{contract.summary()}",
+                metadata={"rejected_batch": where},
+                allow_retries=False,
+            )
+        yield Output(rules.valid, metadata={
+            "rows_in": rules.rows_in, "rows_published": rules.rows_valid, "rows_quarantined": rules.rows_quarantined,
+        })
+    finally:
+        rules.release()
 
 
 def build_assets(specs) -> list[AssetsDefinition]:

@@ -36,8 +36,10 @@ class Orders(_Contract):
     region: T.StringType() = pa.Field(nullable=True)
     payment_method: T.StringType() = pa.Field(nullable=True)
     currency: T.StringType() = pa.Field(isin=list(KNOWN_CURRENCIES))
-    quantity: T.IntegerType() = pa.Field(gt=0)
-    unit_price: T.DecimalType(18, 2) = pa.Field(gt=0)
+    # Upper bounds are the gate for systemic breakage (a feed switching to cents, a unit mix-up) that the
+    # row rules, which judge rows one by one, would let through: such a batch stops the line.
+    quantity: T.IntegerType() = pa.Field(gt=0, le=10_000)
+    unit_price: T.DecimalType(18, 2) = pa.Field(gt=0, le=100_000)
     amount: T.DecimalType(18, 2) = pa.Field(gt=0)
     usd_rate: T.DecimalType(18, 8) = pa.Field(gt=0)
     amount_usd: T.DecimalType(18, 2) = pa.Field(ge=0)

@@ -1,0 +1,69 @@
+"""One way to reach file:// and s3:// locations: pyarrow filesystems, plus the options delta-rs needs."""
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from lakehouse.config import Settings
+
+
+def filesystem_for(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
+    """The filesystem holding `uri` and the path inside it."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return pafs.LocalFileSystem(), parsed.path if parsed.scheme else uri
+    if parsed.scheme in ("s3", "s3a"):
+        kwargs = {"region": settings.aws_region}
+        if settings.aws_endpoint_url:
+            endpoint = urlparse(settings.aws_endpoint_url)
+            kwargs.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "https")
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if key and secret:
+            kwargs.update(access_key=key, secret_key=secret, session_token=os.environ.get("AWS_SESSION_TOKEN"))
+        # Ask for retries on throttling / 5xx; the asset retry policy covers longer outages.
+        kwargs["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=5)
+        return pafs.S3FileSystem(**kwargs), f"{parsed.netloc}{parsed.path}".rstrip("/")
+    raise ValueError(f"unsupported location {uri!r}: use file://, a local path, or s3://")
+
+
+def delta_storage_options(uri: str, settings: Settings) -> dict[str, str]:
+    if not uri.startswith(("s3://", "s3a://")):
+        return {}
+    options = {"AWS_REGION": settings.aws_region}
+    if settings.aws_endpoint_url:
+        options["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+        if settings.aws_endpoint_url.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if os.environ.get(var):
+            options[var] = os.environ[var]
+    # S3 has no atomic rename; delta-rs then needs a lock service (DynamoDB) for concurrent writers. The
+    # platform has one writer per table at a time (runs are queued, one step writes a table), so it is safe.
+    options["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
+    return options
+
+
+def join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+def list_files(uri: str, settings: Settings) -> list[pafs.FileInfo]:
+    fs, path = filesystem_for(uri, settings)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    return [i for i in infos if i.type == pafs.FileType.File]
+
+
+def exists(uri: str, settings: Settings) -> bool:
+    fs, path = filesystem_for(uri, settings)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def delete_dir(uri: str, settings: Settings) -> None:
+    fs, path = filesystem_for(uri, settings)
+    if fs.get_file_info(path).type == pafs.FileType.Directory:
+        fs.delete_dir(path)

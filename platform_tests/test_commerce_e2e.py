@@ -1,0 +1,141 @@
+"""Commerce end to end through Dagster: generated dirty data -> bronze -> silver -> gold, with the gates."""
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from lakehouse.runs import RANGE_END, RANGE_START, materialize_range
+from lakehouse.tables.registry import get_spec, specs_in
+
+pytestmark = pytest.mark.slow
+
+START, END, BAD_DAY = "2024-06-03", "2024-06-04", "2024-06-05"
+MODEL_TABLES = [s for s in specs_in(domain="commerce") if s.layer != "bronze"]
+
+
+def _status(spec, start=START, end=END):
+    from lakehouse.resources import LakehouseResource
+    from lakehouse.summary import table_status
+
+    return table_status(LakehouseResource(), spec, start, end)
+
+
+def _content(table: str):
+    """The table's rows, sorted by every column: comparable across runs."""
+    from lakehouse.resources import LakehouseResource
+
+    lh, spec = LakehouseResource(), get_spec(table)
+    data = lh.store().read(lh.uri_of(spec), lh.format_of(spec), None)
+    return data.sort_by([(name, "ascending") for name in data.column_names if not name.startswith("_ingested")])
+
+
+def _version(table: str) -> int:
+    from deltalake import DeltaTable
+
+    from lakehouse.resources import LakehouseResource
+
+    lh = LakehouseResource()
+    return DeltaTable(lh.uri_of(get_spec(table))).version()
+
+
+def _run(defs, instance, tables, day):
+    job = defs.resolve_job_def("lakehouse_daily")
+    return job.execute_in_process(
+        instance=instance, asset_selection=[AssetKey(get_spec(t).asset_key_path) for t in tables],
+        tags={RANGE_START: day, RANGE_END: day}, raise_on_error=False,
+    )
+
+
+def _accounting(results) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(table, first partition) -> (rows_in, rows_published, rows_quarantined) from materialization metadata."""
+    out = {}
+    for result in results:
+        for ev in result.get_asset_materialization_events():
+            mat = ev.event_specific_data.materialization
+            meta = mat.metadata
+            if "rows_in" in meta:
+                out[(".".join(mat.asset_key.path), mat.partition)] = (
+                    meta["rows_in"].value, meta["rows_published"].value, meta["rows_quarantined"].value)
+    return out
+
+
+def _land_bad_orders(settings, day: str, unit_price: str) -> Path:
+    """An extra orders file for `day` whose prices are in cents: every row passes the row rules."""
+    folder = Path(urlparse(settings.landing).path) / "shop" / "orders" / f"dt={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "zz-repriced.csv"
+    columns = [c.name for c in get_spec("bronze.shop_orders").columns]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for i in range(3):
+            writer.writerow({"order_id": f"BAD-{i}", "customer_id": "C-BAD", "product_id": "P-BAD",
+                             "order_ts": f"{day}T12:00:00Z", "quantity": "1", "unit_price": unit_price,
+                             "currency": "USD", "status": "placed", "region": "emea", "payment_method": "card"})
+    return path
+
+
+def test_commerce_bronze_to_gold_with_gates(lakehouse_env):
+    from lakehouse.definitions import build_definitions
+    from lakehouse.generate.commerce import land_commerce
+
+    land_commerce(lakehouse_env, date.fromisoformat(START), 3, 200, 7)
+    defs = build_definitions()
+    instance = DagsterInstance.ephemeral()
+
+    # 1. two days, every table, one daily run plus the monthly run
+    run = materialize_range(defs, START, END, instance=instance)
+    assert run.success, run.failures()
+    statuses = {s.id: _status(s) for s in MODEL_TABLES}
+    assert all(st.rows > 0 for st in statuses.values()), statuses
+    assert sum(st.quarantined for st in statuses.values()) > 0
+    accounting = _accounting(run.results)
+    assert {t for t, _ in accounting} >= {s.id for s in MODEL_TABLES}
+    for key, (rows_in, published, quarantined) in accounting.items():
+        assert rows_in == published + quarantined, key
+    for table, checks in run.check_results().items():
+        assert all(checks.values()), (table, checks)
+
+    # 2. SCD2: re-running a day leaves the history identical
+    before = _content("silver.customers")
+    rerun = _run(defs, instance, ["silver.customers"], END)
+    assert rerun.success
+    assert _content("silver.customers").equals(before)
+
+    # 3. a bad day: prices landed in cents pass every row rule but break the orders contract
+    bad_file = _land_bad_orders(lakehouse_env, BAD_DAY, "4999900")
+    version, published = _version("silver.orders"), _content("silver.orders")
+    chain = ["bronze.shop_orders", "bronze.fx_rates", "silver.fx_rates", "silver.orders", "bronze.shop_products",
+             "silver.products", "gold.daily_sales_summary"]
+    refused = _run(defs, instance, chain, BAD_DAY)
+    assert not refused.success
+    checks = {(".".join(e.asset_key.path), e.check_name): e.passed for e in refused.get_asset_check_evaluations()}
+    assert checks[("silver.orders", "contract")] is False
+    assert _version("silver.orders") == version and _content("silver.orders").equals(published)
+    assert BAD_DAY not in [p for p in _partitions("gold.daily_sales_summary")]
+    materialized = {".".join(ev.asset_key.path) for ev in refused.get_asset_materialization_events()
+               if ev.asset_key is not None}
+    assert "gold.daily_sales_summary" not in materialized and "silver.orders" not in materialized
+    assert _rejected_exists(lakehouse_env, "silver", "orders")
+
+    # 4. the feed is fixed and the day re-run: the day flows through to gold
+    _land_bad_orders(lakehouse_env, BAD_DAY, "49.99")
+    recovered = _run(defs, instance, chain, BAD_DAY)
+    assert recovered.success
+    assert BAD_DAY in _partitions("silver.orders") and BAD_DAY in _partitions("gold.daily_sales_summary")
+    assert bad_file.exists()
+
+
+def _partitions(table: str) -> list[str]:
+    from lakehouse.resources import LakehouseResource
+
+    return LakehouseResource().partitions_of(get_spec(table))
+
+
+def _rejected_exists(settings, layer: str, name: str) -> bool:
+    return (Path(urlparse(settings.warehouse).path) / "_rejected" / layer / name).exists()
