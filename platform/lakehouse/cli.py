@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=max(120, Console().width))
 
 
 def _end(start: str, days: int) -> str:
@@ -72,7 +72,9 @@ def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[st
     for spec in all_specs():
         status = table_status(lakehouse, spec, start, end)
         results = (checks or {}).get(spec.id, {})
-        check_text = ", ".join(f"{n} {'ok' if ok else '[red]FAILED[/red]'}" for n, ok in sorted(results.items()))
+        failed = sorted(n for n, ok in results.items() if not ok)
+        check_text = (f"[red]FAILED: {', '.join(failed)}[/red]" if failed
+                      else f"{len(results)} passed" if results else "")
         table.add_row(status.table, status.format, str(status.partitions), f"{status.rows:,}",
                       f"{status.quarantined:,}", check_text or "-")
     console.print(table)

@@ -37,12 +37,13 @@ class Orders(_Contract):
     payment_method: T.StringType() = pa.Field(nullable=True)
     currency: T.StringType() = pa.Field(isin=list(KNOWN_CURRENCIES))
     # Upper bounds are the gate for systemic breakage (a feed switching to cents, a unit mix-up) that the
-    # row rules, which judge rows one by one, would let through: such a batch stops the line.
+    # row rules, which judge rows one by one, would let through: such a batch stops the line. Prices are
+    # bounded in USD, since a fair price in JPY or KRW is a large number.
     quantity: T.IntegerType() = pa.Field(gt=0, le=10_000)
-    unit_price: T.DecimalType(18, 2) = pa.Field(gt=0, le=100_000)
+    unit_price: T.DecimalType(18, 2) = pa.Field(gt=0)
     amount: T.DecimalType(18, 2) = pa.Field(gt=0)
     usd_rate: T.DecimalType(18, 8) = pa.Field(gt=0)
-    amount_usd: T.DecimalType(18, 2) = pa.Field(ge=0)
+    amount_usd: T.DecimalType(18, 2) = pa.Field(ge=0, le=1_000_000)
     fx_rate_date: T.DateType() = pa.Field()
     order_ts: T.TimestampType() = pa.Field()
     order_date: T.DateType() = pa.Field()
