@@ -95,6 +95,7 @@ def test_orders_typed_deduplicated_and_priced_as_of_the_order_date(spark):
     assert run.rows("order_id", "order_ts")[1] == {"order_id": "o2", "order_ts": ts("2024-06-02T01:00:00")}
     assert run.quarantine("order_id") == [
         {"order_id": None, "rules": ["order_id_present"]},
+        {"order_id": "o1", "rules": ["latest_delivery"]},  # the earlier copy of a re-sent order
         {"order_id": "o4", "rules": ["positive_quantity"]},
         {"order_id": "o5", "rules": ["positive_unit_price"]},
         {"order_id": "o6", "rules": ["known_currency", "fx_rate_available"]},
@@ -230,6 +231,7 @@ def test_events_deduplicated_and_typed(spark):
          "event_ts": ts("2024-06-03T10:00:00")},
     ]
     assert run.quarantine("event_id") == [
+        {"event_id": "e1", "rules": ["first_delivery"]},  # the repeat of an at-least-once delivery
         {"event_id": "e3", "rules": ["known_event_type"]},
         {"event_id": "e4", "rules": ["session_id_present"]},
         {"event_id": "e5", "rules": ["parsable_timestamp"]},

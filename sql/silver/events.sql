@@ -39,6 +39,7 @@ select
     ranked.event_ts as event_ts,
     ranked._source_file as _source_file,
     ranked._line_number as _line_number,
-    ranked.dt as dt
+    ranked.dt as dt,
+    -- repeats of an event are quarantined by the first_delivery rule rather than silently dropped
+    ranked.delivery_rank as __delivery_rank
 from ranked
-where ranked.delivery_rank = 1

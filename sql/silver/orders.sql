@@ -51,9 +51,9 @@ orders as (
         cast(dd.order_ts as date) as order_date,
         dd._source_file,
         dd._line_number,
-        dd.dt
+        dd.dt,
+        dd.delivery_rank
     from deduplicated as dd
-    where dd.delivery_rank = 1
 ),
 
 rates as (
@@ -129,5 +129,7 @@ select
     pr.order_date as order_date,
     pr._source_file as _source_file,
     pr._line_number as _line_number,
-    pr.dt as dt
+    pr.dt as dt,
+    -- re-sent copies of an order are quarantined by the latest_delivery rule rather than silently dropped
+    pr.delivery_rank as __delivery_rank
 from priced as pr

@@ -130,7 +130,8 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str) -> R
         optional("dt", "string").alias("dt"),
     )
     return RuleOutcome(
-        valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns]),
+        # `__name` columns are helpers a model computes for its rules (e.g. a duplicate rank): not published
+        valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns if not c.startswith("__")]),
         quarantine=quarantine,
         rows_in=rows_in,
         rows_valid=rows_in - rows_quarantined,
