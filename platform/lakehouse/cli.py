@@ -26,11 +26,11 @@ def cmd_land(args) -> int:
     return 0
 
 
-def _materialize(start: str, end: str):
+def _materialize(start: str, end: str, log_level: str = "INFO"):
     from lakehouse.definitions import defs
     from lakehouse.runs import materialize_range
 
-    run = materialize_range(defs, start, end)
+    run = materialize_range(defs, start, end, log_level=log_level)
     for line in run.failures():
         console.print(f"[red]failed[/red] {line}")
     return run
@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     describe.set_defaults(func=cmd_describe)
 
     args = parser.parse_args(argv)
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*(beta|preview).*", category=Warning)
     try:
         return args.func(args)
     except Exception as exc:  # a command-line user gets the message, not a stack trace

@@ -45,18 +45,19 @@ def instance_for_runs() -> DagsterInstance:
 
 
 def materialize_range(defs: Definitions, start: str, end: str, instance: DagsterInstance | None = None,
-                      include_monthly: bool = True) -> RangeRun:
+                      include_monthly: bool = True, log_level: str = "DEBUG") -> RangeRun:
     instance = instance or instance_for_runs()
+    config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     run = RangeRun()
     daily = defs.resolve_job_def("lakehouse_daily")
     run.results.append(daily.execute_in_process(
-        instance=instance, tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False))
+        run_config=config, instance=instance, tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False))
     if include_monthly and run.success and _has_job(defs, "lakehouse_monthly"):
         first = date.fromisoformat(start).replace(day=1).isoformat()
         last = date.fromisoformat(end).replace(day=1).isoformat()
         monthly = defs.resolve_job_def("lakehouse_monthly")
         run.results.append(monthly.execute_in_process(
-            instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False))
+            run_config=config, instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False))
     return run
 
 

@@ -328,6 +328,7 @@ class SparkNativeStore(TableStore):
 
     def read_df(self, spark, uri: str, fmt: str, partitions: Sequence[str] | None = None):
         df = spark.read.format(fmt).load(self._spark_path(uri))
+        df = df.withColumn(PARTITION, df[PARTITION].cast("string"))  # Spark infers dt=2024-06-01 as a date
         return df.where(df[PARTITION].isin(list(partitions))) if partitions is not None else df
 
 
