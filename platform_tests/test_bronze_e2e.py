@@ -35,7 +35,7 @@ def _data_lines(settings, spec, dt) -> int:
     total = 0
     for f in files_for(settings, spec.landing, dt):
         fs, path = filesystem_for(f.uri, settings)
-        with fs.open_input_stream(path) as stream:
+        with fs.open_input_stream(path, compression=None) as stream:
             raw = stream.read()
         if f.uri.endswith(".gz"):
             raw = gzip.decompress(raw)

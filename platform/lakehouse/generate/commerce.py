@@ -233,7 +233,7 @@ def _write(settings: Settings, key: str, payload: bytes) -> str:
     uri = f"{settings.landing.rstrip('/')}/{key}"
     fs, path = filesystem_for(uri, settings)
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
+    with fs.open_output_stream(path, compression=None) as out:  # payloads arrive already compressed
         out.write(payload)
     return uri
 

@@ -170,7 +170,8 @@ def read_file(out: _Collector, file: LandingFile, settings: Settings, fmt: str) 
     stats = FileStats(file.uri)
     try:
         fs, path = filesystem_for(file.uri, settings)
-        with fs.open_input_stream(path) as stream:
+        # compression=None: pyarrow would otherwise inflate .gz itself and hide a broken file's reason
+        with fs.open_input_stream(path, compression=None) as stream:
             data = _decompress(file, stream.read())
         (_read_csv if fmt == "csv" else _read_jsonl)(out, file, data, stats)
     except ValueError as exc:  # the file as a whole cannot be read: one quarantine row says why
