@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install demo dev dev-aws test bench clean
+.PHONY: install browser-deps demo dev dev-aws test bench clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ dev-aws: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/python -m lakehouse.devaws
 
-test: install
+# The UI test drives Debian's chromium; where apt cannot install it, that one test skips and says why.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || \
+	  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	    || echo "chromium could not be installed: the browser test will be skipped" )
+
+test: install browser-deps
 	$(BIN)/python -m pytest
 
 bench: install
