@@ -4,6 +4,7 @@ from __future__ import annotations
 import pyarrow as pa
 from dagster import (
     ConfigurableIOManager,
+    Failure,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -13,6 +14,7 @@ from dagster import (
 from pyspark.sql import DataFrame
 
 from lakehouse.engine.spark import get_spark
+from lakehouse.errors import LakehouseError
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.registry import get_spec
 
@@ -44,7 +46,10 @@ class LakehouseIOManager(ConfigurableIOManager):
             return
         spec = _spec_for(context)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
-        result, glue_name = self.lakehouse.publish(spec, obj, partitions)
+        try:
+            result, glue_name = self.lakehouse.publish(spec, obj, partitions)
+        except LakehouseError as exc:  # e.g. a column type change: retrying cannot help
+            raise Failure(description=str(exc), allow_retries=False) from exc
         metadata = {
             "dagster/row_count": result.rows,
             "dagster/uri": result.uri,
