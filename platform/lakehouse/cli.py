@@ -98,6 +98,25 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_health(args) -> int:
+    from lakehouse.automation.maintenance import partition_health
+    from lakehouse.resources import LakehouseResource
+    from lakehouse.tables.registry import all_specs
+
+    lakehouse = LakehouseResource()
+    table = Table(title="partition health")
+    for col in ("table", "first", "last", "present/expected", "missing", "delta version", "rows (recent days)"):
+        table.add_column(col)
+    for spec in all_specs():
+        h = partition_health(lakehouse, spec)
+        table.add_row(h.table, h.first or "-", h.last or "-", f"{h.present}/{h.expected}",
+                      ", ".join(h.missing[:5]) + (" ..." if len(h.missing) > 5 else "") or "-",
+                      str(h.delta_version if h.delta_version is not None else "-"),
+                      " ".join(str(v) for v in h.last_rows.values()) or "-")
+    console.print(table)
+    return 0
+
+
 def cmd_describe(args) -> int:
     from lakehouse.resources import LakehouseResource
     from lakehouse.tables.registry import get_spec
@@ -148,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     status.add_argument("--start")
     status.add_argument("--end")
     status.set_defaults(func=cmd_status)
+    sub.add_parser("health", help="expected vs present partitions, Delta version, recent row counts").set_defaults(
+        func=cmd_health)
     describe = sub.add_parser("describe", help="columns and location of one table")
     describe.add_argument("table")
     describe.set_defaults(func=cmd_describe)
