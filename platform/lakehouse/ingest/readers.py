@@ -20,6 +20,9 @@ from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.storage.filesystem import filesystem_for
 from lakehouse.tables.spec import TableSpec
 
+# Free-text columns (descriptions, payloads) can be large; refuse only what no sane export sends.
+csv.field_size_limit(16 * 2**20)
+
 LINEAGE_SCHEMA = [
     pa.field("_rescued_data", pa.string()),
     pa.field("_source_file", pa.string()),
