@@ -7,6 +7,7 @@ table; a changed column type is refused before anything is written.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -110,6 +111,23 @@ def _check_partitions(table_id: str, data: pa.Table, partitions: Sequence[str]) 
             f"{sorted(partitions)}; a run may only replace the partitions it was asked for")
 
 
+def _with_retries(fn, *args, attempts: int = 4, **kwargs):
+    """Retry storage calls on transient errors. delta-rs can surface a throttled or dropped S3 request as a
+    DeltaError ("no table metadata found"); an overwrite by predicate is idempotent and a Delta commit is
+    atomic, so trying again is safe."""
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except TableNotFoundError:
+            raise
+        except (OSError, DeltaError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
+
+
 def _in_list(partitions: Sequence[str]) -> str:
     return ", ".join("'" + p.replace("'", "''") + "'" for p in sorted(set(partitions)))
 
@@ -127,12 +145,15 @@ class TableStore:
 
     # Delta ------------------------------------------------------------------------------------
     def _delta(self, uri: str):
+        """The table, or None when there is none. Any other error (a 503, a timeout) propagates: taking a
+        failed look-up for "no table" would turn a partition overwrite into a whole-table one."""
         from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
 
-        options = delta_storage_options(uri, self.settings)
-        if not DeltaTable.is_deltatable(uri, storage_options=options):
+        try:
+            return _with_retries(DeltaTable, uri, storage_options=delta_storage_options(uri, self.settings))
+        except TableNotFoundError:
             return None
-        return DeltaTable(uri, storage_options=options)
 
     # Parquet ----------------------------------------------------------------------------------
     def _parquet_files(self, uri: str) -> dict[str, list[str]]:
@@ -195,7 +216,7 @@ class TableStore:
         if fmt == "delta":
             version = self._write_delta(uri, data, partitions, bool(added))
         elif fmt == "parquet":
-            self._write_parquet(uri, data, partitions)
+            _with_retries(self._write_parquet, uri, data, partitions)
             version = None
         else:
             raise LakehouseError(f"table {table_id}: unknown format {fmt!r} (use delta or parquet)")
@@ -205,11 +226,10 @@ class TableStore:
         from deltalake import write_deltalake
 
         options = delta_storage_options(uri, self.settings)
-        if self._delta(uri) is None:
-            write_deltalake(uri, data, mode="overwrite", partition_by=[PARTITION], storage_options=options)
-        elif partitions:
-            write_deltalake(uri, data, mode="overwrite", partition_by=[PARTITION], storage_options=options,
-                            predicate=f"{PARTITION} in ({_in_list(partitions)})",
+        # Always with the predicate, also when creating the table: no write can replace other partitions.
+        if partitions or self._delta(uri) is None:
+            _with_retries(write_deltalake, uri, data, mode="overwrite", partition_by=[PARTITION], storage_options=options,
+                            predicate=f"{PARTITION} in ({_in_list(partitions) or 'NULL'})",
                             schema_mode="merge" if grows else None)
         return self._delta(uri).version()
 
@@ -238,7 +258,7 @@ class TableStore:
         if fmt == "delta":
             dataset = self._delta(uri).to_pyarrow_dataset()
             flt = pc.field(PARTITION).isin(list(partitions)) if partitions is not None else None
-            table = dataset.to_table(columns=cols, filter=flt)
+            table = _with_retries(dataset.to_table, columns=cols, filter=flt)
         else:
             files = self._parquet_files(uri)
             fs, _ = filesystem_for(uri, self.settings)
