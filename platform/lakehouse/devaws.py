@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -24,7 +24,7 @@ def start_moto(port: int | None = None) -> tuple[subprocess.Popen, str]:
     import time
     import urllib.request
 
-    port = port or _free_port()
+    port = port or free_port()
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
