@@ -51,7 +51,11 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
             builder = SparkSession.builder.remote(settings.spark_remote)
             for key, value in settings.spark_conf.items():
                 builder = builder.config(key, value)
-            return builder.getOrCreate()
+            session = builder.getOrCreate()
+            if settings.spark_remote.startswith("local"):  # a Connect server on this machine: laptop tuning
+                for key in ("spark.sql.shuffle.partitions", "spark.sql.session.timeZone"):
+                    session.conf.set(key, settings.spark_conf.get(key, LOCAL_DEFAULTS[key]))
+            return session
         os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", _python()))
         builder = SparkSession.builder.master(settings.spark_master).appName("lakehouse")
         for key, value in _builder_conf(settings).items():
