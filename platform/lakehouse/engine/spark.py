@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 from lakehouse.config import Settings
 
 _LOCK = threading.Lock()
+_SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
 
 # Local mode on a laptop: few shuffle partitions (the default 200 means 200 tiny tasks per stage),
 # Arrow for every Python <-> JVM crossing, UTC everywhere so `dt` never shifts with the host's zone.
@@ -44,25 +45,38 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
     """Return the process-wide session, creating it on first use."""
     settings = settings or Settings.from_env()
     with _LOCK:
-        active = SparkSession.getActiveSession()
-        if active is not None:
-            return active
-        if settings.spark_remote:
-            builder = SparkSession.builder.remote(settings.spark_remote)
-            for key, value in settings.spark_conf.items():
-                builder = builder.config(key, value)
-            session = builder.getOrCreate()
-            if settings.spark_remote.startswith("local"):  # a Connect server on this machine: laptop tuning
-                for key in ("spark.sql.shuffle.partitions", "spark.sql.session.timeZone"):
-                    session.conf.set(key, settings.spark_conf.get(key, LOCAL_DEFAULTS[key]))
-            return session
-        os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", _python()))
-        builder = SparkSession.builder.master(settings.spark_master).appName("lakehouse")
-        for key, value in _builder_conf(settings).items():
+        if _SESSION and _alive(_SESSION[0]):
+            return _SESSION[0]
+        _SESSION[:] = [_create(settings)]
+        return _SESSION[0]
+
+
+def _alive(session: SparkSession) -> bool:
+    if type(session).__module__.startswith("pyspark.sql.connect"):
+        return True  # Connect sessions reconnect on their own; a second local server would clash
+    return session._sc._jsc is not None  # a stopped classic session has no JVM context
+
+
+def _create(settings: Settings) -> SparkSession:
+    active = SparkSession.getActiveSession()
+    if active is not None and not settings.spark_remote:
+        return active
+    if settings.spark_remote:
+        builder = SparkSession.builder.remote(settings.spark_remote)
+        for key, value in settings.spark_conf.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("WARN")
+        if settings.spark_remote.startswith("local"):  # a Connect server on this machine: laptop tuning
+            for key in ("spark.sql.shuffle.partitions", "spark.sql.session.timeZone"):
+                session.conf.set(key, settings.spark_conf.get(key, LOCAL_DEFAULTS[key]))
         return session
+    os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", _python()))
+    builder = SparkSession.builder.master(settings.spark_master).appName("lakehouse")
+    for key, value in _builder_conf(settings).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
 
 
 def _python() -> str:
