@@ -97,6 +97,8 @@ def main() -> int:
         m["platform_one_day"] = measure("platform", end, end, env)
         m["plain_one_day"] = measure("plain", end, end, env)
         m["platform_all_tables_range"] = measure("platform_all", start, end, env)
+        # the scale-out path: the same run through a Spark Connect server (started locally by pyspark)
+        m["platform_range_connect"] = measure("platform", start, end, {**env, "LAKEHOUSE_SPARK_REMOTE": "local[2]"})
         for factor in (1, 4, 16) if os.environ.get("BENCH_FULL") == "1" else (1, 4):
             home = tmp / f"scale{factor}"
             senv = {**base, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(home / "landing")}
@@ -118,6 +120,7 @@ def main() -> int:
         "platform_one_day / plain_one_day": ratio("platform_one_day", "plain_one_day"),
         "plain_range / duckdb": ratio("plain_range", "duckdb"),
         "platform_range / jvm_start": ratio("platform_range", "jvm_start"),
+        "platform_range_connect / platform_range": ratio("platform_range_connect", "platform_range"),
     }
     table = Table(title=f"lakehouse bench: {days} days x {rows} orders/day (orders, fx, products -> daily sales)")
     for col in ("measurement", "wall s", "peak RSS MB", "note"):
