@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.errors import LakehouseError, SchemaMismatchError
@@ -87,22 +88,64 @@ def test_incompatible_type_change_is_refused_and_nothing_changes(lakehouse_env, 
         store.write("silver.m", uri, fmt, bad, ["2024-06-01"])
     assert "silver.m" in str(err.value) and "'id'" in str(err.value)
     assert "int64" in str(err.value) and "string" in str(err.value)
+    assert (err.value.table, err.value.column, err.value.existing, err.value.incoming) == ("silver.m", "id", "int64", "string")
     assert store.version(uri, fmt) == version and _sorted(store.read(uri, fmt)) == content
 
 
-def test_safe_widening_is_cast_to_the_table_type(lakehouse_env):
+def test_safe_widening_is_cast_to_the_table_type(lakehouse_env, fmt):
     store = TableStore(lakehouse_env)
-    uri = store.uri("silver", "w")
-    store.write("silver.w", uri, "delta", _batch(["2024-06-01"]), ["2024-06-01"])
-    narrow = pa.table({"id": pa.array([7], pa.int32()), "name": pa.array(["s"], pa.large_string()), "dt": ["2024-06-02"]})
-    store.write("silver.w", uri, "delta", narrow, ["2024-06-02"])
-    assert store.schema(uri, "delta").field("id").type == pa.int64()
+    uri = store.uri("silver", f"w_{fmt}")
+    store.write("silver.w", uri, fmt, _batch(["2024-06-01"], price=pa.array([1.5], pa.float64())), ["2024-06-01"])
+    narrow = pa.table({"id": pa.array([7], pa.int32()), "name": pa.array([None], pa.null()),
+                       "price": pa.array([2.5], pa.float32()), "dt": ["2024-06-02"]})
+    store.write("silver.w", uri, fmt, narrow, ["2024-06-02"])
+    schema = store.schema(uri, fmt)
+    assert [schema.field(c).type for c in ("id", "name", "price")] == [pa.int64(), pa.string(), pa.float64()]
+    assert _sorted(store.read(uri, fmt))[1] == {"id": 7, "name": None, "price": 2.5, "dt": "2024-06-02"}
 
 
-def test_rows_outside_the_requested_partitions_are_refused(lakehouse_env):
+def test_types_are_normalized_on_write(lakehouse_env, fmt):
     store = TableStore(lakehouse_env)
-    with pytest.raises(LakehouseError, match="outside the partitions"):
-        store.write("silver.x", store.uri("silver", "x"), "delta", _batch(["2024-06-01", "2024-06-09"]), ["2024-06-01"])
+    uri = store.uri("silver", f"n_{fmt}")
+    data = pa.table({"id": pa.array([1], pa.int64()), "name": pa.array(["a"], pa.string_view()),
+                     "at": pa.array([1_717_200_000_123_456_789], pa.timestamp("ns", tz="UTC")), "dt": ["2024-06-01"]})
+    store.write("silver.n", uri, fmt, pa.RecordBatchReader.from_batches(data.schema, data.to_batches()), ["2024-06-01"])
+    back = store.read(uri, fmt)
+    assert back.schema.field("name").type == pa.string()
+    assert back.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert back.schema.field("dt").type == pa.string()
+
+
+def test_columns_missing_from_a_batch_are_written_as_nulls(lakehouse_env, fmt):
+    store = TableStore(lakehouse_env)
+    uri = store.uri("silver", f"k_{fmt}")
+    store.write("silver.k", uri, fmt, _batch(["2024-06-01"]), ["2024-06-01"])
+    result = store.write("silver.k", uri, fmt, pa.table({"id": [3], "dt": ["2024-06-02"]}), ["2024-06-02"])
+    assert result.added_columns == [] and result.schema.names == ["id", "name", "dt"]
+    assert {r["dt"]: r["name"] for r in store.read(uri, fmt).to_pylist()} == {"2024-06-01": "n0", "2024-06-02": None}
+
+
+def test_read_of_a_subset_of_partitions_and_columns(lakehouse_env, fmt):
+    store = TableStore(lakehouse_env)
+    uri = store.uri("gold", f"r_{fmt}")
+    days = ["2024-06-01", "2024-06-02", "2024-06-03"]
+    store.write("gold.r", uri, fmt, _batch(days), days)
+    part = store.read(uri, fmt, ["2024-06-01", "2024-06-03"], columns=["id"])
+    assert part.column_names == ["id", "dt"]
+    assert sorted(part.to_pylist(), key=lambda r: r["dt"]) == [{"id": 0, "dt": "2024-06-01"}, {"id": 2, "dt": "2024-06-03"}]
+    assert store.read(uri, fmt, []).num_rows == 0
+    missing = store.read(store.uri("gold", "never_written"), fmt)
+    assert missing.num_rows == 0 and missing.column_names == ["dt"]
+    assert store.partitions(store.uri("gold", "never_written"), fmt) == [] and not store.exists(store.uri("gold", "never_written"), fmt)
+
+
+def test_rows_outside_the_requested_partitions_are_refused(lakehouse_env, fmt):
+    store = TableStore(lakehouse_env)
+    uri = store.uri("silver", f"x_{fmt}")
+    with pytest.raises(ValueError, match="outside the partitions") as err:
+        store.write("silver.x", uri, fmt, _batch(["2024-06-01", "2024-06-09"]), ["2024-06-01"])
+    assert "2024-06-09" in str(err.value) and isinstance(err.value, LakehouseError)
+    assert not store.exists(uri, fmt)  # nothing was written
 
 
 def test_spark_frames_cross_through_arrow(lakehouse_env, spark):
@@ -112,6 +155,8 @@ def test_spark_frames_cross_through_arrow(lakehouse_env, spark):
     store.write_df("silver.s", uri, "delta", df, ["2024-06-01", "2024-06-02"])
     back = store.read_df(spark, uri, "delta", ["2024-06-02"])
     assert [tuple(r) for r in back.select("id", "name", "dt").collect()] == [(2, "b", "2024-06-02")]
+    empty = store.read_df(spark, store.uri("silver", "not_yet"), "delta")
+    assert empty.columns == ["dt"] and empty.count() == 0
 
 
 def test_spark_native_parquet_path_overwrites_only_its_partitions(lakehouse_env, spark):
@@ -123,6 +168,15 @@ def test_spark_native_parquet_path_overwrites_only_its_partitions(lakehouse_env,
                    spark.createDataFrame([(9, "z", "2024-06-02")], "id bigint, name string, dt string"), ["2024-06-02"])
     rows = sorted((r.id, r.dt) for r in store.read_df(spark, uri, "parquet").collect())
     assert rows == [(1, "2024-06-01"), (9, "2024-06-02")]
+    # an empty batch for a requested day empties it; the Arrow store reads what Spark wrote
+    store.write_df("silver.native", uri, "parquet", df.where("false"), ["2024-06-02"])
+    assert store.partitions(uri, "parquet") == ["2024-06-01"]
+    assert TableStore(lakehouse_env).read(uri, "parquet").to_pylist() == [{"id": 1, "name": "a", "dt": "2024-06-01"}]
+    with pytest.raises(ValueError, match="2024-06-01"):
+        store.write_df("silver.native", uri, "parquet", df, ["2024-06-02"])
+    with pytest.raises(SchemaMismatchError, match="'id'"):
+        store.write_df("silver.native", uri, "parquet",
+                       spark.createDataFrame([("x", "2024-06-02")], "id string, dt string"), ["2024-06-02"])
 
 
 def test_maintenance_operations_on_delta(lakehouse_env):
@@ -138,3 +192,33 @@ def test_maintenance_operations_on_delta(lakehouse_env):
     assert removed  # files of replaced and deleted partitions are gone from disk
     assert sorted(r["id"] for r in store.read(uri, "delta").to_pylist()) == [10, 10]
     assert len(store.history(uri, "delta")) >= 7
+
+
+def test_parquet_compaction_rewrites_a_day_into_one_file(lakehouse_env):
+    store = TableStore(lakehouse_env)
+    uri = store.uri("bronze", "pcompact")
+    store.write("bronze.pc", uri, "parquet", _batch(["2024-06-01"] * 2), ["2024-06-01"])
+    # a second writer's file in the same day (e.g. a Spark job) leaves the day with two files
+    extra = pa.table({"id": pa.array([50], pa.int64()), "name": ["late"]})
+    pq.write_table(extra, uri.removeprefix("file://") + "/dt=2024-06-01/part-extra.parquet")
+    assert store.compact(uri, "parquet") == {"partitions_rewritten": 1}
+    assert len(store._parquet_files(uri)["2024-06-01"]) == 1
+    assert sorted(r["id"] for r in store.read(uri, "parquet").to_pylist()) == [0, 1, 50]
+
+
+def test_store_for_picks_the_spark_native_writer_only_when_asked(lakehouse_env, monkeypatch):
+    from lakehouse.storage.table_store import store_for
+
+    monkeypatch.delenv("LAKEHOUSE_STORE", raising=False)
+    assert type(store_for(lakehouse_env)) is TableStore
+    monkeypatch.setenv("LAKEHOUSE_STORE", "spark-native")
+    assert type(store_for(lakehouse_env)) is SparkNativeStore
+
+
+def test_storage_options_for_s3_and_local(s3_lakehouse_env, lakehouse_env):
+    from lakehouse.storage.filesystem import delta_storage_options
+
+    options = delta_storage_options(s3_lakehouse_env)
+    assert options["AWS_ALLOW_HTTP"] == "true" and options["AWS_S3_ALLOW_UNSAFE_RENAME"] == "true"
+    assert options["AWS_ENDPOINT_URL"] == s3_lakehouse_env.aws_endpoint_url and options["AWS_ACCESS_KEY_ID"] == "testing"
+    assert delta_storage_options(lakehouse_env) == {}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pyarrow.fs as pafs
 
@@ -13,7 +13,7 @@ def filesystem_for(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
     """The filesystem holding `uri` and the path inside it."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
-        return pafs.LocalFileSystem(), parsed.path if parsed.scheme else uri
+        return pafs.LocalFileSystem(), unquote(parsed.path) if parsed.scheme else uri  # Path.as_uri() %-encodes
     if parsed.scheme in ("s3", "s3a"):
         kwargs = {"region": settings.aws_region}
         if settings.aws_endpoint_url:
@@ -28,8 +28,12 @@ def filesystem_for(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
     raise ValueError(f"unsupported location {uri!r}: use file://, a local path, or s3://")
 
 
-def delta_storage_options(uri: str, settings: Settings) -> dict[str, str]:
-    if not uri.startswith(("s3://", "s3a://")):
+def delta_storage_options(settings: Settings, uri: str | None = None) -> dict[str, str]:
+    """storage_options for deltalake: empty for local tables, endpoint/region/credentials for S3.
+
+    `uri` is the table's location; without it the warehouse decides whether the tables live on S3.
+    """
+    if not (uri or settings.warehouse).startswith(("s3://", "s3a://")):
         return {}
     options = {"AWS_REGION": settings.aws_region}
     if settings.aws_endpoint_url:
