@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -66,6 +67,23 @@ BRONZE_CASES = [
     ("json_not_gzip", CLICKS, "e.jsonl.gz", jl(EV), 0, 1, "not a readable gzip file"),
     ("json_empty", CLICKS, "e.jsonl", b"", 0, 0, None),
     ("json_bom", CLICKS, "e.jsonl", b"\xef\xbb\xbf" + jl(EV), 1, 0, None),
+    ("quoted_embedded_newline", ORDERS, "a.csv",
+     csv(H, 'O1,C1,P1,2024-06-03T10:00:00Z,2,9.99,USD,placed,"north\nwest",card', OK), 2, 0, None),
+    ("crlf_embedded_newline", ORDERS, "a.csv",
+     csv(H, 'O1,C1,P1,2024-06-03T10:00:00Z,2,9.99,USD,placed,"north\nwest",card').replace(b"\n", b"\r\n"), 1, 0, None),
+    ("null_bytes", ORDERS, "a.csv", csv(H, OK.replace("card", "ca\x00rd")), 0, 1, "contains NUL bytes"),
+    ("gzip_without_gz_name", ORDERS, "a.csv", gzip.compress(csv(H, OK)), 0, 1, "rename it to *.gz"),
+    ("header_not_utf8", ORDERS, "a.csv", H.replace("region", "r\xe9gion").encode("latin-1") + b"\n" + csv(OK), 0, 1,
+     "not valid UTF-8"),
+    ("wrong_extension", ORDERS, "a.json", csv(H, OK), 0, 1, "is not a csv file"),
+    # rows that parse: bronze keeps them as received strings, silver.orders judges them (see below)
+    ("wrong_types", ORDERS, "a.csv", csv(H, OK.replace(",2,9.99,", ",two,nine,")), 1, 0, None),
+    ("null_key", ORDERS, "a.csv", csv(H, OK.replace("O1,", ",", 1)), 1, 0, None),
+    ("duplicate_keys", ORDERS, "a.csv", csv(H, OK, OK), 2, 0, None),
+    ("negative_amount", ORDERS, "a.csv", csv(H, OK.replace("9.99", "-9.99")), 1, 0, None),
+    ("future_date", ORDERS, "a.csv", csv(H, OK.replace("2024-06-03", "2099-01-01")), 1, 0, None),
+    ("ancient_date", ORDERS, "a.csv", csv(H, OK.replace("2024-06-03", "1970-01-01")), 1, 0, None),
+    ("unknown_currency", ORDERS, "a.csv", csv(H, OK.replace("USD", "XXX")), 1, 0, None),
 ]
 
 
@@ -132,3 +150,128 @@ def test_silver_quarantines_wrong_rows_with_their_rule(spark):
         order_id = change.get("order_id", f"O-{name}") if "order_id" in change else f"O-{name}"
         assert any(oid == order_id and rule in rules for oid, rules in quarantined), (name, quarantined)
     assert len(run.rows("order_id")) + len(run.quarantine("order_id")) == len(bronze)
+
+
+# --- the same kinds of bad input through Dagster: one landed day holds them all -------------------------
+
+A, B = "2024-06-03", "2024-06-04"
+CHAIN = ["bronze.shop_orders", "bronze.fx_rates", "silver.fx_rates", "silver.orders"]
+RUN_STAMPS = {"_ingested_at", "quarantined_at"}  # when a run happened, not what it published
+
+
+def _row(order_id, **change) -> str:
+    row = {**dict(zip(H.split(","), OK.split(","))), "order_id": order_id, "order_ts": f"{B}T10:00:00Z", **change}
+    return ",".join(row[c] for c in H.split(","))
+
+
+# order_id -> the silver.orders rule that must quarantine it
+BAD_ROWS = {
+    "B-neg-qty": (_row("B-neg-qty", quantity="-3"), "positive_quantity"),
+    "B-neg-price": (_row("B-neg-price", unit_price="-9.99"), "positive_unit_price"),
+    "B-wrong-type": (_row("B-wrong-type", quantity="two"), "positive_quantity"),
+    "B-currency": (_row("B-currency", currency="XXX"), "known_currency"),
+    "B-status": (_row("B-status", status="teleported"), "known_status"),
+    "B-future": (_row("B-future", order_ts="2099-01-01T00:00:00Z"), "plausible_order_date"),
+    "B-ancient": (_row("B-ancient", order_ts="1970-01-01T00:00:00Z"), "plausible_order_date"),
+    "B-no-ts": (_row("B-no-ts", order_ts="yesterday"), "parsable_timestamp"),
+    "B-no-customer": (_row("B-no-customer", customer_id=""), "customer_id_present"),
+    "B-dup": (_row("B-dup"), "latest_delivery"),  # sent twice: the earlier copy is set aside
+}
+
+
+def _read(table: str, dt: str, quarantine: bool = False):
+    """Rows of one day of a table (or of its quarantine), run stamps removed, sorted by every column."""
+    from lakehouse.quality.quarantine import quarantine_name
+    from lakehouse.resources import LakehouseResource
+
+    lh, spec = LakehouseResource(), get_spec(table)
+    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
+    data = lh.store().read(uri, lh.format_of(spec), [dt])
+    data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
+    return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])
+
+
+def _run(defs, instance, day):
+    from dagster import AssetKey
+
+    from lakehouse.runs import RANGE_END, RANGE_START
+
+    result = defs.resolve_job_def("lakehouse_daily").execute_in_process(
+        instance=instance, asset_selection=[AssetKey(get_spec(t).asset_key_path) for t in CHAIN],
+        tags={RANGE_START: day, RANGE_END: day}, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    meta = {}
+    for ev in result.get_asset_materialization_events():
+        mat = ev.event_specific_data.materialization
+        meta[".".join(mat.asset_key.path)] = {k: v.value for k, v in mat.metadata.items()}
+    return meta
+
+
+def _records(payload: bytes) -> int:
+    """Data records of a CSV as Python's csv module counts them (quoted newlines are one record)."""
+    import csv as csvlib
+    import io
+
+    return sum(1 for r in csvlib.reader(io.StringIO(payload.decode("utf-8", "replace"))) if any(r)) - 1
+
+
+@pytest.mark.slow
+def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_days_alone(lakehouse_env):
+    from dagster import DagsterInstance
+
+    from lakehouse.definitions import build_definitions
+    from lakehouse.generate.commerce import land_commerce
+
+    land_commerce(lakehouse_env, date.fromisoformat(A), 2, 20, 7)
+    defs, instance = build_definitions(), DagsterInstance.ephemeral()
+    _run(defs, instance, A)
+    published = {t: _read(t, A) for t in ("bronze.shop_orders", "silver.orders")}
+    assert published["silver.orders"].num_rows > 0
+
+    # day B: the generated feed plus one file holding every kind of wrong row, a truncated line, a quoted
+    # field with a newline in it, and two files that cannot be read at all
+    folder = Path(urlparse(lakehouse_env.landing).path) / ORDERS.landing.prefix / f"dt={B}"
+    good_b = sum(_records(f.read_bytes()) for f in folder.glob("*.csv"))
+    bad = csv(H, *(line for line, _ in BAD_ROWS.values()), _row("B-dup"),
+              _row("B-newline", region='"north\nwest"'), "B-cut,C1,P1,2024-06")
+    (folder / "zz-bad.csv").write_bytes(bad)
+    (folder / "zz-broken.csv.gz").write_bytes(b"this is not gzip")
+    (folder / "zz-utf16.csv").write_bytes((H + "\n" + OK + "\n").encode("utf-16"))
+    meta = _run(defs, instance, B)
+
+    # bronze: every record is a row or a quarantine row; the two unreadable files are one row each
+    bronze, bronze_q = _read("bronze.shop_orders", B), _read("bronze.shop_orders", B, quarantine=True)
+    assert bronze.num_rows + bronze_q.num_rows == good_b + _records(bad) + 2
+    reasons = bronze_q.column("reason").to_pylist()
+    assert len(reasons) == 3 and any("expected 10 fields, found 4" in r for r in reasons), reasons
+    assert any("zz-broken.csv.gz" in r and "not a readable gzip file" in r for r in reasons), reasons
+    assert any("zz-utf16.csv" in r and "UTF-16" in r for r in reasons), reasons
+    assert "north\nwest" in bronze.column("region").to_pylist()
+
+    # silver.orders: each wrong row is quarantined with the rule it broke; accounting holds
+    silver, silver_q = _read("silver.orders", B), _read("silver.orders", B, quarantine=True)
+    rules = {}
+    for q in silver_q.to_pylist():
+        rules.setdefault(json.loads(q["record"]).get("order_id"), set()).update(q["rules"])
+    for order_id, (_, rule) in BAD_ROWS.items():
+        assert rule in rules.get(order_id, set()), (order_id, rules.get(order_id))
+    ids = silver.column("order_id").to_pylist()
+    assert "B-newline" in ids and ids.count("B-dup") == 1
+    assert not set(ids) & (set(BAD_ROWS) - {"B-dup"})
+    m = meta["silver.orders"]
+    assert m["rows_in"] == bronze.num_rows == m["rows_published"] + m["rows_quarantined"]
+    assert silver.num_rows + silver_q.num_rows == bronze.num_rows
+
+    # the day published before is untouched by day B
+    for table, before in published.items():
+        assert _read(table, A).equals(before), table
+
+    # a rejected file landed late into the published day: re-running it quarantines the file, and what the
+    # day published does not change
+    late = Path(urlparse(lakehouse_env.landing).path) / ORDERS.landing.prefix / f"dt={A}" / "zz-late.csv.gz"
+    late.write_bytes(b"PK\x03\x04 a zip, not a gzip")
+    _run(defs, instance, A)
+    for table, before in published.items():
+        assert _read(table, A).equals(before), table
+    late_reasons = _read("bronze.shop_orders", A, quarantine=True).column("reason").to_pylist()
+    assert any("zz-late.csv.gz" in r for r in late_reasons), late_reasons

@@ -1,7 +1,7 @@
 """Maintenance: retention per layer, compaction of small files, Delta vacuum, and partition health."""
 
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from dagster import (DefaultScheduleStatus, MetadataValue, Nothing, OpExecutionContext, Out, Output,
                      ScheduleDefinition, job, op)
@@ -17,20 +17,27 @@ def retention_days(lakehouse: LakehouseResource, spec: TableSpec) -> int:
     return spec.retention_days or lakehouse.settings().retention_days[spec.layer]
 
 
+def _expired(spec: TableSpec, partitions: list[str], cutoff: str) -> list[str]:
+    # a monthly partition expires once its last day is past the cutoff
+    return [p for p in partitions if batch_days(spec, [p])[-1] < cutoff]
+
+
 def apply_retention(lakehouse: LakehouseResource, spec: TableSpec, today: date | None = None) -> list[str]:
-    """Delete the table's (and its quarantine's) partitions that are past retention; returns them."""
-    today = today or date.today()
+    """Delete the table's partitions past retention, and those of its quarantine and rejected batches;
+    returns the table's expired partitions."""
     store, fmt = lakehouse.store(), lakehouse.format_of(spec)
-    keep = retention_days(lakehouse, spec)
-    if spec.partitioning == "monthly":
-        old = [p for p in lakehouse.partitions_of(spec)
-               if batch_days(spec, [p])[-1] < (today - timedelta(days=keep)).isoformat()]
-    else:
-        old = [p for p in lakehouse.partitions_of(spec) if p < (today - timedelta(days=keep)).isoformat()]
+    cutoff = ((today or date.today()) - timedelta(days=retention_days(lakehouse, spec))).isoformat()
+    old = _expired(spec, lakehouse.partitions_of(spec), cutoff)
     if old:
         store.delete_partitions(lakehouse.uri_of(spec), fmt, old)
-        q_uri = f"{lakehouse.settings().warehouse}/quarantine/{quarantine_name(spec.id)}"
-        store.delete_partitions(q_uri, "delta" if fmt == "delta" else "parquet", old)
+    warehouse = lakehouse.settings().warehouse
+    side_fmt = "delta" if fmt == "delta" else "parquet"
+    # quarantined rows and refused batches are kept as long as the table's own rows, judged by their own days
+    for uri in (f"{warehouse}/quarantine/{quarantine_name(spec.id)}", f"{warehouse}/_rejected/{spec.layer}/{spec.name}"):
+        if store.exists(uri, side_fmt):
+            side_old = [p for p in store.partitions(uri, side_fmt) if p < cutoff]
+            if side_old:
+                store.delete_partitions(uri, side_fmt, side_old)
     return old
 
 
@@ -44,6 +51,7 @@ class PartitionHealth:
     missing: list[str]
     delta_version: int | None
     last_rows: dict[str, int]
+    last_update: str | None = None  # time of the newest Delta commit (UTC)
 
 
 def partition_health(lakehouse: LakehouseResource, spec: TableSpec, trend_days: int = 7) -> PartitionHealth:
@@ -63,7 +71,30 @@ def partition_health(lakehouse: LakehouseResource, spec: TableSpec, trend_days: 
     counts = store.read(uri, fmt, recent, columns=["dt"]).column("dt").to_pylist()
     trend = {dt: counts.count(dt) for dt in recent}
     return PartitionHealth(spec.id, present[0], present[-1], len(expected), len(present),
-                           sorted(set(expected) - set(present)), store.version(uri, fmt), trend)
+                           sorted(set(expected) - set(present)), store.version(uri, fmt), trend,
+                           _last_update(store, uri, fmt))
+
+
+def _last_update(store, uri: str, fmt: str) -> str | None:
+    commits = store.history(uri, fmt, 1)
+    stamp = commits[0].get("timestamp") if commits else None  # delta-rs: milliseconds since the epoch
+    return datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat(timespec="seconds") if stamp else None
+
+
+def health_report(lakehouse: LakehouseResource | None = None) -> list[dict]:
+    """The partition-health view of every table, as rows (for `lakehouse health` and the maintenance run)."""
+    lakehouse = lakehouse or LakehouseResource()
+    return [asdict(partition_health(lakehouse, spec)) for spec in all_specs()]
+
+
+def health_markdown(rows: list[dict]) -> str:
+    lines = ["| table | partitions | missing | last update | rows (recent days) |", "|---|---|---|---|---|"]
+    for r in rows:
+        missing = ", ".join(r["missing"][:3]) + (" ..." if len(r["missing"]) > 3 else "")
+        trend = " ".join(str(v) for v in r["last_rows"].values())
+        lines.append(f"| {r['table']} | {r['present']}/{r['expected']} ({r['first'] or '-'} .. {r['last'] or '-'}) "
+                     f"| {missing or '-'} | {r['last_update'] or '-'} | {trend or '-'} |")
+    return "\n".join(lines)
 
 
 @op(description="Retention per layer, compaction and vacuum for every table; reports partition health.",
@@ -76,13 +107,15 @@ def maintain_tables(context: OpExecutionContext, lakehouse: LakehouseResource):
         if not store.exists(uri, fmt):
             continue
         removed = apply_retention(lakehouse, spec)
-        store.compact(uri, fmt)
+        compacted = store.compact(uri, fmt) or {}
         vacuumed = store.vacuum(uri, fmt)  # default 7 days: time travel and running readers stay safe
         health = partition_health(lakehouse, spec)
-        report[spec.id] = {"expired_partitions": removed, "vacuumed_files": len(vacuumed), **asdict(health)}
+        report[spec.id] = {**asdict(health), "expired_partitions": removed, "vacuumed_files": len(vacuumed),
+                           "compacted_files": compacted.get("numFilesRemoved", compacted.get("partitions_rewritten", 0))}
         context.log.info(f"{spec.id}: {len(removed)} partitions expired, {len(vacuumed)} files vacuumed, "
                          f"{health.present}/{health.expected} partitions present")
-    yield Output(None, metadata={"tables": MetadataValue.json(report)})
+    yield Output(None, metadata={"tables": MetadataValue.json(report),
+                                 "partition_health": MetadataValue.md(health_markdown(list(report.values())))})
 
 
 @job(description="Nightly table maintenance.")

@@ -60,6 +60,10 @@ ORDERS = _silver(
      RowRule("known_status", f"status in {_in(c.ORDER_STATUSES)}", "drop"),
      # an order whose currency has no rate within 7 days before its date is never published unpriced
      RowRule("fx_rate_available", "amount_usd is not null", "drop"),
+     # a date after the delivery day (+1 for time zones) or more than a year before it is a broken clock or
+     # a unit mix-up, not a sale: it would land in the wrong day's revenue (a missing date is judged above)
+     RowRule("plausible_order_date", "order_date is null or order_date between date_sub(to_date(dt), 366) "
+             "and date_add(to_date(dt), 1)", "drop"),
      RowRule("arrived_on_order_day", "order_date >= to_date(dt)", "warn")],
     c.Orders, ("dt", "order_id"),
 )
