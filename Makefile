@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps demo dev dev-aws test bench clean
+.PHONY: install browser-deps demo dev dev-aws dev-cluster test bench clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ dev: install
 dev-aws: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/python -m lakehouse.devaws
+
+# A Spark standalone master + 2 workers on 127.0.0.1; it prints the LAKEHOUSE_SPARK_MASTER to use.
+dev-cluster: install
+	$(BIN)/python -m lakehouse.devcluster
 
 # The UI test drives Debian's chromium; where apt cannot install it, that one test skips and says why.
 browser-deps:

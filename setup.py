@@ -37,6 +37,7 @@ setup(
         "pandera[pyspark]>=0.35,<0.36",
         "boto3>=1.35,<2",
         "sqlglot>=26,<31",
+        "duckdb>=1.1,<3",  # the query layer's local engine (and the benchmark's one-node baseline)
         "rich>=13,<16",
         "psycopg[binary]>=3.2,<4",
     ],
@@ -44,7 +45,6 @@ setup(
         "dev": [
             "pytest>=8,<10",
             "moto[server]>=5.2,<6",
-            "duckdb>=1.1,<3",
             "psutil>=5.9,<8",
         ],
     },

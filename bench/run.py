@@ -1,9 +1,11 @@
 """`make bench`: the platform against plain PySpark and floors, side by side in one run, as ratios.
 
 Every measurement runs in a fresh process (a JVM never leaks from one to the next); wall time and the
-peak RSS of the whole process tree (Python + JVM) are recorded. Sizes: BENCH_DAYS (default 7),
-BENCH_ROWS orders/day (default 5000), BENCH_QUICK=1 for a smoke run (3 days x 500), BENCH_FULL=1 adds
-the x16 scaling point.
+peak RSS of the whole process tree (Python + JVM) are recorded.
+
+Sizes (see bench/README.md): BENCH_DAYS (default 30) x BENCH_ROWS orders/day (default 5000), both
+multiplied by BENCH_SCALE's row factor (default 1); BENCH_WINDOW days (default 4) for the per-partition and
+Spark Connect comparisons; BENCH_QUICK=1 for a ~2-3 minute smoke run; BENCH_CONNECT=0 skips Spark Connect.
 """
 from __future__ import annotations
 
@@ -54,7 +56,15 @@ def measure(task: str, start: str, end: str, env: dict, fresh_warehouse: bool = 
     sampler.join(timeout=1)
     if proc.returncode != 0:
         raise RuntimeError(f"bench task {task} failed:\n{output[-3000:]}")
-    return {"task": task, "start": start, "end": end, "wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20)}
+    out = {"task": task, "start": start, "end": end, "wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20),
+           "warehouse": env.get("LAKEHOUSE_WAREHOUSE")}
+    for line in output.splitlines():  # METRICS lines from the task: summed when a task runs several times
+        if line.startswith("METRICS "):
+            for k, v in json.loads(line[8:]).items():
+                out[k] = round(out.get(k, 0) + v, 2)
+        elif line.startswith("DIGEST "):  # what a platform run published; the last one covers the range
+            out["digest"] = json.loads(line[7:])
+    return out
 
 
 def land(env: dict, start: str, days: int, rows: int) -> None:
@@ -62,87 +72,179 @@ def land(env: dict, start: str, days: int, rows: int) -> None:
                     "--rows", str(rows), "--seed", "1"], cwd=REPO, env=env, check=True, capture_output=True)
 
 
-def per_partition(task: str, days: list[str], env: dict) -> dict:
-    """One process (one JVM) per day, as a daily cron job or a per-partition backfill would do."""
-    runs = [measure(task, d, d, env) for d in days]
-    return {"task": f"{task} x{len(days)} runs", "wall_s": round(sum(r["wall_s"] for r in runs), 2),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+def _days(start: str, n: int) -> list[str]:
+    return [(date.fromisoformat(start) + timedelta(days=i)).isoformat() for i in range(n)]
+
+
+NOTES = {
+    "jvm_start": "floor: SparkSession start + 1 trivial job",
+    "pyarrow_floor": "floor: pyarrow reads the orders CSVs, writes Delta (no engine)",
+    "duckdb": "DuckDB, same silver orders + daily_sales_summary SQL, one node",
+    "plain_range": "plain PySpark, one job over the range",
+    "plain_per_day": "plain PySpark, one job per day (one process)",
+    "plain_per_day_cron": "= plain_per_day + (days-1) x jvm_start: one process per day",
+    "platform_range": "platform: ONE Dagster run over the range, checks on",
+    "window_platform_range": "platform: one run over the window",
+    "window_platform_per_partition": "platform: one run per day over the window (one process)",
+    "platform_one_day": "one landed day -> gold, platform",
+    "platform_one_day_on_history": "the same day re-run on the warehouse holding the whole range",
+    "plain_one_day": "one landed day -> daily_sales_summary, plain PySpark",
+    "window_platform_connect": "platform through Spark Connect (remote local[2]) over the window",
+    "window_platform_standalone": "platform on a standalone master + 2 workers (1 core each) over the window",
+}
 
 
 def main() -> int:
     quick = os.environ.get("BENCH_QUICK") == "1"
-    days = int(os.environ.get("BENCH_DAYS", 3 if quick else 7))
-    rows = int(os.environ.get("BENCH_ROWS", 500 if quick else 5000))
+    scale = float(os.environ.get("BENCH_SCALE", 1))
+    days = int(os.environ.get("BENCH_DAYS", 2 if quick else 30))
+    rows = int(int(os.environ.get("BENCH_ROWS", 300 if quick else 5000)) * scale)
+    window = min(days, int(os.environ.get("BENCH_WINDOW", 2 if quick else 4)))
+    factors = (1, 4) if quick else (1, 4, 16)
+    scale_days = 1 if quick else 2
+    connect = os.environ.get("BENCH_CONNECT", "0" if quick else "1") == "1"
+    standalone = os.environ.get("BENCH_STANDALONE", "0" if quick else "1") == "1"
     start = "2024-05-06"
-    end = (date.fromisoformat(start) + timedelta(days=days - 1)).isoformat()
-    day_list = [(date.fromisoformat(start) + timedelta(days=i)).isoformat() for i in range(days)]
+    day_list = _days(start, days)
+    end = day_list[-1]
     tmp = Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
     base = {**os.environ, "BENCH_TMP": str(tmp), "PYTHONPATH": f"{REPO}/platform:{REPO}",
             "LAKEHOUSE_SPARK_MASTER": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[*]")}
-    console = Console(width=140)
-    results: dict = {"days": days, "rows_per_day": rows, "machine": {"cpus": os.cpu_count(),
-                     "memory_gb": round(psutil.virtual_memory().total / 2**30)}, "measurements": {}}
+    for var in ("LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "AWS_ENDPOINT_URL", "LAKEHOUSE_GLUE_PREFIX"):
+        base.pop(var, None)  # tables and landing on the local disk
+    moto = None
+    if os.environ.get("BENCH_CATALOG", "1") == "1":
+        # the platform registers every table in Glue, here a moto server over HTTP: its cost is measured
+        from lakehouse.devaws import start_moto
+
+        moto, endpoint = start_moto()
+        base.update(AWS_ENDPOINT_URL=endpoint, LAKEHOUSE_GLUE_PREFIX="bench", AWS_ACCESS_KEY_ID="testing",
+                    AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
+    console = Console(width=150)
+    results: dict = {"days": days, "rows_per_day": rows, "window_days": window, "quick": quick,
+                     "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)},
+                     "measurements": {}}
     m = results["measurements"]
+    began = time.perf_counter()
+
+    def step(name: str, task: str, first: str, last: str, env: dict) -> None:
+        console.print(f"[dim]{time.perf_counter() - began:6.0f}s[/] {name}: {task} {first}..{last}")
+        m[name] = measure(task, first, last, env)
+
     try:
         env = {**base, "LAKEHOUSE_HOME": str(tmp / "x1"), "LAKEHOUSE_LANDING": str(tmp / "x1" / "landing")}
         land(env, (date.fromisoformat(start) - timedelta(days=7)).isoformat(), days + 7, rows)
-        console.print(f"landed {days}+7 days x {rows} orders/day under {tmp}")
-        m["jvm_start"] = measure("jvm", start, end, env)
-        m["pyarrow_floor"] = measure("pyarrow_floor", start, end, env)
-        m["duckdb"] = measure("duckdb_same_logic", start, end, env)
-        m["plain_range"] = measure("plain", start, end, env)
-        m["plain_per_day"] = per_partition("plain", day_list, env)
-        m["platform_range"] = measure("platform", start, end, env)
-        m["platform_per_partition"] = per_partition("platform", day_list, env)
-        m["platform_one_day"] = measure("platform", end, end, env)
-        m["plain_one_day"] = measure("plain", end, end, env)
-        m["platform_all_tables_range"] = measure("platform_all", start, end, env)
-        # the scale-out path: the same run through a Spark Connect server (started locally by pyspark)
-        m["platform_range_connect"] = measure("platform", start, end, {**env, "LAKEHOUSE_SPARK_REMOTE": "local[2]"})
-        for factor in (1, 4, 16) if os.environ.get("BENCH_FULL") == "1" else (1, 4):
+        console.print(f"landed {days}+7 days x {rows} orders/day (+ customers, products, fx, events) under {tmp}")
+        step("jvm_start", "jvm", start, end, env)
+        step("pyarrow_floor", "pyarrow_floor", start, end, env)
+        step("duckdb", "duckdb_same_logic", start, end, env)
+        step("plain_range", "plain", start, end, env)
+        step("plain_per_day", "plain_per_day", start, end, env)
+        m["plain_per_day_cron"] = {"task": "derived", "wall_s": round(
+            m["plain_per_day"]["wall_s"] + (days - 1) * m["jvm_start"]["wall_s"], 2), "peak_rss_mb": m["plain_per_day"]["peak_rss_mb"]}
+        step("platform_range", "platform", start, end, env)
+        step("platform_one_day", "platform", end, end, env)
+        # the same day again, now on top of the range's history: time and memory must not grow with it
+        m["platform_one_day_on_history"] = measure("platform", end, end, {
+            **env, "LAKEHOUSE_WAREHOUSE": m["platform_range"]["warehouse"], "DAGSTER_HOME": ""}, fresh_warehouse=False)
+        step("plain_one_day", "plain", end, end, env)
+        wend = day_list[window - 1]
+        if window == days:  # the same measurement: not taken twice
+            m["window_platform_range"] = dict(m["platform_range"])
+        else:
+            step("window_platform_range", "platform", start, wend, env)
+        step("window_platform_per_partition", "platform_per_partition", start, wend, env)
+        if connect:
+            step("window_platform_connect", "platform", start, wend, {**env, "LAKEHOUSE_SPARK_REMOTE": "local[2]"})
+        if standalone:  # a real spark:// master with two workers (own JVMs, own Python workers) on 127.0.0.1
+            from lakehouse.devcluster import start_standalone
+
+            with start_standalone(workers=2, cores=1, memory="1g") as cluster:
+                step("window_platform_standalone", "platform", start, wend, {
+                    **env, "LAKEHOUSE_SPARK_MASTER": cluster.master_url,
+                    "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.executor.memory": "768m", "spark.driver.host": "127.0.0.1"})})
+        local = m["window_platform_range"].get("digest")
+        results["same_results_as_local"] = {name: m[name].get("digest") == local for name in
+                                            ("window_platform_per_partition", "window_platform_connect",
+                                             "window_platform_standalone") if name in m}
+        base_rows = max(rows // 4, 1)
+        for factor in factors:
             home = tmp / f"scale{factor}"
             senv = {**base, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(home / "landing")}
-            scale_days = 3
-            land(senv, (date.fromisoformat(start) - timedelta(days=7)).isoformat(), 7 + scale_days, rows * factor // 4 or 1)
-            m[f"scale_x{factor}"] = measure("platform", start, day_list[min(scale_days, days) - 1], senv)
-            m[f"scale_x{factor}"]["rows_per_day"] = rows * factor // 4
+            land(senv, (date.fromisoformat(start) - timedelta(days=7)).isoformat(), 7 + scale_days, base_rows * factor)
+            step(f"scale_x{factor}", "platform", start, day_list[scale_days - 1] if scale_days <= days else
+                 _days(start, scale_days)[-1], senv)
+            m[f"scale_x{factor}"]["rows_per_day"] = base_rows * factor
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if moto is not None:
+            moto.terminate()
+    results["total_s"] = round(time.perf_counter() - began)
 
     def ratio(a, b):
-        return round(m[a]["wall_s"] / m[b]["wall_s"], 2)
+        return round(m[a]["wall_s"] / m[b]["wall_s"], 2) if a in m and b in m and m[b]["wall_s"] else None
 
-    results["ratios"] = {
-        "platform_range / plain_range": ratio("platform_range", "plain_range"),
-        "platform_range / plain_per_day": ratio("platform_range", "plain_per_day"),
-        "platform_per_partition / platform_range": ratio("platform_per_partition", "platform_range"),
-        "plain_per_day / plain_range": ratio("plain_per_day", "plain_range"),
-        "platform_one_day / plain_one_day": ratio("platform_one_day", "plain_one_day"),
-        "plain_range / duckdb": ratio("plain_range", "duckdb"),
-        "platform_range / jvm_start": ratio("platform_range", "jvm_start"),
-        "platform_range_connect / platform_range": ratio("platform_range_connect", "platform_range"),
-    }
-    table = Table(title=f"lakehouse bench: {days} days x {rows} orders/day (orders, fx, products -> daily sales)")
+    results["ratios"] = {k: v for k, v in {
+        "(a) platform_range / plain_range": ratio("platform_range", "plain_range"),
+        "(a) platform_range / plain_per_day": ratio("platform_range", "plain_per_day"),
+        "(a) platform_range / plain_per_day_cron": ratio("platform_range", "plain_per_day_cron"),
+        "(a) plain_per_day / plain_range": ratio("plain_per_day", "plain_range"),
+        "(a) plain_range / duckdb": ratio("plain_range", "duckdb"),
+        "(a) plain_range / pyarrow_floor": ratio("plain_range", "pyarrow_floor"),
+        "(b) per_partition / single_run (window)": ratio("window_platform_per_partition", "window_platform_range"),
+        "(c) scale x4 / x1 wall": ratio("scale_x4", "scale_x1"),
+        "(c) scale x16 / x1 wall": ratio("scale_x16", "scale_x1"),
+        "(d) platform_one_day / plain_one_day": ratio("platform_one_day", "plain_one_day"),
+        "(d) platform_one_day / jvm_start": ratio("platform_one_day", "jvm_start"),
+        "(c) one day on history / on empty warehouse, wall": ratio("platform_one_day_on_history", "platform_one_day"),
+        "(5) connect / local (window)": ratio("window_platform_connect", "window_platform_range"),
+        "(5) standalone / local (window)": ratio("window_platform_standalone", "window_platform_range"),
+    }.items() if v is not None}
+    results["ratios"]["(c) one day on history / on empty warehouse, peak RSS"] = round(
+        m["platform_one_day_on_history"]["peak_rss_mb"] / m["platform_one_day"]["peak_rss_mb"], 2)
+    for factor in factors[1:]:
+        results["ratios"][f"(c) scale x{factor} / x1 peak RSS"] = round(
+            m[f"scale_x{factor}"]["peak_rss_mb"] / m["scale_x1"]["peak_rss_mb"], 2)
+    # where the platform's extra time goes, from its own run events (see bench/README.md)
+    pr, pl = m["platform_range"], m["plain_range"]
+    phases = {k[len("phase_"):-2]: v for k, v in pr.items() if k.startswith("phase_")}
+    in_phases = sum(phases.values())
+    results["breakdown_platform_range_s"] = {
+        "process_total": pr["wall_s"],
+        "process_start_imports_jvm_outside_run": round(pr["wall_s"] - pr.get("run_s", 0), 2),
+        "dagster_run": pr.get("run_s"),
+        "orchestration_between_steps": pr.get("orchestration_s"),
+        "inside_asset_steps": pr.get("in_steps_s"),
+        **{f"  step: {name}": v for name, v in sorted(phases.items(), key=lambda kv: -kv[1])},
+        "  step: other (IO manager metadata, check events)": round(pr.get("in_steps_s", 0) - in_phases, 2),
+        "plain_range total, for comparison": pl["wall_s"],
+        "extra_over_plain_range": round(pr["wall_s"] - pl["wall_s"], 2)}
+
+    table = Table(title=f"lakehouse bench: {days} days x {rows} orders/day, window {window} days "
+                        f"(orders, fx, products -> silver.orders -> gold.daily_sales_summary)")
     for col in ("measurement", "wall s", "peak RSS MB", "note"):
         table.add_column(col)
-    notes = {"platform_range": "one Dagster run, single-run backfill, rules + contracts + catalog",
-             "platform_per_partition": "one run (one JVM) per day", "plain_range": "hand-written PySpark, one job",
-             "plain_per_day": "hand-written PySpark, one job per day", "pyarrow_floor": "orders CSV -> Delta, no engine",
-             "jvm_start": "SparkSession start + 1 job", "platform_all_tables_range": "all 18 tables, one run"}
     for name, r in m.items():
-        table.add_row(name, f"{r['wall_s']:.1f}", str(r["peak_rss_mb"]),
-                      notes.get(name, f"{r.get('rows_per_day', '')} orders/day, 3 days" if name.startswith("scale") else ""))
+        note = NOTES.get(name, f"{r.get('rows_per_day', '')} orders/day x {scale_days} day(s), one run"
+                         if name.startswith("scale") else "")
+        table.add_row(name, f"{r['wall_s']:.1f}", str(r["peak_rss_mb"]), note)
     console.print(table)
-    ratios = Table(title="ratios (same run, same machine)")
+    ratios = Table(title="ratios (same run, same machine; >1 means the first is slower)")
     ratios.add_column("comparison")
     ratios.add_column("ratio")
     for k, v in results["ratios"].items():
         ratios.add_row(k, f"{v:.2f}")
     console.print(ratios)
+    breakdown = Table(title="platform_range: where the time goes (s)")
+    breakdown.add_column("part")
+    breakdown.add_column("s")
+    for k, v in results["breakdown_platform_range_s"].items():
+        breakdown.add_row(k, "" if v is None else f"{v:.1f}")
+    console.print(breakdown)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2))
-    console.print(f"written {out}")
+    console.print(f"total {results['total_s']} s; written {out}")
     return 0
 
 

@@ -1,22 +1,17 @@
 """Automation: silver and gold follow bronze with no click, for any updated day, not only the latest."""
 from __future__ import annotations
 
-import json
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-import pyarrow as pa
 import pytest
-from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context, evaluate_automation_conditions
+from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
-from lakehouse.automation.maintenance import apply_retention, partition_health
-from lakehouse.automation.sensors import batches, build_landing_sensor, list_landed
 from lakehouse.generate.commerce import land_commerce
 from lakehouse.resources import LakehouseResource
 from lakehouse.runs import RANGE_END, RANGE_START
-from lakehouse.tables.registry import get_spec, specs_in
+from lakehouse.tables.registry import specs_in
 
 
 @pytest.mark.slow

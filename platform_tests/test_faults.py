@@ -1,5 +1,6 @@
-"""Idempotency, crash safety and S3 faults: a re-run changes nothing, a killed write loses nothing
-committed, transient S3 errors (injected by a proxy in front of moto) are retried, permanent ones fail fast."""
+"""Crash safety and S3 faults: a killed write loses nothing committed, transient S3 errors (injected by a
+proxy in front of moto) are retried, permanent ones fail fast. Idempotency of every table is asserted in
+test_commerce_e2e.py."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ import sys
 import textwrap
 import time
 import urllib.request
-from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,56 +79,6 @@ def test_permanent_s3_error_fails_fast_and_names_the_location(s3_lakehouse_env):
     assert "no-such-bucket-anywhere" in str(err.value)
 
 
-# --- idempotency: re-running a partition leaves every table's content identical ------------------------
-
-CHAIN = ["bronze.shop_orders", "bronze.fx_rates", "silver.fx_rates", "silver.orders", "bronze.shop_products",
-         "silver.products", "gold.daily_sales_summary"]
-RUN_STAMPS = {"_ingested_at", "quarantined_at"}
-
-
-def _day_content(table: str, dt: str, quarantine: bool = False) -> pa.Table:
-    from lakehouse.quality.quarantine import quarantine_name
-    from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
-
-    lh, spec = LakehouseResource(), get_spec(table)
-    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
-    data = lh.store().read(uri, lh.format_of(spec), [dt])
-    data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
-    return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])
-
-
-@pytest.mark.slow
-def test_rerunning_a_partition_leaves_bronze_silver_and_gold_identical(lakehouse_env):
-    from dagster import AssetKey, DagsterInstance
-
-    from lakehouse.definitions import build_definitions
-    from lakehouse.generate.commerce import land_commerce
-    from lakehouse.runs import RANGE_END, RANGE_START
-    from lakehouse.tables.registry import get_spec
-
-    day = "2024-06-03"
-    land_commerce(lakehouse_env, date.fromisoformat(day), 1, 40, 7)
-    defs, instance = build_definitions(), DagsterInstance.ephemeral()
-    job = defs.resolve_job_def("lakehouse_daily")
-
-    def run():
-        result = job.execute_in_process(
-            instance=instance, asset_selection=[AssetKey(get_spec(t).asset_key_path) for t in CHAIN],
-            tags={RANGE_START: day, RANGE_END: day}, raise_on_error=False)
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        return {t: (_day_content(t, day), _day_content(t, day, quarantine=t != "gold.daily_sales_summary"))
-                for t in ("bronze.shop_orders", "silver.orders", "gold.daily_sales_summary")}
-
-    first = run()
-    assert all(rows.num_rows > 0 for rows, _ in first.values())
-    assert first["silver.orders"][1].num_rows > 0  # the generated feed is dirty: something is quarantined
-    second = run()
-    for table in first:
-        assert second[table][0].equals(first[table][0]), table  # published rows
-        assert second[table][1].equals(first[table][1]), table  # quarantine rows: replaced, never appended
-
-
 # --- S3 faults injected by an HTTP proxy in front of moto ----------------------------------------------
 
 # The proxy runs in its own process: delta-rs holds the calling thread (and the GIL) while it waits for S3.
@@ -149,8 +99,11 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             seen["requests"] += 1
             i = seen["requests"]
             fail = (mode == "first" and i <= n) or (mode == "every" and i % n == 0) or mode == "deny"
-            if fail:
+            slow = mode == "slow" and i % 5 == 0
+            if fail or slow:
                 seen["injected"] += 1
+        if slow:  # a slow answer: held for n seconds, then served
+            __import__("time").sleep(n)
         if fail and mode == "deny":
             return self._send(403, b"<Error><Code>AccessDenied</Code><Message>Access Denied (injected)</Message></Error>",
                               {"Content-Type": "application/xml"})
@@ -163,13 +116,15 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         resp = conn.getresponse()
         data = resp.read()
         hop = ("connection", "transfer-encoding", "content-length", "keep-alive")
-        self._send(resp.status, data, {k: v for k, v in resp.getheaders() if k.lower() not in hop})
+        # a HEAD answer has no body but must still say the object's size
+        length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+        self._send(resp.status, data, {k: v for k, v in resp.getheaders() if k.lower() not in hop}, length)
         conn.close()
-    def _send(self, status, data, headers):
+    def _send(self, status, data, headers, length=None):
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", length or str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -187,7 +142,8 @@ server.serve_forever()
 @pytest.fixture
 def fault_proxy(aws_env, monkeypatch):
     """start(mode, n) -> stats(): a proxy to moto answering 503 to the first n requests ("first"), to every
-    n-th request ("every"), or 403 to all ("deny"); AWS_ENDPOINT_URL points at it."""
+    n-th request ("every"), 403 to all ("deny"), or holding every 5th request for n seconds ("slow");
+    AWS_ENDPOINT_URL points at it."""
     procs = []
 
     def start(mode: str, n: int = 0):
@@ -205,7 +161,7 @@ def fault_proxy(aws_env, monkeypatch):
         proc.wait()
 
 
-@pytest.mark.parametrize("mode,n", [("first", 3), ("every", 4)])
+@pytest.mark.parametrize("mode,n", [("first", 3), ("every", 4), ("slow", 2)])
 def test_transient_s3_errors_from_the_wire_are_retried(s3_lakehouse_env, fault_proxy, mode, n):
     from lakehouse.config import Settings
 
@@ -220,6 +176,49 @@ def test_transient_s3_errors_from_the_wire_are_retried(s3_lakehouse_env, fault_p
     assert store.version(uri, "delta") == 1
     seen = stats()
     assert seen["injected"] >= (n if mode == "first" else 2), seen  # the faults did happen, and were survived
+
+
+@pytest.mark.slow
+def test_a_dagster_run_on_s3_survives_injected_503s_and_publishes_what_a_clean_run_does(
+        s3_lakehouse_env, fault_proxy, monkeypatch, spark):
+    """bronze -> silver over S3 and Glue while every 6th request to S3/Glue answers 503: the run succeeds
+    (storage and Glue clients retry), and a clean re-run publishes exactly the same rows."""
+    from datetime import date
+
+    from dagster import AssetKey, DagsterInstance
+
+    from lakehouse.definitions import build_definitions
+    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.resources import LakehouseResource
+    from lakehouse.runs import RANGE_END, RANGE_START
+    from lakehouse.tables.registry import get_spec
+
+    day, tables = "2024-06-03", ["bronze.fx_rates", "silver.fx_rates"]
+    land_commerce(s3_lakehouse_env, date.fromisoformat(day), 1, 20, 7)  # straight to moto
+    job, instance = build_definitions().resolve_job_def("lakehouse_daily"), DagsterInstance.ephemeral()
+
+    def run_and_read():
+        result = job.execute_in_process(
+            instance=instance, asset_selection=[AssetKey(get_spec(t).asset_key_path) for t in tables],
+            tags={RANGE_START: day, RANGE_END: day}, raise_on_error=False)
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        lh = LakehouseResource()
+        out = {}
+        for t in tables:
+            data = lh.store().read(lh.uri_of(get_spec(t)), "delta", [day])
+            data = data.select([c for c in data.column_names if c != "_ingested_at"])
+            out[t] = data.sort_by([(c, "ascending") for c in data.column_names])
+        return out
+
+    moto = os.environ["AWS_ENDPOINT_URL"]
+    stats = fault_proxy("every", 6)
+    faulty = run_and_read()
+    assert stats()["injected"] >= 3, stats()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    clean = run_and_read()
+    assert faulty["silver.fx_rates"].num_rows > 0
+    for t in tables:
+        assert faulty[t].equals(clean[t]), t
 
 
 def test_access_denied_fails_fast_and_names_the_location(s3_lakehouse_env, fault_proxy):

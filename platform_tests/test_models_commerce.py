@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal as D
 
-import pytest
 
 from model_testing import run_model
 

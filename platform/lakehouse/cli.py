@@ -117,27 +117,6 @@ def cmd_health(args) -> int:
     return 0
 
 
-def cmd_describe(args) -> int:
-    from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
-
-    spec = get_spec(args.table)
-    lakehouse = LakehouseResource()
-    store = lakehouse.store()
-    schema = store.schema(lakehouse.uri_of(spec), lakehouse.format_of(spec))
-    console.print(f"[bold]{spec.id}[/bold] — {spec.description}\nlocation: {lakehouse.uri_of(spec)}")
-    if schema is None:
-        console.print("no data yet")
-        return 0
-    table = Table()
-    table.add_column("column")
-    table.add_column("type")
-    for f in schema:
-        table.add_row(f.name, str(f.type))
-    console.print(table)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(func=cmd_status)
     sub.add_parser("health", help="expected vs present partitions, Delta version, recent row counts").set_defaults(
         func=cmd_health)
-    describe = sub.add_parser("describe", help="columns and location of one table")
-    describe.add_argument("table")
-    describe.set_defaults(func=cmd_describe)
+    from lakehouse.query.commands import add_commands  # query, databases, catalog-tables, describe
+
+    add_commands(sub)
 
     args = parser.parse_args(argv)
     import warnings

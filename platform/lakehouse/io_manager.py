@@ -17,6 +17,7 @@ from lakehouse.engine.spark import get_spark
 from lakehouse.errors import LakehouseError
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.registry import get_spec
+from lakehouse.timing import Stopwatch
 
 
 def table_schema(schema: pa.Schema) -> TableSchema:
@@ -46,8 +47,9 @@ class LakehouseIOManager(ConfigurableIOManager):
             return
         spec = _spec_for(context)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        watch = Stopwatch()
         try:
-            result, glue_name = self.lakehouse.publish(spec, obj, partitions)
+            result, glue_name = self.lakehouse.publish(spec, obj, partitions, watch)
         except LakehouseError as exc:  # e.g. a column type change: retrying cannot help
             raise Failure(description=str(exc), allow_retries=False) from exc
         metadata = {
@@ -65,6 +67,7 @@ class LakehouseIOManager(ConfigurableIOManager):
             metadata["dagster/table_name"] = glue_name
         head = obj.slice(0, 5) if isinstance(obj, pa.Table) else obj.limit(5).toArrow()
         metadata["preview"] = MetadataValue.md(preview_markdown(head))
+        metadata.update(watch.metadata())
         context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> DataFrame:

@@ -12,8 +12,9 @@ from lakehouse.config import Settings
 from lakehouse.engine.arrow import to_arrow, to_spark
 from lakehouse.errors import LakehouseError
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA, quarantine_name
-from lakehouse.storage.table_store import WriteResult, store_for
+from lakehouse.storage.table_store import SparkNativeStore, WriteResult, store_for
 from lakehouse.tables.spec import TableSpec
+from lakehouse.timing import Stopwatch
 
 
 class LakehouseResource(ConfigurableResource):
@@ -58,14 +59,21 @@ class LakehouseResource(ConfigurableResource):
         return store.read_df(spark, uri, fmt, partitions)
 
     # --- writing -------------------------------------------------------------------------------
-    def publish(self, spec: TableSpec, data: pa.Table | DataFrame, partitions: Sequence[str]) -> tuple[WriteResult, str | None]:
+    def publish(self, spec: TableSpec, data: pa.Table | DataFrame, partitions: Sequence[str],
+                watch: Stopwatch | None = None) -> tuple[WriteResult, str | None]:
         """Overwrite exactly `partitions` of the table, then bring its Glue entry up to date."""
         store, fmt, uri = self.store(), self.format_of(spec), self.uri_of(spec)
-        if isinstance(data, DataFrame):
-            result = store.write_df(spec.id, uri, fmt, data, partitions)
-        else:
-            result = store.write(spec.id, uri, fmt, data, partitions)
-        glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
+        watch = watch or Stopwatch()
+        if isinstance(data, DataFrame) and not isinstance(store, SparkNativeStore):
+            with watch("to_arrow"):  # Spark -> Arrow on the driver, for delta-rs / pyarrow
+                data = to_arrow(data)
+        with watch("write"):
+            if isinstance(data, DataFrame):
+                result = store.write_df(spec.id, uri, fmt, data, partitions)
+            else:
+                result = store.write(spec.id, uri, fmt, data, partitions)
+        with watch("catalog"):
+            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
         return result, glue_name
 
     def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str]) -> WriteResult:

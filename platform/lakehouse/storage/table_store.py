@@ -299,7 +299,11 @@ class TableStore:
             return schema.empty_table().select(cols)
         if fmt == "delta":
             pruning = [(PARTITION, "in", sorted(set(partitions)))] if partitions is not None else None
-            dataset = self._delta(uri).to_pyarrow_dataset(file_pruning_predicate=pruning)
+            # Files are read through pyarrow's own filesystem, not delta-rs's Python-bridged one: with the
+            # latter, scanner threads still alive at interpreter exit abort the process (exit 134).
+            fs, root = filesystem_for(uri, self.settings)
+            dataset = self._delta(uri).to_pyarrow_dataset(
+                file_pruning_predicate=pruning, filesystem=pafs.SubTreeFileSystem(root, fs))
             table = _with_retries(dataset.to_table, columns=cols, filter=flt)
         else:
             fs, root = filesystem_for(uri, self.settings)

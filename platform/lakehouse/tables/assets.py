@@ -41,6 +41,7 @@ from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.registry import get_spec
 from lakehouse.tables.spec import TableSpec
+from lakehouse.timing import Stopwatch
 
 # Transient storage errors (throttling, a dropped connection) get two more tries; errors a person must
 # fix are raised as Failure(allow_retries=False) and fail at once.
@@ -117,15 +118,18 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
     ingested_at = datetime.now(timezone.utc)
+    watch = Stopwatch()
     tables, quarantines, files = [], [], []
-    for dt in keys:
-        result = read_landing_partition(settings, spec, dt, ingested_at)
-        tables.append(result.table)
-        quarantines.append(result.quarantine)
-        files.extend(result.files)
-    data = pa.concat_tables(tables) if tables else pa.table({})
-    quarantine = pa.concat_tables(quarantines) if quarantines else empty_quarantine()
-    lakehouse.write_quarantine(spec, quarantine, keys)
+    with watch("read_landing"):
+        for dt in keys:
+            result = read_landing_partition(settings, spec, dt, ingested_at)
+            tables.append(result.table)
+            quarantines.append(result.quarantine)
+            files.extend(result.files)
+        data = pa.concat_tables(tables) if tables else pa.table({})
+        quarantine = pa.concat_tables(quarantines) if quarantines else empty_quarantine()
+    with watch("quarantine_write"):
+        lakehouse.write_quarantine(spec, quarantine, keys)
 
     unreadable = {str(f.file): f.error for f in files if f.error}
     missing: dict[str, int] = {}
@@ -152,6 +156,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
             "rows_quarantined": quarantine.num_rows,
             "drift_missing_columns": MetadataValue.json(missing),
             "drift_extra_columns": MetadataValue.json(sorted(extra)),
+            **watch.metadata(),
         },
     )
 
@@ -161,6 +166,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
     session = spark.session()
     keys = list(context.partition_keys)
     covered = batch_days(spec, keys)
+    watch = Stopwatch()
     views = {}
     for up in spec.upstreams:
         up_spec = get_spec(up.table)
@@ -175,7 +181,8 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                     "which has no partitions yet: materialize it first.",
                     allow_retries=False,
                 )
-        views[up.view] = lakehouse.read_df(session, up_spec, parts)
+        with watch("read_upstream"):  # delta-rs -> Arrow -> Spark
+            views[up.view] = lakehouse.read_df(session, up_spec, parts)
         views[up.view].createOrReplaceTempView(up.view)
 
     if spec.transform is not None:
@@ -184,9 +191,11 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
         result = run_sql(session, load_sql(spec.sql_path, lakehouse.settings()), covered[0], covered[-1])
     result = result.where(result["dt"].isin(keys))  # a model may only touch the partitions it was asked for
 
-    rules = apply_rules(result, spec.rules, spec.id)
+    with watch("transform_and_rules"):  # Spark is lazy: the model's SQL runs in the rules' one aggregation
+        rules = apply_rules(result, spec.rules, spec.id)
     try:  # outputs are written as they are yielded, so the cache is released after publishing
-        lakehouse.write_quarantine(spec, rules.quarantine, keys)
+        with watch("quarantine_write"):
+            lakehouse.write_quarantine(spec, rules.quarantine, keys)
         rules_ok = not rules.failed_rules
         yield AssetCheckResult(check_name="row_rules", passed=rules_ok, metadata=rules.metadata())
         if not rules_ok:
@@ -199,7 +208,8 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                 metadata={"failed_rules": MetadataValue.json(rules.failed_rules), "rejected_batch": where},
                 allow_retries=False,
             )
-        contract = evaluate_contract(rules.valid, spec.contract)
+        with watch("contract"):
+            contract = evaluate_contract(rules.valid, spec.contract)
         yield AssetCheckResult(check_name="contract", passed=contract.passed,
                                metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
                                          for k, v in contract.metadata().items()})
@@ -213,6 +223,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
             )
         yield Output(rules.valid, metadata={
             "rows_in": rules.rows_in, "rows_published": rules.rows_valid, "rows_quarantined": rules.rows_quarantined,
+            **watch.metadata(),
         })
     finally:
         rules.release()

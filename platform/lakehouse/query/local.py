@@ -1,0 +1,92 @@
+"""The local engine: DuckDB over the referenced tables only, each a lazy Arrow dataset.
+
+A table is registered as a pyarrow dataset (from the Delta log, or a hive-partitioned Parquet folder), so
+DuckDB pushes `dt` filters and column selection into the scan and reads only the files it needs. After
+registering, DuckDB loses file and network access and its configuration is locked: even a statement that got
+past the guard could not read a file, attach a database or install an extension.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from lakehouse.config import Settings
+from lakehouse.errors import LakehouseError
+from lakehouse.query.guard import READ_DIALECT, CheckedQuery, rewrite_tables, with_limit
+from lakehouse.query.result import QueryResult, take
+from lakehouse.query.tables import QueryTable
+from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
+from lakehouse.storage.table_store import PARTITION, TableStore
+
+BATCH_ROWS = 10_000
+
+
+class LocalQueryError(LakehouseError):
+    """DuckDB could not run the query (bad column, type error, unreadable file, ...)."""
+
+
+def dataset_of(table: QueryTable, settings: Settings) -> ds.Dataset:
+    """A lazy dataset over the table's current files; nothing is read until a scan asks for it."""
+    uri = table.uri(settings)
+    if table.format == "delta":
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:  # the same storage options (moto endpoint, credentials) the table store writes with
+            delta = DeltaTable(uri, storage_options=delta_storage_options(settings, uri))
+        except TableNotFoundError:
+            raise LakehouseError(f"table {table.id} has no data yet (no Delta table at {uri})") from None
+        fs, root = filesystem_for(uri, settings)  # pyarrow's own filesystem: see TableStore.read
+        return delta.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, fs))
+    schema = TableStore(settings).schema(uri, "parquet")  # unified over all files: older files lack newer columns
+    if schema is None:
+        raise LakehouseError(f"table {table.id} has no data yet (no Parquet files under {uri})")
+    fs, root = filesystem_for(uri, settings)
+    return ds.dataset(root, schema=schema, filesystem=fs, format="parquet",
+                      partitioning=ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive"))
+
+
+def _lock_down(con) -> None:
+    for statement in ("SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false",
+                      "SET enable_external_access = false", "SET lock_configuration = true"):
+        con.execute(statement)
+
+
+def connect(checked: CheckedQuery, settings: Settings):
+    """A locked-down in-memory DuckDB where each referenced table is the view <layer>.<name>."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    for table in checked.tables:
+        hidden = f"__lh_{table.layer}__{table.name}"  # the guard refuses unqualified names, so users cannot reach it
+        con.register(hidden, dataset_of(table, settings))
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.layer}"')
+        con.execute(f'CREATE VIEW "{table.layer}"."{table.name}" AS SELECT * FROM "{hidden}"')
+    _lock_down(con)
+    return con
+
+
+def local_sql(checked: CheckedQuery, limit: int) -> str:
+    """The query for DuckDB: Glue names become layer.table, and an outer LIMIT of limit + 1 (to see a cut)."""
+    tree = rewrite_tables(checked, lambda table: (table.layer, table.name))
+    return with_limit(tree, limit + 1).sql(dialect=READ_DIALECT)
+
+
+def run_local(checked: CheckedQuery, settings: Settings, limit: int) -> QueryResult:
+    import duckdb
+    from deltalake.exceptions import DeltaError
+
+    sql = local_sql(checked, limit)
+    con = None
+    try:
+        con = connect(checked, settings)
+        reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)  # streams: stops after limit + 1 rows
+        table, truncated = take(reader, reader.schema, limit)
+    except (duckdb.Error, pa.ArrowException, DeltaError, OSError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LocalQueryError(f"query failed in DuckDB: {message}") from None
+    finally:
+        if con is not None:
+            con.close()
+    return QueryResult(table, truncated, limit, "local", sql)

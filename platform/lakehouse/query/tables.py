@@ -1,0 +1,60 @@
+"""The tables a query may name: every registry table plus its quarantine table, with where each lives."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lakehouse.config import LAYERS, Settings
+from lakehouse.quality.quarantine import quarantine_name
+from lakehouse.tables.registry import all_specs
+from lakehouse.tables.spec import TableSpec
+
+QUARANTINE = "quarantine"
+DATABASES = (*LAYERS, QUARANTINE)
+
+
+@dataclass(frozen=True)
+class QueryTable:
+    layer: str  # a layer, or "quarantine"
+    name: str
+    spec: TableSpec  # for a quarantine table: the table its rows were set aside from
+    format: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def is_quarantine(self) -> bool:
+        return self.layer == QUARANTINE
+
+    @property
+    def description(self) -> str:
+        return (f"Rows set aside from {self.spec.id}, with the reason." if self.is_quarantine
+                else self.spec.description)
+
+    @property
+    def pii(self) -> tuple[str, ...]:
+        # a quarantined row keeps the whole source row as JSON in `record`, PII included
+        return (("record",) if self.spec.pii else ()) if self.is_quarantine else tuple(self.spec.pii)
+
+    def uri(self, settings: Settings) -> str:
+        return f"{settings.warehouse}/{self.layer}/{self.name}"
+
+    def glue_name(self, settings: Settings) -> str | None:
+        if settings.glue_prefix is None:
+            return None
+        return f"{settings.glue_database(self.layer).lower()}.{self.name.lower()}"
+
+
+def known_tables(settings: Settings) -> dict[str, QueryTable]:
+    """{"silver.orders": QueryTable, "quarantine.silver_orders": QueryTable, ...} in registry order."""
+    out: dict[str, QueryTable] = {}
+    for spec in all_specs():
+        fmt = spec.format or settings.table_format
+        out[spec.id] = QueryTable(spec.layer, spec.name, spec, fmt)
+    for spec in all_specs():
+        # the quarantine is Delta when the table is, Parquet otherwise (as LakehouseResource writes it)
+        fmt = "delta" if (spec.format or settings.table_format) == "delta" else "parquet"
+        table = QueryTable(QUARANTINE, quarantine_name(spec.id), spec, fmt)
+        out[table.id] = table
+    return out
