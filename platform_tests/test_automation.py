@@ -23,7 +23,7 @@ def test_silver_follows_any_updated_day_not_only_the_latest(lakehouse_env):
     before = evaluate_automation_conditions(defs=defs, instance=instance)  # the daemon's previous tick
     assert before.total_requested == 0  # nothing landed: nothing to do, however many days exist
     land_commerce(lakehouse_env, date(2024, 6, 3), 2, 20, 1)
-    bronze = [AssetKey(s.asset_key_path) for s in specs_in("bronze")]
+    bronze = [AssetKey(s.asset_key_path) for s in specs_in("bronze", domain="commerce")]
     job = defs.resolve_job_def("lakehouse_daily")
     assert job.execute_in_process(instance=instance, asset_selection=bronze,
                                   tags={RANGE_START: "2024-06-03", RANGE_END: "2024-06-04"}).success
@@ -41,7 +41,7 @@ def _requested(result):
 
 
 def _gold_days(lakehouse: LakehouseResource) -> dict[str, list[str]]:
-    return {s.id: lakehouse.partitions_of(s) for s in specs_in("gold")}
+    return {s.id: lakehouse.partitions_of(s) for s in specs_in("gold", domain="commerce")}
 
 
 @pytest.mark.slow
@@ -62,7 +62,7 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
 
     # a late file for that day, long before the latest partition (today): bronze, silver and gold follow it
     # (eager() alone would ignore it), and only the tables downstream of the changed entity re-run
-    version = {s.id: lakehouse.store().version(lakehouse.uri_of(s), lakehouse.format_of(s)) for s in specs_in("gold")}
+    version = {s.id: lakehouse.store().version(lakehouse.uri_of(s), lakehouse.format_of(s)) for s in specs_in("gold", domain="commerce")}
     folder = Path(urlparse(lakehouse_env.landing).path) / "shop" / "orders" / "dt=2024-06-03"
     (folder / "late.csv").write_text((folder / next(p.name for p in folder.iterdir())).read_text())
     state.runs = []
@@ -72,6 +72,6 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     assert {("bronze.shop_orders", "2024-06-03"), ("silver.orders", "2024-06-03"),
             ("gold.daily_sales_summary", "2024-06-03"), ("gold.business_metrics", "2024-06-01")} <= followed
     assert not any(t in ("silver.events", "gold.conversion_funnel", "silver.crm_contacts") for t, _ in followed)
-    after = {s.id: lakehouse.store().version(lakehouse.uri_of(s), lakehouse.format_of(s)) for s in specs_in("gold")}
+    after = {s.id: lakehouse.store().version(lakehouse.uri_of(s), lakehouse.format_of(s)) for s in specs_in("gold", domain="commerce")}
     assert after["gold.daily_sales_summary"] != version["gold.daily_sales_summary"]
     print(f"late file of an older day -> fresh gold in {state.seconds:.1f}s in-process ({len(state.runs)} runs)")

@@ -95,7 +95,7 @@ def test_commerce_bronze_to_gold_with_gates(lakehouse_env):
     instance = DagsterInstance.ephemeral()
 
     # 1. two days, every table, one daily run plus the monthly run
-    run = materialize_range(defs, START, END, instance=instance)
+    run = materialize_range(defs, START, END, instance=instance, domain="commerce")
     assert run.success, run.failures()
     statuses = {s.id: _status(s) for s in MODEL_TABLES}
     assert all(st.rows > 0 for st in statuses.values()), statuses
@@ -111,7 +111,7 @@ def test_commerce_bronze_to_gold_with_gates(lakehouse_env):
     # table and every quarantine exactly as it was
     commerce = [s.id for s in specs_in(domain="commerce")]
     before = {t: (_content(t), _content(t, quarantine=get_spec(t).layer != "gold")) for t in commerce}
-    rerun = materialize_range(defs, END, END, instance=instance, log_level="WARNING")
+    rerun = materialize_range(defs, END, END, instance=instance, domain="commerce", log_level="WARNING")
     assert rerun.success, rerun.failures()
     for table, (rows, quarantined) in before.items():
         assert _content(table).equals(rows), table

@@ -142,3 +142,46 @@ def test_sample_zero_counts_without_examples(spark, sample):
     rows = [*GOOD, ("o3", 1, -1.0, "USD", "2024-01-02")]
     result = evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders, sample=sample)
     assert result.failures[0].failed_rows == 1 and result.failures[0].examples == []
+
+
+# --- the one-pass screen: a clean frame skips pandera's job-per-check run, and only a clean one ------------
+
+SCREEN_CASES = {
+    "clean": GOOD,
+    "null in a nullable column with a value check": [*GOOD, ("o5", 1, 2.0, None, "2024-01-02")],
+    "null in a non-nullable column": [*GOOD, ("o3", 1, None, "USD", "2024-01-02")],
+    "out of range": [*GOOD, ("o3", 1, -1.0, "USD", "2024-01-02")],
+    "boundary of ge=1": [*GOOD, ("o3", 0, 1.0, "USD", "2024-01-02")],
+    "not in the allowed set": [*GOOD, ("o3", 1, 1.0, "GBP", "2024-01-02")],
+    "wrong prefix": [*GOOD, ("x3", 1, 1.0, "USD", "2024-01-02")],
+    "pattern matched only in the middle": [*GOOD, ("o3", 1, 1.0, "USD", "x2024-01-02")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCREEN_CASES))
+def test_the_screen_passes_exactly_what_pandera_passes(spark, case):
+    from lakehouse.quality.contracts import _evaluate, _screen
+
+    df = spark.createDataFrame(SCREEN_CASES[case], SCHEMA)
+    schema = Orders.to_schema()
+    full = _evaluate(df, schema, sample=0)  # pandera's own validation, one job per check
+    screened = _screen(df, schema)
+    assert (screened is not None) == full.passed, (case, full.summary())
+    if screened is not None:
+        assert screened == len(SCREEN_CASES[case])
+
+
+def test_a_custom_check_always_goes_to_pandera(spark):
+    from lakehouse.quality.contracts import _screen
+
+    class WithCustom(Orders):
+        @pa.check("amount_usd")
+        def below_a_million(cls, frame):  # a custom check (pandera's pyspark backend hands it the frame)
+            return frame.filter("amount_usd >= 1000000").limit(1).count() == 0
+
+    df = spark.createDataFrame(GOOD, SCHEMA)
+    assert _screen(df, WithCustom.to_schema()) is None
+    assert evaluate_contract(df, WithCustom).passed
+    bad = spark.createDataFrame([*GOOD, ("o9", 1, 2e6, "USD", "2024-01-02")], SCHEMA)
+    result = evaluate_contract(bad, WithCustom)
+    assert not result.passed and any("below_a_million" in f.check for f in result.failures), result.summary()

@@ -22,22 +22,53 @@ def cmd_land(args) -> int:
 
     settings = Settings.from_env()
     written = DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
-    console.print(f"landed {len(written)} files for {args.domain} under {settings.landing}")
+    if args.domain in _landing_domains():
+        console.print(f"landed {len(written)} files for {args.domain} under {settings.landing}")
+    else:  # a domain fed by a database: its generator seeds that database
+        console.print(f"seeded {len(written)} rows for {args.domain} into its source database")
     return 0
 
 
-def _materialize(start: str, end: str, log_level: str = "INFO"):
-    from lakehouse.definitions import defs
-    from lakehouse.runs import materialize_range
+def _landing_domains() -> list[str]:
+    """Domains whose bronze tables are fed from the landing zone (billing, say, is fed by a database)."""
+    from lakehouse.tables.registry import specs_in
 
-    run = materialize_range(defs, start, end, log_level=log_level)
+    return sorted({s.domain for s in specs_in("bronze") if s.landing is not None})
+
+
+def _landed_domains(start: str, end: str) -> list[str]:
+    """Landing-fed domains with at least one file landed for a day of start..end."""
+    from lakehouse.config import Settings
+    from lakehouse.ingest.landing import list_landing
+    from lakehouse.tables.registry import specs_in
+
+    domain_of = {s.landing.prefix: s.domain for s in specs_in("bronze") if s.landing is not None}
+    landed = {domain_of.get(f"{f.source}/{f.entity}") for f in list_landing(Settings.from_env()) if start <= f.dt <= end}
+    return sorted(d for d in landed if d)
+
+
+def _materialize(start: str, end: str, domains: list[str], log_level: str = "INFO"):
+    """One daily run (plus a monthly one) per domain, all in this process: one SparkSession for all."""
+    from lakehouse.definitions import defs
+    from lakehouse.runs import RangeRun, materialize_range
+
+    run = RangeRun()
+    for domain in domains:
+        run.results += materialize_range(defs, start, end, domain=domain, log_level=log_level).results
     for line in run.failures():
         console.print(f"[red]failed[/red] {line}")
     return run
 
 
 def cmd_materialize(args) -> int:
-    run = _materialize(args.start, args.end or args.start)
+    end = args.end or args.start
+    domains = args.domain or _landed_domains(args.start, end)
+    if not domains:
+        console.print(f"[red]error:[/red] nothing has landed for {args.start}..{end}; land files first "
+                      "(e.g. lakehouse land) or name a domain with --domain")
+        return 2
+    console.print(f"materializing {', '.join(domains)} for {args.start}..{end}")
+    run = _materialize(args.start, end, domains)
     console.print("[green]success[/green]" if run.success else "[red]some steps failed[/red]")
     return 0 if run.success else 1
 
@@ -50,9 +81,13 @@ def cmd_demo(args) -> int:
     began = time.perf_counter()
     console.rule("lakehouse demo")
     console.print(f"warehouse: {settings.warehouse}\nlanding:   {settings.landing}")
-    cmd_land(argparse.Namespace(domain="commerce", start=args.start, days=args.days, rows=args.rows, seed=args.seed))
-    console.print(f"materializing every table for {args.start}..{end} (one run per partitioning, one SparkSession)")
-    run = _materialize(args.start, end)
+    domains = _landing_domains()
+    for domain in domains:  # --rows is orders per day; a startups day is companies per provider, fewer
+        rows = max(args.rows // 10, 10) if domain == "startups" else args.rows
+        cmd_land(argparse.Namespace(domain=domain, start=args.start, days=args.days, rows=rows, seed=args.seed))
+    console.print(f"materializing every table of {', '.join(domains)} for {args.start}..{end} "
+                  "(one run per domain and partitioning, one SparkSession)")
+    run = _materialize(args.start, end, domains)
     _print_summary(args.start, end, run.check_results())
     console.print(f"\ndone in {time.perf_counter() - began:.1f}s; data lives under {settings.home}")
     console.print("open the UI with [bold]make dev[/bold] (http://127.0.0.1:3000), query with "
@@ -125,19 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     land.add_argument("--domain", default="commerce")
     land.add_argument("--start", default="2024-06-03")
     land.add_argument("--days", type=int, default=7)
-    land.add_argument("--rows", type=int, default=1000, help="orders per day; other entities scale with it")
+    land.add_argument("--rows", type=int, default=1000, help="rows per day of the main entity (orders for commerce, companies per provider for startups, invoices for billing); the others scale with it")
     land.add_argument("--seed", type=int, default=7)
     land.set_defaults(func=cmd_land)
 
-    mat = sub.add_parser("materialize", help="materialize every table for a range of days in one run")
+    mat = sub.add_parser("materialize", help="materialize every table for a range of days, one run per domain")
     mat.add_argument("--start", required=True)
     mat.add_argument("--end")
+    mat.add_argument("--domain", action="append", help="only this domain (repeatable); default: every domain "
+                     "with files landed in the range")
     mat.set_defaults(func=cmd_materialize)
 
     demo = sub.add_parser("demo", help="land sample data, materialize bronze -> gold, print a summary")
     demo.add_argument("--start", default="2024-06-03")
     demo.add_argument("--days", type=int, default=7)
-    demo.add_argument("--rows", type=int, default=1000)
+    demo.add_argument("--rows", type=int, default=1000, help="orders per day (startups get a tenth as many companies)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
 

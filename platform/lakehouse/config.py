@@ -13,6 +13,9 @@ from typing import Mapping
 
 LAYERS = ("bronze", "silver", "gold")
 DEFAULT_RETENTION_DAYS = {"bronze": 90, "silver": 365, "gold": 730}
+# Salt mixed into hashes of personal data (e.g. silver.apollo_contacts.email_hash). This default is for
+# local development and tests only: set LAKEHOUSE_PII_SALT to a secret value in production.
+DEV_PII_SALT = "dev-only-insecure-pii-salt"
 
 
 def _as_uri(location: str) -> str:
@@ -48,6 +51,15 @@ class Settings:
     table_format: str = "delta"
     athena_output: str | None = None
     retention_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+    pii_salt: str = DEV_PII_SALT
+    """Salt for hashing personal data (env LAKEHOUSE_PII_SALT). The default is a development value: set
+    LAKEHOUSE_PII_SALT to a secret in production, and keep it stable (changing it changes every hash)."""
+    # billing: the PostgreSQL export (lakehouse.ingest.postgres); the DSN is never logged with its password
+    billing_dsn: str | None = None
+    billing_export_mode: str = "incremental"  # "incremental" (each table's day window) or "full"
+    billing_batch_rows: int = 10_000  # rows per server-side cursor fetch = rows held in Python at once
+    billing_retries: int = 3  # further attempts of a day's export after a transient connection error
+    billing_retry_delay: float = 1.0  # seconds before the first retry, doubled each time
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -75,6 +87,12 @@ class Settings:
             table_format=fmt,
             athena_output=env.get("LAKEHOUSE_ATHENA_OUTPUT") or None,
             retention_days=retention,
+            pii_salt=env.get("LAKEHOUSE_PII_SALT") or DEV_PII_SALT,
+            billing_dsn=env.get("LAKEHOUSE_BILLING_DSN") or None,
+            billing_export_mode=(env.get("LAKEHOUSE_BILLING_EXPORT_MODE") or "incremental").lower(),
+            billing_batch_rows=int(env.get("LAKEHOUSE_BILLING_BATCH_ROWS") or 10_000),
+            billing_retries=int(env.get("LAKEHOUSE_BILLING_RETRIES") or 3),
+            billing_retry_delay=float(env.get("LAKEHOUSE_BILLING_RETRY_DELAY") or 1.0),
         )
 
     def with_(self, **changes) -> "Settings":

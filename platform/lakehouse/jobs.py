@@ -1,19 +1,38 @@
-"""Asset jobs: one for daily tables, one for monthly ones (a job holds one partitioning)."""
+"""Asset jobs. A job holds one partitioning, so each domain has a daily job (and a monthly one when it has
+monthly tables); `lakehouse_daily` / `lakehouse_monthly` hold every table fed from the landing zone.
+
+Domains fed by something else (a database export on a schedule) stay out of the lakehouse_* jobs, so a run
+over the landing-fed tables never fails for want of a database it does not use.
+"""
 from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from lakehouse.tables.partitions import DAILY, MONTHLY
 from lakehouse.tables.assets import asset_key
+from lakehouse.tables.partitions import DAILY, MONTHLY
 from lakehouse.tables.spec import TableSpec
 
 
-def build_jobs(specs: tuple[TableSpec, ...]):
+def _landing_fed_domains(specs: tuple[TableSpec, ...]) -> set[str]:
+    return {s.domain for s in specs if s.layer == "bronze" and s.landing is not None}
+
+
+def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str):
     daily = [asset_key(s) for s in specs if s.partitioning == "daily"]
     monthly = [asset_key(s) for s in specs if s.partitioning == "monthly"]
-    jobs = [define_asset_job("lakehouse_daily", selection=AssetSelection.assets(*daily), partitions_def=DAILY,
-                             description="Every daily table, bronze to gold, for the chosen days.")]
+    jobs = []
+    if daily:
+        jobs.append(define_asset_job(f"{name}_daily", selection=AssetSelection.assets(*daily), partitions_def=DAILY,
+                                     description=f"Every daily table of {what}, bronze to gold, for the chosen days."))
     if monthly:
-        jobs.append(define_asset_job("lakehouse_monthly", selection=AssetSelection.assets(*monthly),
-                                     partitions_def=MONTHLY, description="Monthly gold tables."))
+        jobs.append(define_asset_job(f"{name}_monthly", selection=AssetSelection.assets(*monthly),
+                                     partitions_def=MONTHLY, description=f"Monthly tables of {what}."))
+    return jobs
+
+
+def build_jobs(specs: tuple[TableSpec, ...]):
+    landing_fed = _landing_fed_domains(specs)
+    jobs = _jobs_for("lakehouse", tuple(s for s in specs if s.domain in landing_fed), "the landing-fed domains")
+    for domain in sorted({s.domain for s in specs}):
+        jobs += _jobs_for(domain, tuple(s for s in specs if s.domain == domain), f"the {domain} domain")
     return jobs

@@ -45,17 +45,24 @@ def instance_for_runs() -> DagsterInstance:
 
 
 def materialize_range(defs: Definitions, start: str, end: str, instance: DagsterInstance | None = None,
-                      include_monthly: bool = True, log_level: str = "DEBUG") -> RangeRun:
+                      include_monthly: bool = True, log_level: str = "DEBUG", domain: str | None = None) -> RangeRun:
+    """One run of the daily job over start..end, then one of the monthly job over the months touched.
+
+    `domain` picks that domain's jobs; by default the lakehouse_* jobs (every landing-fed table).
+    """
     instance = instance or instance_for_runs()
+    prefix = domain or "lakehouse"
     config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     run = RangeRun()
-    daily = defs.resolve_job_def("lakehouse_daily")
-    run.results.append(daily.execute_in_process(
-        run_config=config, instance=instance, tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False))
-    if include_monthly and run.success and _has_job(defs, "lakehouse_monthly"):
+    if not _has_job(defs, f"{prefix}_daily") and not _has_job(defs, f"{prefix}_monthly"):
+        raise KeyError(f"no jobs for domain {domain!r}")
+    if _has_job(defs, f"{prefix}_daily"):
+        run.results.append(defs.resolve_job_def(f"{prefix}_daily").execute_in_process(
+            run_config=config, instance=instance, tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False))
+    if include_monthly and run.success and _has_job(defs, f"{prefix}_monthly"):
         first = date.fromisoformat(start).replace(day=1).isoformat()
         last = date.fromisoformat(end).replace(day=1).isoformat()
-        monthly = defs.resolve_job_def("lakehouse_monthly")
+        monthly = defs.resolve_job_def(f"{prefix}_monthly")
         run.results.append(monthly.execute_in_process(
             run_config=config, instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False))
     return run

@@ -13,7 +13,7 @@ from dagster import (AssetKey, DagsterInstance, Definitions, RunRequest, SkipRea
                      evaluate_automation_conditions)
 
 from lakehouse.automation.sensors import SENSOR_NAME
-from lakehouse.tables.registry import all_specs
+from lakehouse.tables.registry import all_specs, get_spec
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -29,14 +29,11 @@ class Drive:
     timings: list = field(default_factory=list)  # (kind, tables, seconds): runs and automation ticks
 
 
-def _monthly_keys() -> set[AssetKey]:
-    return {AssetKey(s.asset_key_path) for s in all_specs() if s.partitioning == "monthly"}
-
-
 def _execute(defs: Definitions, instance: DagsterInstance, request: RunRequest, kind: str, drive: Drive) -> None:
     began = time.monotonic()
     keys = list(request.asset_selection or [])
-    job = defs.resolve_job_def("lakehouse_monthly" if set(keys) & _monthly_keys() else "lakehouse_daily")
+    spec = get_spec(".".join(keys[0].path))  # a request holds one domain's tables of one partitioning
+    job = defs.resolve_job_def(f"{spec.domain}_{spec.partitioning}")
     result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=keys, partition_key=request.partition_key,
                                     tags=dict(request.tags or {}), raise_on_error=False)
     tables = sorted(".".join(k.path) for k in keys)
@@ -49,13 +46,13 @@ def _execute(defs: Definitions, instance: DagsterInstance, request: RunRequest, 
 
 def _run_requests(evaluation) -> list[RunRequest]:
     """One run per job and partition, holding every asset requested for it (as the automation daemon groups)."""
-    monthly, by_run = _monthly_keys(), defaultdict(set)
+    by_run = defaultdict(set)
     for spec in all_specs():
         key = AssetKey(spec.asset_key_path)
         for partition in evaluation.get_requested_partitions(key) if evaluation.get_num_requested(key) else ():
-            by_run[(key in monthly, partition)].add(key)
+            by_run[(spec.domain, spec.partitioning, partition)].add(key)
     return [RunRequest(asset_selection=sorted(keys, key=lambda k: k.path), partition_key=partition)
-            for (_, partition), keys in sorted(by_run.items())]
+            for (_, _, partition), keys in sorted(by_run.items())]
 
 
 def drive(defs: Definitions, instance: DagsterInstance, state: Drive | None = None, max_rounds: int = 12) -> Drive:

@@ -161,10 +161,46 @@ def evaluate_contract(df: DataFrame, contract, *, sample: int = 5) -> ContractRe
     if not already_cached:
         df = df.persist()  # pandera runs one job per check; the counts and examples below read it again
     try:
+        rows = _screen(df, schema)
+        if rows is not None:  # nothing pandera checks can fail: only the keys are left to look at
+            duplicates = _duplicate_keys(df, schema, sample)
+            return ContractResult(passed=not duplicates, rows_checked=rows, failures=duplicates)
         return _evaluate(df, schema, sample)
     finally:
         if not already_cached:
             df.unpersist()
+
+
+def _screen(df: DataFrame, schema) -> int | None:
+    """The row count when the frame certainly passes every pandera check, else None.
+
+    pandera's pyspark backend runs one Spark job per check. Here pandera checks the schema (columns, types:
+    no Spark job), and every nullability and builtin value check of the contract is evaluated from pandera's
+    own check definitions in ONE aggregation. Only a clean result is trusted: anything found, and any check
+    this cannot mirror (custom or frame-wide checks, regex columns, column-level uniqueness), sends the frame
+    to the full pandera validation in `_evaluate`, which decides and reports.
+    """
+    if getattr(schema, "checks", None) or getattr(schema, "coerce", False):
+        return None
+    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_ONLY):
+        if schema.validate(df, lazy=True).pandera.errors:
+            return None
+    violations: list[Column] = []
+    for name, column in schema.columns.items():
+        if getattr(column, "regex", False) or getattr(column, "unique", False) or getattr(column, "coerce", False):
+            return None
+        if not column.nullable:
+            violations.append(_col(name).isNull())
+        for check in column.checks:
+            passes = _passes(check, _col(name))
+            if passes is None:
+                return None
+            violations.append(F.coalesce(~passes, F.lit(False)))  # NULL passes a value check, as in pandera
+    totals = df.agg(F.count(F.lit(1)).alias("rows"),
+                    *[F.count_if(v).alias(f"v{i}") for i, v in enumerate(violations)]).first()
+    if any(totals[f"v{i}"] for i in range(len(violations))):
+        return None
+    return int(totals["rows"])
 
 
 def _evaluate(df: DataFrame, schema, sample: int) -> ContractResult:

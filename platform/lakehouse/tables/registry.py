@@ -8,9 +8,9 @@ from lakehouse.tables.spec import TableSpec
 
 @lru_cache(maxsize=1)
 def all_specs() -> tuple[TableSpec, ...]:
-    from lakehouse.domains import commerce
+    from lakehouse.domains import billing, commerce, startups
 
-    specs = tuple(commerce.SPECS)
+    specs = (*commerce.SPECS, *startups.SPECS, *billing.SPECS)
     ids = [s.id for s in specs]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:

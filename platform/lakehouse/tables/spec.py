@@ -69,6 +69,10 @@ class TableSpec:
     columns: tuple[Column, ...] = ()
     upstreams: tuple[Upstream, ...] = ()
     landing: LandingSource | None = None
+    # A bronze table fed by an extractor instead of landing files (e.g. lakehouse.ingest.postgres.PostgresExport):
+    # extract(settings, spec, dt, ingested_at) -> a result with .table (pa.Table of the day's rows, with `dt`),
+    # .source_count (rows the source counted for the day), .batches, .attempts, .source, .mode.
+    extract: Callable[..., Any] | None = None
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
     transform: Callable[..., Any] | None = None  # Python transform when SQL cannot express it
     rules: tuple[RowRule, ...] = ()

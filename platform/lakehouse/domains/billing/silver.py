@@ -1,0 +1,95 @@
+"""Billing silver: typed, deduplicated, conformed tables. Logic lives in sql/silver/billing_<entity>.sql.
+
+Every silver table: ids as bigint, amounts as decimal(18,2), timestamps in UTC, statuses lower-cased and
+mapped to one vocabulary (aliases such as 'cancelled' or 'success' are conformed; anything else is
+quarantined by a `known_*` rule). The source table has no unique constraint the export can rely on, so a
+re-sent id keeps its latest version (updated_at, then export position) and the others are quarantined by
+`latest_version`, never silently dropped. Invoices and transactions keep only rows created on the day, so a
+full export (LAKEHOUSE_BILLING_EXPORT_MODE=full) gives the same silver as the incremental one.
+"""
+from __future__ import annotations
+
+from lakehouse.domains.billing import contracts as c
+from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+LINEAGE = (Column("_source_file", "string", "Source table the row was exported from."),
+           Column("_line_number", "bigint", "Position of the row in the day's export."),
+           Column("dt", "string", "Export day (partition).", required=True))
+LATEST = RowRule("latest_version", "__version_rank = 1", "drop")
+USD_ONLY = RowRule("usd_only", f"currency = '{c.CURRENCY}'", "drop")
+
+
+def _present(*cols: str) -> list[RowRule]:
+    return [RowRule(f"{col}_present", f"{col} is not null", "drop") for col in cols]
+
+
+def _silver(name, description, columns, rules, contract, unique_key, pii=()) -> TableSpec:
+    return TableSpec(layer="silver", domain="billing", name=f"billing_{name}", description=description,
+                     columns=tuple(columns) + LINEAGE, upstreams=(Upstream(f"bronze.billing_{name}"),),
+                     rules=tuple(rules), contract=contract, unique_key=tuple(unique_key), pii=tuple(pii))
+
+
+CREATED = Column("created_at", "timestamp", required=True)
+UPDATED = Column("updated_at", "timestamp", "updated_at, or created_at when the source has none.", True)
+
+USERS = _silver(
+    "users", "Billing users changed on the day, typed, latest version per user.",
+    [Column("user_id", "bigint", required=True), Column("email", "string", "Lower-cased, trimmed."),
+     Column("full_name", "string"), Column("country", "string", "Upper-cased ISO code."), CREATED, UPDATED],
+    [*_present("user_id", "created_at"), LATEST],
+    c.Users, ("dt", "user_id"), pii=("email", "full_name"),
+)
+
+SUBSCRIPTIONS = _silver(
+    "subscriptions", "Every subscription as of the day, typed and conformed, with its monthly amount.",
+    [Column("subscription_id", "bigint", required=True), Column("user_id", "bigint", required=True),
+     Column("plan", "string"), Column("billing_interval", "string", "month or year.", True),
+     Column("amount", "decimal(18,2)", "Price per billing interval.", True),
+     Column("monthly_amount", "decimal(18,6)", "amount for monthly plans, amount / 12 for yearly ones.", True),
+     Column("currency", "string", required=True),
+     Column("status", "string", "trialing, active, past_due or canceled.", True),
+     Column("started_at", "timestamp", required=True), Column("canceled_at", "timestamp"), CREATED, UPDATED],
+    [*_present("subscription_id", "user_id", "started_at", "created_at"),
+     RowRule("known_status", f"status in {_in(c.SUBSCRIPTION_STATUSES)}", "drop"),
+     RowRule("known_interval", f"billing_interval in {_in(c.INTERVALS)}", "drop"),
+     RowRule("amount_not_negative", "amount >= 0", "drop"),
+     USD_ONLY,
+     RowRule("canceled_has_date", "status <> 'canceled' or canceled_at is not null", "drop"),
+     LATEST],
+    c.Subscriptions, ("dt", "subscription_id"),
+)
+
+INVOICES = _silver(
+    "invoices", "Invoices created on the day, typed and conformed.",
+    [Column("invoice_id", "bigint", required=True), Column("user_id", "bigint", required=True),
+     Column("subscription_id", "bigint"), Column("amount", "decimal(18,2)", required=True),
+     Column("currency", "string", required=True),
+     Column("status", "string", "draft, open, paid, void or uncollectible.", True), CREATED, UPDATED],
+    [*_present("invoice_id", "user_id", "created_at"),
+     RowRule("known_status", f"status in {_in(c.INVOICE_STATUSES)}", "drop"),
+     RowRule("amount_not_negative", "amount >= 0", "drop"),
+     USD_ONLY, LATEST],
+    c.Invoices, ("dt", "invoice_id"),
+)
+
+TRANSACTIONS = _silver(
+    "transactions", "Payments and refunds created on the day, typed and conformed (amounts positive).",
+    [Column("transaction_id", "bigint", required=True), Column("invoice_id", "bigint"),
+     Column("user_id", "bigint", required=True), Column("kind", "string", "payment or refund.", True),
+     Column("amount", "decimal(18,2)", "Positive; the kind says which way the money went.", True),
+     Column("currency", "string", required=True),
+     Column("status", "string", "pending, succeeded or failed.", True), CREATED, UPDATED],
+    [*_present("transaction_id", "user_id", "created_at"),
+     RowRule("known_kind", f"kind in {_in(c.TRANSACTION_KINDS)}", "drop"),
+     RowRule("known_status", f"status in {_in(c.TRANSACTION_STATUSES)}", "drop"),
+     RowRule("positive_amount", "amount > 0", "drop"),
+     USD_ONLY, LATEST],
+    c.Transactions, ("dt", "transaction_id"),
+)
+
+SILVER = (USERS, SUBSCRIPTIONS, INVOICES, TRANSACTIONS)
