@@ -16,6 +16,7 @@ import pytest
 
 from lakehouse.ingest.readers import read_landing_partition
 from lakehouse.tables.registry import get_spec
+from tables_testing import table_content
 
 DT = "2024-06-03"
 ORDERS, CLICKS = get_spec("bronze.shop_orders"), get_spec("bronze.events_clickstream")
@@ -156,7 +157,6 @@ def test_silver_quarantines_wrong_rows_with_their_rule(spark):
 
 A, B = "2024-06-03", "2024-06-04"
 CHAIN = ["bronze.shop_orders", "bronze.fx_rates", "silver.fx_rates", "silver.orders"]
-RUN_STAMPS = {"_ingested_at", "quarantined_at"}  # when a run happened, not what it published
 
 
 def _row(order_id, **change) -> str:
@@ -177,18 +177,6 @@ BAD_ROWS = {
     "B-no-customer": (_row("B-no-customer", customer_id=""), "customer_id_present"),
     "B-dup": (_row("B-dup"), "latest_delivery"),  # sent twice: the earlier copy is set aside
 }
-
-
-def _read(table: str, dt: str, quarantine: bool = False):
-    """Rows of one day of a table (or of its quarantine), run stamps removed, sorted by every column."""
-    from lakehouse.quality.quarantine import quarantine_name
-    from lakehouse.resources import LakehouseResource
-
-    lh, spec = LakehouseResource(), get_spec(table)
-    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
-    data = lh.store().read(uri, lh.format_of(spec), [dt])
-    data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
-    return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])
 
 
 def _run(defs, instance, day):
@@ -225,7 +213,7 @@ def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_day
     land_commerce(lakehouse_env, date.fromisoformat(A), 2, 20, 7)
     defs, instance = build_definitions(), DagsterInstance.ephemeral()
     _run(defs, instance, A)
-    published = {t: _read(t, A) for t in ("bronze.shop_orders", "silver.orders")}
+    published = {t: table_content(t, partitions=[A]) for t in ("bronze.shop_orders", "silver.orders")}
     assert published["silver.orders"].num_rows > 0
 
     # day B: the generated feed plus one file holding every kind of wrong row, a truncated line, a quoted
@@ -240,7 +228,7 @@ def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_day
     meta = _run(defs, instance, B)
 
     # bronze: every record is a row or a quarantine row; the two unreadable files are one row each
-    bronze, bronze_q = _read("bronze.shop_orders", B), _read("bronze.shop_orders", B, quarantine=True)
+    bronze, bronze_q = table_content("bronze.shop_orders", partitions=[B]), table_content("bronze.shop_orders", True, [B])
     assert bronze.num_rows + bronze_q.num_rows == good_b + _records(bad) + 2
     reasons = bronze_q.column("reason").to_pylist()
     assert len(reasons) == 3 and any("expected 10 fields, found 4" in r for r in reasons), reasons
@@ -249,7 +237,7 @@ def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_day
     assert "north\nwest" in bronze.column("region").to_pylist()
 
     # silver.orders: each wrong row is quarantined with the rule it broke; accounting holds
-    silver, silver_q = _read("silver.orders", B), _read("silver.orders", B, quarantine=True)
+    silver, silver_q = table_content("silver.orders", partitions=[B]), table_content("silver.orders", True, [B])
     rules = {}
     for q in silver_q.to_pylist():
         rules.setdefault(json.loads(q["record"]).get("order_id"), set()).update(q["rules"])
@@ -264,7 +252,7 @@ def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_day
 
     # the day published before is untouched by day B
     for table, before in published.items():
-        assert _read(table, A).equals(before), table
+        assert table_content(table, partitions=[A]).equals(before), table
 
     # a rejected file landed late into the published day: re-running it quarantines the file, and what the
     # day published does not change
@@ -272,6 +260,6 @@ def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_day
     late.write_bytes(b"PK\x03\x04 a zip, not a gzip")
     _run(defs, instance, A)
     for table, before in published.items():
-        assert _read(table, A).equals(before), table
-    late_reasons = _read("bronze.shop_orders", A, quarantine=True).column("reason").to_pylist()
+        assert table_content(table, partitions=[A]).equals(before), table
+    late_reasons = table_content("bronze.shop_orders", True, [A]).column("reason").to_pylist()
     assert any("zz-late.csv.gz" in r for r in late_reasons), late_reasons

@@ -16,12 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from postgres_server import PASSWORD, PostgresUnavailable, start_postgres  # noqa: E402
+from tables_testing import table_content
 
 SEED_START, SEED_DAYS, ROWS, SEED = date(2024, 6, 1), 5, 120, 11
 START, END = "2024-06-03", "2024-06-04"  # rows of 06-01, 06-02 and 06-05 are outside the exported days
 BATCH_ROWS = 25
 pytestmark = pytest.mark.postgres  # every test here talks to a real PostgreSQL server
-RUN_STAMPS = {"_ingested_at", "quarantined_at"}
 
 
 @pytest.fixture(scope="module")
@@ -145,18 +145,6 @@ def source_counts(dsn: str, dt: str) -> dict[str, int]:
 
 
 # --- reading the lakehouse --------------------------------------------------------------------------------
-def _content(table: str, quarantine: bool = False):
-    from lakehouse.quality.quarantine import quarantine_name
-    from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
-
-    lh, spec = LakehouseResource(), get_spec(table)
-    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
-    data = lh.store().read(uri, lh.format_of(spec), None)
-    data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
-    return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])
-
-
 def _terminate_once(dsn: str, table: str, day: str, at_batch: int):
     """A batch listener that kills the export's backend with pg_terminate_backend, once, mid-export."""
     import psycopg
@@ -229,31 +217,31 @@ def test_billing_export_to_gold_with_retry_and_idempotent_rerun(billing_env, bil
         "silver.billing_users": {"latest_version"},
     }
     for table, wanted in reasons.items():
-        q = _content(table, quarantine=True)
+        q = table_content(table, quarantine=True)
         seen = {rule for rules in q.column("rules").to_pylist() for rule in rules}
         assert wanted <= seen, (table, wanted - seen)
         assert all(r.startswith("broke rules: ") for r in q.column("reason").to_pylist())
         assert set(q.column("dt").to_pylist()) == {START, END}
     # conformed statuses: aliases and casing mapped, the published vocabulary is closed
-    subs = _content("silver.billing_subscriptions")
+    subs = table_content("silver.billing_subscriptions")
     assert set(subs.column("status").to_pylist()) <= {"trialing", "active", "past_due", "canceled"}
     assert set(subs.column("billing_interval").to_pylist()) == {"month", "year"}
 
     # gold: the numbers computed here from the seeded rows
-    gold = sorted(_content("gold.billing_daily_revenue").to_pylist(), key=lambda r: r["dt"])
+    gold = sorted(table_content("gold.billing_daily_revenue").to_pylist(), key=lambda r: r["dt"])
     assert gold == [expected_revenue(billing_db, START), expected_revenue(billing_db, END)]
     assert all(r["invoiced_usd"] > 0 and r["collected_usd"] > 0 and r["refunded_usd"] > 0 and r["mrr_usd"] > 0
                for r in gold), gold
 
     # idempotency: re-running a day leaves every billing table and quarantine exactly as it was
     tables = [s.id for s in specs_in(domain="billing")]
-    before = {t: (_content(t), _content(t, quarantine=True) if t.startswith("silver") else None) for t in tables}
+    before = {t: (table_content(t), table_content(t, quarantine=True) if t.startswith("silver") else None) for t in tables}
     rerun = materialize_range(defs, END, END, instance=instance, domain="billing", log_level="WARNING")
     assert rerun.success, rerun.failures()
     for table, (rows, quarantined) in before.items():
-        assert _content(table).equals(rows), table
+        assert table_content(table).equals(rows), table
         if quarantined is not None:
-            assert _content(table, quarantine=True).equals(quarantined), table
+            assert table_content(table, quarantine=True).equals(quarantined), table
 
 
 def test_bad_password_fails_fast_without_leaking_it(billing_env, pg, monkeypatch):

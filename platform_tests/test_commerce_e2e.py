@@ -11,6 +11,7 @@ from dagster import AssetKey, DagsterInstance
 
 from lakehouse.runs import RANGE_END, RANGE_START, materialize_range
 from lakehouse.tables.registry import get_spec, specs_in
+from tables_testing import table_content
 
 pytestmark = pytest.mark.slow
 
@@ -23,21 +24,6 @@ def _status(spec, start=START, end=END):
     from lakehouse.summary import table_status
 
     return table_status(LakehouseResource(), spec, start, end)
-
-
-RUN_STAMPS = {"_ingested_at", "quarantined_at"}  # when a run happened, not what it published
-
-
-def _content(table: str, quarantine: bool = False):
-    """The table's (or its quarantine's) rows without run stamps, sorted by every column: comparable across runs."""
-    from lakehouse.quality.quarantine import quarantine_name
-    from lakehouse.resources import LakehouseResource
-
-    lh, spec = LakehouseResource(), get_spec(table)
-    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
-    data = lh.store().read(uri, lh.format_of(spec), None)
-    data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
-    return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])
 
 
 def _version(table: str) -> int:
@@ -110,24 +96,24 @@ def test_commerce_bronze_to_gold_with_gates(lakehouse_env):
     # 2. idempotency: re-running a day of every table (SCD2 history, monthly gold included) leaves every
     # table and every quarantine exactly as it was
     commerce = [s.id for s in specs_in(domain="commerce")]
-    before = {t: (_content(t), _content(t, quarantine=get_spec(t).layer != "gold")) for t in commerce}
+    before = {t: (table_content(t), table_content(t, quarantine=get_spec(t).layer != "gold")) for t in commerce}
     rerun = materialize_range(defs, END, END, instance=instance, domain="commerce", log_level="WARNING")
     assert rerun.success, rerun.failures()
     for table, (rows, quarantined) in before.items():
-        assert _content(table).equals(rows), table
+        assert table_content(table).equals(rows), table
         if get_spec(table).layer != "gold":
-            assert _content(table, quarantine=True).equals(quarantined), table
+            assert table_content(table, quarantine=True).equals(quarantined), table
 
     # 3. a bad day: prices landed in cents pass every row rule but break the orders contract
     bad_file = _land_bad_orders(lakehouse_env, BAD_DAY, "4999900")
-    version, published = _version("silver.orders"), _content("silver.orders")
+    version, published = _version("silver.orders"), table_content("silver.orders")
     chain = ["bronze.shop_orders", "bronze.fx_rates", "silver.fx_rates", "silver.orders", "bronze.shop_products",
              "silver.products", "gold.daily_sales_summary"]
     refused = _run(defs, instance, chain, BAD_DAY)
     assert not refused.success
     checks = {(".".join(e.asset_key.path), e.check_name): e.passed for e in refused.get_asset_check_evaluations()}
     assert checks[("silver.orders", "contract")] is False
-    assert _version("silver.orders") == version and _content("silver.orders").equals(published)
+    assert _version("silver.orders") == version and table_content("silver.orders").equals(published)
     assert BAD_DAY not in [p for p in _partitions("gold.daily_sales_summary")]
     materialized = {".".join(ev.asset_key.path) for ev in refused.get_asset_materialization_events()
                if ev.asset_key is not None}

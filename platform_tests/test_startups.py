@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import pytest
 
 from model_testing import run_model
+from tables_testing import table_content
 
 DAY, NEXT = "2024-06-03", "2024-06-04"
 
@@ -281,19 +282,6 @@ def test_generator_is_deterministic_and_dirty(lakehouse_env, tmp_path):
 
 
 # --- end to end ----------------------------------------------------------------------------------------------
-RUN_STAMPS = {"_ingested_at", "quarantined_at"}
-
-
-def _content(table: str, quarantine: bool = False):
-    from lakehouse.quality.quarantine import quarantine_name
-    from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
-
-    lh, spec = LakehouseResource(), get_spec(table)
-    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
-    data = lh.store().read(uri, lh.format_of(spec), None)
-    data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
-    return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])
 
 
 def _quarantines(table: str) -> bool:
@@ -360,21 +348,21 @@ def test_startups_end_to_end(lakehouse_env):
     for table in tables:
         if table.startswith("bronze."):
             continue
-        stores = [_content(table)] + ([_content(table, quarantine=True)] if _quarantines(table) else [])
+        stores = [table_content(table)] + ([table_content(table, quarantine=True)] if _quarantines(table) else [])
         text = "\n".join(json.dumps(t.to_pylist(), default=str) for t in stores).lower()
         leaked = [s for s in secrets if s.lower() in text]
         assert not leaked, (table, leaked[:3])
 
-    profiles = _content("gold.startup_profiles").to_pylist()
+    profiles = table_content("gold.startup_profiles").to_pylist()
     assert {r["dt"] for r in profiles} == {DAY, NEXT}
     assert 0 < max(r["completeness_score"] for r in profiles) <= 100
     assert any(r["health_score"] is not None for r in profiles) and any(r["contacts_count"] for r in profiles)
 
     # re-running a day leaves every startups table (and quarantine) exactly as it was
-    before = {t: (_content(t), _content(t, quarantine=_quarantines(t))) for t in tables}
+    before = {t: (table_content(t), table_content(t, quarantine=_quarantines(t))) for t in tables}
     rerun = materialize_range(defs, NEXT, NEXT, instance=instance, domain="startups", log_level="WARNING")
     assert rerun.success, rerun.failures()
     for table, (rows, quarantined) in before.items():
-        assert _content(table).equals(rows), table
+        assert table_content(table).equals(rows), table
         if _quarantines(table):
-            assert _content(table, quarantine=True).equals(quarantined), table
+            assert table_content(table, quarantine=True).equals(quarantined), table

@@ -88,14 +88,16 @@ def cmd_demo(args) -> int:
     console.print(f"materializing every table of {', '.join(domains)} for {args.start}..{end} "
                   "(one run per domain and partitioning, one SparkSession)")
     run = _materialize(args.start, end, domains)
-    _print_summary(args.start, end, run.check_results())
+    _print_summary(args.start, end, run.check_results(), domains)
     console.print(f"\ndone in {time.perf_counter() - began:.1f}s; data lives under {settings.home}")
-    console.print("open the UI with [bold]make dev[/bold] (http://127.0.0.1:3000), query with "
-                  "[bold]lakehouse tables[/bold] / [bold]lakehouse describe <table>[/bold]")
+    console.print("open the UI with [bold]make dev[/bold] (http://127.0.0.1:3000); look around with "
+                  "[bold].venv/bin/lakehouse tables[/bold], [bold]describe gold.daily_sales_summary[/bold] or "
+                  "[bold]query \"SELECT * FROM gold.daily_sales_summary LIMIT 5\"[/bold]")
     return 0 if run.success else 1
 
 
-def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[str, bool]] | None = None) -> None:
+def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[str, bool]] | None = None,
+                   domains: list[str] | None = None) -> None:
     from lakehouse.resources import LakehouseResource
     from lakehouse.summary import table_status
     from lakehouse.tables.registry import all_specs
@@ -105,6 +107,8 @@ def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[st
     for col in ("table", "format", "partitions", "rows", "quarantined", "checks"):
         table.add_column(col, justify="right" if col in ("partitions", "rows", "quarantined") else "left")
     for spec in all_specs():
+        if domains is not None and spec.domain not in domains:
+            continue
         status = table_status(lakehouse, spec, start, end)
         results = (checks or {}).get(spec.id, {})
         failed = sorted(n for n, ok in results.items() if not ok)

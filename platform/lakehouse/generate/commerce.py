@@ -26,15 +26,13 @@ two days before dt), and schema drift: an extra `coupon_code` column in the orde
 """
 from __future__ import annotations
 
-import csv
 import gzip
-import io
-import json
 import random
 import zlib
 from datetime import date, datetime, timedelta, timezone
 
 from lakehouse.config import Settings
+from lakehouse.generate.files import csv_bytes, jsonl_bytes
 from lakehouse.storage.filesystem import filesystem_for
 
 CATEGORIES = ("Electronics", "Home", "Books", "Clothing", "Sports", "Toys", "Beauty")
@@ -113,29 +111,6 @@ def _pick_few(rng: random.Random, n: int, rate: float) -> list[int]:
     """About n * rate distinct indexes (rounded at random, so small files get dirt sometimes)."""
     k = int(n * rate + rng.random())
     return rng.sample(range(n), min(n, k)) if n else []
-
-
-def _csv(header, rows, truncated=()) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    cut = set(truncated)
-    for i, row in enumerate(rows):
-        values = ["" if v is None else v for v in row]
-        if i in cut:  # an export cut short: fewer fields than the header
-            buf.write(",".join(str(v) for v in values[: len(values) // 2]) + "\n")
-        else:
-            writer.writerow(values)
-    return buf.getvalue().encode()
-
-
-def _jsonl(records, broken=()) -> bytes:
-    cut = set(broken)
-    lines = []
-    for i, rec in enumerate(records):
-        text = json.dumps(rec, ensure_ascii=False)
-        lines.append(text[: len(text) // 2] if i in cut else text)  # cut mid-object: invalid JSON
-    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 # --------------------------------------------------------------------------------------------- customers
@@ -386,17 +361,17 @@ def land_commerce(settings: Settings, start: date, days: int, rows: int, seed: i
         stamp, part = f"{day:%Y%m%d}", f"dt={day.isoformat()}"
         catalog = _catalog(seed, day)
         written.append(_write(settings, f"shop/products/{part}/products_{stamp}.csv",
-                              _csv(PRODUCT_COLUMNS, _products_file(seed, day, catalog))))
+                              csv_bytes(PRODUCT_COLUMNS, _products_file(seed, day, catalog))))
         customers, cut = _customers(seed, day, start, rows)
         written.append(_write(settings, f"shop/customers/{part}/customers_{stamp}.csv",
-                              _csv(CUSTOMER_COLUMNS, customers, cut)))
-        written.append(_write(settings, f"fx/rates/{part}/rates_{stamp}.csv", _csv(FX_COLUMNS, _fx(seed, day))))
+                              csv_bytes(CUSTOMER_COLUMNS, customers, cut)))
+        written.append(_write(settings, f"fx/rates/{part}/rates_{stamp}.csv", csv_bytes(FX_COLUMNS, _fx(seed, day))))
         header, orders, cut = _orders(seed, day, rows, catalog)
-        written.append(_write(settings, f"shop/orders/{part}/orders_{stamp}.csv", _csv(header, orders, cut)))
+        written.append(_write(settings, f"shop/orders/{part}/orders_{stamp}.csv", csv_bytes(header, orders, cut)))
         contacts, broken = _contacts(seed, day, rows)
-        written.append(_write(settings, f"crm/contacts/{part}/contacts_{stamp}.jsonl", _jsonl(contacts, broken)))
-        written.append(_write(settings, f"crm/deals/{part}/deals_{stamp}.jsonl", _jsonl(_deals(seed, day, rows))))
+        written.append(_write(settings, f"crm/contacts/{part}/contacts_{stamp}.jsonl", jsonl_bytes(contacts, broken)))
+        written.append(_write(settings, f"crm/deals/{part}/deals_{stamp}.jsonl", jsonl_bytes(_deals(seed, day, rows))))
         clicks, broken = _clicks(seed, day, rows)
         written.append(_write(settings, f"events/clickstream/{part}/clickstream_{stamp}.jsonl.gz",
-                              gzip.compress(_jsonl(clicks, broken), mtime=0)))
+                              gzip.compress(jsonl_bytes(clicks, broken), mtime=0)))
     return written

@@ -24,14 +24,12 @@ file on odd days (by ordinal) and an extra `keywords` field in Apollo companies 
 """
 from __future__ import annotations
 
-import csv
 import gzip
-import io
-import json
 import random
 from datetime import date, datetime, timedelta, timezone
 
 from lakehouse.config import Settings
+from lakehouse.generate.files import csv_bytes, jsonl_bytes
 from lakehouse.storage.filesystem import filesystem_for
 
 PREFIXES = ("nova", "quant", "bright", "hyper", "cloud", "deep", "blue", "flux", "orbit", "pixel", "stack",
@@ -106,29 +104,6 @@ def _url_variant(rng: random.Random, domain: str) -> str:
     tail = rng.choice(("", "", "/", "/about", "/?utm_source=crunchbase", ":443/", "/en/home#top"))
     url = f"{scheme}{host}{tail}"
     return url.upper() if rng.random() < 0.1 else url
-
-
-def _csv(header, rows, truncated=()) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    cut = set(truncated)
-    for i, row in enumerate(rows):
-        values = ["" if v is None else v for v in row]
-        if i in cut:  # an export cut short: fewer fields than the header
-            buf.write(",".join(str(v) for v in values[: len(values) // 2]) + "\n")
-        else:
-            writer.writerow(values)
-    return buf.getvalue().encode()
-
-
-def _jsonl(records, broken=()) -> bytes:
-    cut = set(broken)
-    lines = []
-    for i, rec in enumerate(records):
-        text = json.dumps(rec, ensure_ascii=False)
-        lines.append(text[: len(text) // 2] if i in cut else text)  # cut mid-object: invalid JSON
-    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 # ------------------------------------------------------------------------------------------------ universe
@@ -331,13 +306,13 @@ def land_startups(settings: Settings, start: date, days: int, rows: int, seed: i
         stamp, part = f"{day:%Y%m%d}", f"dt={day.isoformat()}"
         header, organizations, cut = _crunchbase(seed, day, rows)
         written.append(_write(settings, f"crunchbase/organizations/{part}/organizations_{stamp}.csv",
-                              _csv(header, organizations, cut)))
+                              csv_bytes(header, organizations, cut)))
         companies, broken = _apollo_companies(seed, day, rows)
         written.append(_write(settings, f"apollo/companies/{part}/companies_{stamp}.jsonl",
-                              _jsonl(companies, broken)))
+                              jsonl_bytes(companies, broken)))
         contacts, broken = _contacts(seed, day, rows)
-        written.append(_write(settings, f"apollo/contacts/{part}/contacts_{stamp}.jsonl", _jsonl(contacts, broken)))
+        written.append(_write(settings, f"apollo/contacts/{part}/contacts_{stamp}.jsonl", jsonl_bytes(contacts, broken)))
         pages, broken = _pages(seed, day, rows)
         written.append(_write(settings, f"firecrawl/pages/{part}/pages_{stamp}.jsonl.gz",
-                              gzip.compress(_jsonl(pages, broken), mtime=0)))
+                              gzip.compress(jsonl_bytes(pages, broken), mtime=0)))
     return written
