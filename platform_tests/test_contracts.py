@@ -185,3 +185,16 @@ def test_a_custom_check_always_goes_to_pandera(spark):
     bad = spark.createDataFrame([*GOOD, ("o9", 1, 2e6, "USD", "2024-01-02")], SCHEMA)
     result = evaluate_contract(bad, WithCustom)
     assert not result.passed and any("below_a_million" in f.check for f in result.failures), result.summary()
+
+
+@pytest.mark.parametrize("ddl,row", [
+    ("order_id string, line string, amount_usd double, currency string, dt string", ("o1", "1", 1.0, "USD", "2024-01-01")),
+    ("order_id string, amount_usd double, currency string, dt string", ("o1", 1.0, "USD", "2024-01-01")),
+    ("order_id string, line int, amount_usd decimal(10,2), currency string, dt string", ("o1", 1, None, "USD", "2024-01-01")),
+])
+def test_the_screen_leaves_wrong_types_and_missing_columns_to_pandera(spark, ddl, row):
+    from lakehouse.quality.contracts import _screen
+
+    df = spark.createDataFrame([row], ddl)
+    assert _screen(df, Orders.to_schema()) is None
+    assert not evaluate_contract(df, Orders).passed

@@ -174,20 +174,28 @@ def evaluate_contract(df: DataFrame, contract, *, sample: int = 5) -> ContractRe
 def _screen(df: DataFrame, schema) -> int | None:
     """The row count when the frame certainly passes every pandera check, else None.
 
-    pandera's pyspark backend runs one Spark job per check. Here pandera checks the schema (columns, types:
-    no Spark job), and every nullability and builtin value check of the contract is evaluated from pandera's
-    own check definitions in ONE aggregation. Only a clean result is trusted: anything found, and any check
-    this cannot mirror (custom or frame-wide checks, regex columns, column-level uniqueness), sends the frame
-    to the full pandera validation in `_evaluate`, which decides and reports.
+    pandera's pyspark backend runs one Spark job per check (even its schema-only depth runs one per
+    nullability check). Here the schema is checked from the frame's schema with pandera's own dtype objects
+    (no Spark job), and every nullability and builtin value check of the contract is evaluated from
+    pandera's own check definitions in ONE aggregation. Only a clean result is trusted: anything found, and
+    anything this cannot mirror (custom or frame-wide checks, regex columns, column-level uniqueness,
+    coercion, ordered columns), sends the frame to the full pandera validation in `_evaluate`, which
+    decides and reports.
     """
-    if getattr(schema, "checks", None) or getattr(schema, "coerce", False):
+    from pandera.engines.pyspark_engine import Engine
+
+    if getattr(schema, "checks", None) or getattr(schema, "coerce", False) or getattr(schema, "ordered", False):
         return None
-    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_ONLY):
-        if schema.validate(df, lazy=True).pandera.errors:
-            return None
+    actual = {f.name: f.dataType for f in df.schema.fields}
+    if len(actual) != len(df.columns) or (getattr(schema, "strict", False) and set(actual) - set(schema.columns)):
+        return None  # duplicate or undeclared columns: pandera says how it judges them
     violations: list[Column] = []
     for name, column in schema.columns.items():
         if getattr(column, "regex", False) or getattr(column, "unique", False) or getattr(column, "coerce", False):
+            return None
+        if name not in actual:  # missing (required or optional): pandera decides
+            return None
+        if column.dtype is not None and not column.dtype.check(Engine.dtype(actual[name])):
             return None
         if not column.nullable:
             violations.append(_col(name).isNull())
