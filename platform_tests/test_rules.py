@@ -119,3 +119,18 @@ def test_bad_expression_names_the_rule(orders, expr):
     with pytest.raises(ValueError) as err:
         apply_rules(orders, [RowRule("ok", "quantity > 0"), RowRule("broken_rule", expr)], "silver.orders")
     assert "broken_rule" in str(err.value) and expr in str(err.value)
+
+
+def test_counts_and_null_rates_per_day(orders):
+    out = apply_rules(orders, RULES, "silver.orders", required=("quantity", "order_id", "not_a_column"))
+    try:
+        first, second = out.by_day["2024-01-01"], out.by_day["2024-01-02"]
+        assert (first["rows_in"], first["rows_published"], first["rows_quarantined"]) == (3, 1, 2)
+        assert (second["rows_in"], second["rows_published"], second["rows_quarantined"]) == (2, 1, 1)
+        assert (first["violations.positive_quantity"], second["violations.positive_quantity"]) == (2, 1)
+        assert (second["violations.not_gbp"], first["violations.known_currency"]) == (1, 1)
+        assert (first["null_rate.quantity"], second["null_rate.quantity"]) == (0.0, 0.5)
+        assert second["null_rate.order_id"] == 0.0 and "null_rate.not_a_column" not in second
+        assert sum(d["rows_in"] for d in out.by_day.values()) == out.rows_in
+    finally:
+        out.release()

@@ -42,6 +42,8 @@ class RuleOutcome:
     rows_quarantined: int
     violations: dict[str, int]  # every rule -> rows that violated it
     failed_rules: dict[str, int]  # only severity=fail rules that were violated
+    # dt -> that day's rows_in / rows_published / rows_quarantined, violations.<rule>, null_rate.<column>
+    by_day: dict[str, dict] = field(default_factory=dict)
     _cached: DataFrame | None = field(default=None, repr=False, compare=False)
 
     def metadata(self) -> dict:
@@ -82,9 +84,12 @@ def _violated(rule: RowRule, df: DataFrame) -> Column:
     return ~F.coalesce(condition, F.lit(False))
 
 
-def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str) -> RuleOutcome:
+def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
+                required: Sequence[str] = ()) -> RuleOutcome:
     """Flag each row against every rule, count everything in one aggregation, and split valid/quarantine.
 
+    The counts are taken per `dt` in the same aggregation (`by_day`), with the null rate of each `required`
+    column among the rows that came in, so a backfill of many days still reports each day on its own.
     The flagged frame is persisted (one pass over the input feeds the counts, `valid` and `quarantine`);
     the caller frees it with `RuleOutcome.release()` once the results are written.
     """
@@ -105,13 +110,28 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str) -> R
     flagged = df.select("*", *flags).withColumn(_DROPPED, dropped).persist()
 
     is_quarantined = F.size(_DROPPED) > 0
-    totals = flagged.agg(
+    measured = [c for c in required if c in columns]
+    counts = [
         F.count(F.lit(1)).alias("rows_in"),
         F.count_if(is_quarantined).alias("rows_quarantined"),
         *[F.count_if(F.col(_FLAG.format(i))).alias(_FLAG.format(i)) for i in range(len(rules))],
-    ).first()
-    rows_in, rows_quarantined = int(totals["rows_in"]), int(totals["rows_quarantined"])
-    violations = {r.name: int(totals[_FLAG.format(i)]) for i, r in enumerate(rules)}
+        *[F.count_if(_col(c).isNull()).alias(f"__dq_null_{i}") for i, c in enumerate(measured)],
+    ]
+    days = flagged.groupBy(_col("dt").cast("string").alias("__dq_dt")).agg(*counts).collect() \
+        if "dt" in columns else [flagged.agg(*counts).first()]
+    by_day: dict[str, dict] = {}
+    for day in days:
+        n = int(day["rows_in"])
+        metrics = {"rows_in": n, "rows_published": n - int(day["rows_quarantined"]),
+                   "rows_quarantined": int(day["rows_quarantined"])}
+        metrics.update({f"violations.{r.name}": int(day[_FLAG.format(i)]) for i, r in enumerate(rules)})
+        metrics.update({f"null_rate.{c}": round(int(day[f"__dq_null_{i}"]) / n, 4) if n else 0.0
+                        for i, c in enumerate(measured)})
+        if "dt" in columns:
+            by_day[day["__dq_dt"]] = metrics
+    rows_in = sum(int(d["rows_in"]) for d in days)
+    rows_quarantined = sum(int(d["rows_quarantined"]) for d in days)
+    violations = {r.name: sum(int(d[_FLAG.format(i)]) for d in days) for i, r in enumerate(rules)}
     failed = {r.name: violations[r.name] for r in rules if r.severity == "fail" and violations[r.name] > 0}
 
     def optional(name: str, spark_type: str) -> Column:
@@ -138,5 +158,6 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str) -> R
         rows_quarantined=rows_quarantined,
         violations=violations,
         failed_rules=failed,
+        by_day=by_day,
         _cached=flagged,
     )

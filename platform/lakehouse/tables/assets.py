@@ -11,6 +11,7 @@ step fails, downstream assets do not run.
 from datetime import datetime, timezone
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -34,7 +35,7 @@ from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.readers import read_landing_partition
-from lakehouse.quality.contracts import evaluate_contract
+from lakehouse.quality.contracts import contract_columns, evaluate_contract
 from lakehouse.quality.quarantine import empty_quarantine
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
@@ -89,6 +90,22 @@ def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
         AssetCheckSpec("contract", asset=key, blocking=True,
                        description="The pandera contract, evaluated before the batch is published."),
     ]
+
+
+def required_columns(spec: TableSpec) -> list[str]:
+    """Columns a row must have: declared required, or not nullable in the contract. Their null rate among
+    the rows that came in is reported per day."""
+    names = [c.name for c in spec.columns if c.required]
+    names += [name for name, _, nullable, _ in contract_columns(spec.contract) if not nullable and name not in names]
+    return [n for n in names if n != "dt"]
+
+
+def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[str, dict]) -> None:
+    """Each partition's own numbers on its own materialization (a backfill's batch totals stay on the
+    step's checks): rows in / published / quarantined, rule violations, null rates of required columns."""
+    for key in keys:
+        day = by_day.get(key) or {"rows_in": 0, "rows_published": 0, "rows_quarantined": 0}
+        context.add_asset_metadata({**day, "dagster/row_count": day["rows_published"]}, partition_key=key)
 
 
 def build_asset(spec: TableSpec) -> AssetsDefinition:
@@ -152,6 +169,14 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
         severity=AssetCheckSeverity.WARN,
         metadata={"files": len(files), "unreadable": MetadataValue.json(unreadable)},
     )
+    required = [c for c in required_columns(spec) if c in data.column_names]
+    by_day = {}
+    for dt in keys:
+        day = data.filter(pc.equal(data["dt"], dt)) if data.num_rows else data
+        rows, quarantined = day.num_rows, int(pc.sum(pc.equal(quarantine["dt"], dt)).as_py() or 0)
+        by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
+                      **{f"null_rate.{c}": round(day[c].null_count / rows, 4) if rows else 0.0 for c in required}}
+    _report_days(context, keys, by_day)
     lines = sum(f.lines_read for f in files)
     context.log.info(
         f"{spec.id}: {len(files)} files, {lines} lines -> {data.num_rows} rows, {quarantine.num_rows} quarantined"
@@ -239,7 +264,8 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
     result = result.where(result["dt"].isin(keys))  # a model may only touch the partitions it was asked for
 
     with watch("transform_and_rules"):  # Spark is lazy: the model's SQL runs in the rules' one aggregation
-        rules = apply_rules(result, spec.rules, spec.id)
+        rules = apply_rules(result, spec.rules, spec.id, required_columns(spec))
+    _report_days(context, keys, rules.by_day)
     try:  # outputs are written as they are yielded, so the cache is released after publishing
         with watch("quarantine_write"):
             lakehouse.write_quarantine(spec, rules.quarantine, keys)
