@@ -32,8 +32,7 @@ import zlib
 from datetime import date, datetime, timedelta, timezone
 
 from lakehouse.config import Settings
-from lakehouse.generate.files import csv_bytes, jsonl_bytes
-from lakehouse.storage.filesystem import filesystem_for
+from lakehouse.generate.files import csv_bytes, jsonl_bytes, write_landing
 
 CATEGORIES = ("Electronics", "Home", "Books", "Clothing", "Sports", "Toys", "Beauty")
 REGIONS = ("North America", "Europe", "APAC", "LATAM")
@@ -341,15 +340,6 @@ def _clicks(seed: int, day: date, rows: int) -> tuple[list[dict], list[int]]:
 
 # ------------------------------------------------------------------------------------------------- writing
 
-def _write(settings: Settings, key: str, payload: bytes) -> str:
-    uri = f"{settings.landing.rstrip('/')}/{key}"
-    fs, path = filesystem_for(uri, settings)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path, compression=None) as out:  # payloads arrive already compressed
-        out.write(payload)
-    return uri
-
-
 def land_commerce(settings: Settings, start: date, days: int, rows: int, seed: int) -> list[str]:
     """Write `days` days of commerce landing files starting at `start` (`rows` orders a day); returns the
     URIs written, in writing order."""
@@ -360,18 +350,18 @@ def land_commerce(settings: Settings, start: date, days: int, rows: int, seed: i
         day = start + timedelta(days=offset)
         stamp, part = f"{day:%Y%m%d}", f"dt={day.isoformat()}"
         catalog = _catalog(seed, day)
-        written.append(_write(settings, f"shop/products/{part}/products_{stamp}.csv",
+        written.append(write_landing(settings, f"shop/products/{part}/products_{stamp}.csv",
                               csv_bytes(PRODUCT_COLUMNS, _products_file(seed, day, catalog))))
         customers, cut = _customers(seed, day, start, rows)
-        written.append(_write(settings, f"shop/customers/{part}/customers_{stamp}.csv",
+        written.append(write_landing(settings, f"shop/customers/{part}/customers_{stamp}.csv",
                               csv_bytes(CUSTOMER_COLUMNS, customers, cut)))
-        written.append(_write(settings, f"fx/rates/{part}/rates_{stamp}.csv", csv_bytes(FX_COLUMNS, _fx(seed, day))))
+        written.append(write_landing(settings, f"fx/rates/{part}/rates_{stamp}.csv", csv_bytes(FX_COLUMNS, _fx(seed, day))))
         header, orders, cut = _orders(seed, day, rows, catalog)
-        written.append(_write(settings, f"shop/orders/{part}/orders_{stamp}.csv", csv_bytes(header, orders, cut)))
+        written.append(write_landing(settings, f"shop/orders/{part}/orders_{stamp}.csv", csv_bytes(header, orders, cut)))
         contacts, broken = _contacts(seed, day, rows)
-        written.append(_write(settings, f"crm/contacts/{part}/contacts_{stamp}.jsonl", jsonl_bytes(contacts, broken)))
-        written.append(_write(settings, f"crm/deals/{part}/deals_{stamp}.jsonl", jsonl_bytes(_deals(seed, day, rows))))
+        written.append(write_landing(settings, f"crm/contacts/{part}/contacts_{stamp}.jsonl", jsonl_bytes(contacts, broken)))
+        written.append(write_landing(settings, f"crm/deals/{part}/deals_{stamp}.jsonl", jsonl_bytes(_deals(seed, day, rows))))
         clicks, broken = _clicks(seed, day, rows)
-        written.append(_write(settings, f"events/clickstream/{part}/clickstream_{stamp}.jsonl.gz",
+        written.append(write_landing(settings, f"events/clickstream/{part}/clickstream_{stamp}.jsonl.gz",
                               gzip.compress(jsonl_bytes(clicks, broken), mtime=0)))
     return written

@@ -29,8 +29,7 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 from lakehouse.config import Settings
-from lakehouse.generate.files import csv_bytes, jsonl_bytes
-from lakehouse.storage.filesystem import filesystem_for
+from lakehouse.generate.files import csv_bytes, jsonl_bytes, write_landing
 
 PREFIXES = ("nova", "quant", "bright", "hyper", "cloud", "deep", "blue", "flux", "orbit", "pixel", "stack",
             "neuro", "atlas", "vector", "lumen", "terra", "swift", "kite", "echo", "zen")
@@ -286,15 +285,6 @@ def _pages(seed: int, day: date, rows: int) -> tuple[list[dict], list[int]]:
 
 # ------------------------------------------------------------------------------------------------- writing
 
-def _write(settings: Settings, key: str, payload: bytes) -> str:
-    uri = f"{settings.landing.rstrip('/')}/{key}"
-    fs, path = filesystem_for(uri, settings)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path, compression=None) as out:  # payloads arrive already compressed
-        out.write(payload)
-    return uri
-
-
 def land_startups(settings: Settings, start: date, days: int, rows: int, seed: int) -> list[str]:
     """Write `days` days of startups landing files starting at `start` (about `rows` companies per provider
     a day); returns the URIs written, in writing order."""
@@ -305,14 +295,14 @@ def land_startups(settings: Settings, start: date, days: int, rows: int, seed: i
         day = start + timedelta(days=offset)
         stamp, part = f"{day:%Y%m%d}", f"dt={day.isoformat()}"
         header, organizations, cut = _crunchbase(seed, day, rows)
-        written.append(_write(settings, f"crunchbase/organizations/{part}/organizations_{stamp}.csv",
+        written.append(write_landing(settings, f"crunchbase/organizations/{part}/organizations_{stamp}.csv",
                               csv_bytes(header, organizations, cut)))
         companies, broken = _apollo_companies(seed, day, rows)
-        written.append(_write(settings, f"apollo/companies/{part}/companies_{stamp}.jsonl",
+        written.append(write_landing(settings, f"apollo/companies/{part}/companies_{stamp}.jsonl",
                               jsonl_bytes(companies, broken)))
         contacts, broken = _contacts(seed, day, rows)
-        written.append(_write(settings, f"apollo/contacts/{part}/contacts_{stamp}.jsonl", jsonl_bytes(contacts, broken)))
+        written.append(write_landing(settings, f"apollo/contacts/{part}/contacts_{stamp}.jsonl", jsonl_bytes(contacts, broken)))
         pages, broken = _pages(seed, day, rows)
-        written.append(_write(settings, f"firecrawl/pages/{part}/pages_{stamp}.jsonl.gz",
+        written.append(write_landing(settings, f"firecrawl/pages/{part}/pages_{stamp}.jsonl.gz",
                               gzip.compress(jsonl_bytes(pages, broken), mtime=0)))
     return written
