@@ -19,21 +19,15 @@ def _end(start: str, days: int) -> str:
 def cmd_land(args) -> int:
     from lakehouse.config import Settings
     from lakehouse.generate import DOMAINS
+    from lakehouse.tables.registry import landing_domains
 
     settings = Settings.from_env()
     written = DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
-    if args.domain in _landing_domains():
+    if args.domain in landing_domains():
         console.print(f"landed {len(written)} files for {args.domain} under {settings.landing}")
     else:  # a domain fed by a database: its generator seeds that database
         console.print(f"seeded {len(written)} rows for {args.domain} into its source database")
     return 0
-
-
-def _landing_domains() -> list[str]:
-    """Domains whose bronze tables are fed from the landing zone (billing, say, is fed by a database)."""
-    from lakehouse.tables.registry import specs_in
-
-    return sorted({s.domain for s in specs_in("bronze") if s.landing is not None})
 
 
 def _landed_domains(start: str, end: str) -> list[str]:
@@ -75,13 +69,14 @@ def cmd_materialize(args) -> int:
 
 def cmd_demo(args) -> int:
     from lakehouse.config import Settings
+    from lakehouse.tables.registry import landing_domains
 
     settings = Settings.from_env()
     end = _end(args.start, args.days)
     began = time.perf_counter()
     console.rule("lakehouse demo")
     console.print(f"warehouse: {settings.warehouse}\nlanding:   {settings.landing}")
-    domains = _landing_domains()
+    domains = landing_domains()
     for domain in domains:  # --rows is orders per day; a startups day is companies per provider, fewer
         rows = max(args.rows // 10, 10) if domain == "startups" else args.rows
         cmd_land(argparse.Namespace(domain=domain, start=args.start, days=args.days, rows=rows, seed=args.seed))

@@ -10,11 +10,15 @@ from dagster import AssetSelection, define_asset_job
 
 from lakehouse.tables.assets import asset_key
 from lakehouse.tables.partitions import DAILY, MONTHLY
+from lakehouse.tables.registry import landing_domains
 from lakehouse.tables.spec import TableSpec
 
+LANDING = "lakehouse"  # the jobs of every landing-fed domain
 
-def _landing_fed_domains(specs: tuple[TableSpec, ...]) -> set[str]:
-    return {s.domain for s in specs if s.layer == "bronze" and s.landing is not None}
+
+def job_name(scope: str, partitioning: str) -> str:
+    """`<domain>_daily`, `<domain>_monthly`, or `lakehouse_daily` / `lakehouse_monthly` for LANDING."""
+    return f"{scope}_{partitioning}"
 
 
 def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str):
@@ -22,17 +26,17 @@ def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str):
     monthly = [asset_key(s) for s in specs if s.partitioning == "monthly"]
     jobs = []
     if daily:
-        jobs.append(define_asset_job(f"{name}_daily", selection=AssetSelection.assets(*daily), partitions_def=DAILY,
+        jobs.append(define_asset_job(job_name(name, "daily"), selection=AssetSelection.assets(*daily), partitions_def=DAILY,
                                      description=f"Every daily table of {what}, bronze to gold, for the chosen days."))
     if monthly:
-        jobs.append(define_asset_job(f"{name}_monthly", selection=AssetSelection.assets(*monthly),
+        jobs.append(define_asset_job(job_name(name, "monthly"), selection=AssetSelection.assets(*monthly),
                                      partitions_def=MONTHLY, description=f"Monthly tables of {what}."))
     return jobs
 
 
 def build_jobs(specs: tuple[TableSpec, ...]):
-    landing_fed = _landing_fed_domains(specs)
-    jobs = _jobs_for("lakehouse", tuple(s for s in specs if s.domain in landing_fed), "the landing-fed domains")
+    landing_fed = landing_domains(specs)
+    jobs = _jobs_for(LANDING, tuple(s for s in specs if s.domain in landing_fed), "the landing-fed domains")
     for domain in sorted({s.domain for s in specs}):
         jobs += _jobs_for(domain, tuple(s for s in specs if s.domain == domain), f"the {domain} domain")
     return jobs

@@ -6,6 +6,8 @@ from datetime import date
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
+from lakehouse.jobs import LANDING, job_name
+
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
@@ -51,19 +53,19 @@ def materialize_range(defs: Definitions, start: str, end: str, instance: Dagster
     `domain` picks that domain's jobs; by default the lakehouse_* jobs (every landing-fed table).
     """
     instance = instance or instance_for_runs()
-    prefix = domain or "lakehouse"
+    daily, monthly = (job_name(domain or LANDING, p) for p in ("daily", "monthly"))
+    has_daily, has_monthly = _has_job(defs, daily), _has_job(defs, monthly)
+    if not has_daily and not has_monthly:
+        raise KeyError(f"no jobs for domain {domain!r}")
     config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     run = RangeRun()
-    if not _has_job(defs, f"{prefix}_daily") and not _has_job(defs, f"{prefix}_monthly"):
-        raise KeyError(f"no jobs for domain {domain!r}")
-    if _has_job(defs, f"{prefix}_daily"):
-        run.results.append(defs.resolve_job_def(f"{prefix}_daily").execute_in_process(
+    if has_daily:
+        run.results.append(defs.resolve_job_def(daily).execute_in_process(
             run_config=config, instance=instance, tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False))
-    if include_monthly and run.success and _has_job(defs, f"{prefix}_monthly"):
+    if include_monthly and run.success and has_monthly:
         first = date.fromisoformat(start).replace(day=1).isoformat()
         last = date.fromisoformat(end).replace(day=1).isoformat()
-        monthly = defs.resolve_job_def(f"{prefix}_monthly")
-        run.results.append(monthly.execute_in_process(
+        run.results.append(defs.resolve_job_def(monthly).execute_in_process(
             run_config=config, instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False))
     return run
 

@@ -34,3 +34,9 @@ def specs_in(layer: str | None = None, domain: str | None = None) -> tuple[Table
     return tuple(
         s for s in all_specs() if (layer is None or s.layer == layer) and (domain is None or s.domain == domain)
     )
+
+
+def landing_domains(specs: tuple[TableSpec, ...] | None = None) -> list[str]:
+    """Domains whose bronze tables are fed from the landing zone (billing, say, is fed by a database)."""
+    return sorted({s.domain for s in (all_specs() if specs is None else specs)
+                   if s.layer == "bronze" and s.landing is not None})
