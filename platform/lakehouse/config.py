@@ -11,11 +11,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from lakehouse.errors import ConfigError
+
 LAYERS = ("bronze", "silver", "gold")
 DEFAULT_RETENTION_DAYS = {"bronze": 90, "silver": 365, "gold": 730}
 # Salt mixed into hashes of personal data (e.g. silver.apollo_contacts.email_hash). This default is for
 # local development and tests only: set LAKEHOUSE_PII_SALT to a secret value in production.
 DEV_PII_SALT = "dev-only-insecure-pii-salt"
+# How runs write tables: "spark" (Spark's own writers) or "delta-rs" (Arrow through delta-rs).
+# "spark-native" was the name of the Spark path before it became the default; old environments keep working.
+STORES = ("spark", "delta-rs")
+_STORE_ALIASES = {"spark-native": "spark"}
+
+
+def _parse_store(raw: str | None) -> str:
+    value = (raw or "spark").strip().lower()
+    value = _STORE_ALIASES.get(value, value)
+    if value not in STORES:
+        raise ConfigError("LAKEHOUSE_STORE", raw, "'spark' (default) or 'delta-rs'")
+    return value
 
 
 def _as_uri(location: str) -> str:
@@ -49,6 +63,7 @@ class Settings:
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     sql_dir: Path | None = None
     table_format: str = "delta"
+    store: str = "spark"  # env LAKEHOUSE_STORE: "spark" or "delta-rs" (see STORES)
     athena_output: str | None = None
     retention_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
     pii_salt: str = DEV_PII_SALT
@@ -85,6 +100,7 @@ class Settings:
             spark_conf=_parse_conf(env.get("LAKEHOUSE_SPARK_CONF")),
             sql_dir=Path(env["LAKEHOUSE_SQL_DIR"]) if env.get("LAKEHOUSE_SQL_DIR") else None,
             table_format=fmt,
+            store=_parse_store(env.get("LAKEHOUSE_STORE")),
             athena_output=env.get("LAKEHOUSE_ATHENA_OUTPUT") or None,
             retention_days=retention,
             pii_salt=env.get("LAKEHOUSE_PII_SALT") or DEV_PII_SALT,

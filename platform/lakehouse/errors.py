@@ -26,3 +26,12 @@ class ContractViolation(LakehouseError):
 
 class ReadOnlyQueryError(LakehouseError):
     """The query layer refused a statement that is not a read-only query."""
+
+
+class ConfigError(LakehouseError, ValueError):
+    """A LAKEHOUSE_* variable holds a value the platform cannot use; the message names it and what is allowed."""
+
+    def __init__(self, variable: str, value: str | None, allowed: str, *, secret: bool = False):
+        self.variable, self.allowed = variable, allowed
+        shown = "***" if secret and value else repr(value)
+        super().__init__(f"{variable}={shown} is not valid: expected {allowed}")
