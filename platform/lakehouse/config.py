@@ -1,35 +1,60 @@
 """Where the lakehouse lives and how it reaches Spark and AWS, resolved from the environment at call time.
 
 Nothing here runs at import: resources and commands call `Settings.from_env()` when they need it, so tests
-change the environment with monkeypatch and never reload modules.
+change the environment with monkeypatch and never reload modules. Every LAKEHOUSE_* variable is checked as
+it is read: a bad one raises ConfigError naming the variable, its value (secrets masked) and what is allowed.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass, field, replace
+import re
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from lakehouse.errors import ConfigError
+from lakehouse.secrets import MASK, DsnError, check_dsn, mask_dsn
 
 LAYERS = ("bronze", "silver", "gold")
 DEFAULT_RETENTION_DAYS = {"bronze": 90, "silver": 365, "gold": 730}
 # Salt mixed into hashes of personal data (e.g. silver.apollo_contacts.email_hash). This default is for
-# local development and tests only: set LAKEHOUSE_PII_SALT to a secret value in production.
+# local development and tests only: a warehouse off the local disk refuses to run with it (for_run).
 DEV_PII_SALT = "dev-only-insecure-pii-salt"
 # How runs write tables: "spark" (Spark's own writers) or "delta-rs" (Arrow through delta-rs).
 # "spark-native" was the name of the Spark path before it became the default; old environments keep working.
 STORES = ("spark", "delta-rs")
 _STORE_ALIASES = {"spark-native": "spark"}
+EXPORT_MODES = ("incremental", "full")
+_SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|local-cluster\[[\d,\s]+\]|yarn|(spark|k8s|mesos)://\S+)$")
+_SPARK_REMOTE = re.compile(r"^(sc://\S+|local(\[(\*|\d+)\])?)$")
+_GLUE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+LOCATIONS = "a local path, file:///path or s3://bucket/prefix"
 
 
-def _parse_store(raw: str | None) -> str:
-    value = (raw or "spark").strip().lower()
-    value = _STORE_ALIASES.get(value, value)
-    if value not in STORES:
-        raise ConfigError("LAKEHOUSE_STORE", raw, "'spark' (default) or 'delta-rs'")
-    return value
+class InvalidSparkConf(Mapping[str, str]):
+    """LAKEHOUSE_SPARK_CONF that does not parse: only a command that starts Spark reads it, and fails then.
+
+    `lakehouse query`, `status` or `tables` never start Spark, so a broken Spark setting must not stop them.
+    """
+
+    def __init__(self, error: ConfigError):
+        self.error = error
+
+    def __getitem__(self, key: str) -> str:
+        raise self.error
+
+    def __iter__(self) -> Iterator[str]:
+        raise self.error
+
+    def __len__(self) -> int:
+        raise self.error
+
+    def __repr__(self) -> str:
+        return f"<invalid: {self.error}>"
 
 
 def _as_uri(location: str) -> str:
@@ -39,15 +64,133 @@ def _as_uri(location: str) -> str:
     return Path(location).expanduser().resolve().as_uri()
 
 
-def _parse_conf(raw: str | None) -> dict[str, str]:
+def _location(env: Mapping[str, str], name: str, default: Path) -> str:
+    """A folder as a URI: local (which need not exist yet: runs create it) or s3://bucket[/prefix]."""
+    raw = env.get(name)
+    if not raw:
+        return _as_uri(str(default))
+    value = raw.strip()
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme.lower() in ("s3", "s3a"):
+        if not _BUCKET.match(rest.split("/", 1)[0]):
+            raise ConfigError.invalid(name, raw, f"s3://<bucket>/<prefix> with a bucket name ({LOCATIONS})")
+        return value.rstrip("/")
+    if sep and scheme.lower() != "file":
+        raise ConfigError.invalid(name, raw, LOCATIONS)
+    path = Path(rest if sep else value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError.invalid(name, raw, f"a folder, not a file ({LOCATIONS})")
+    return value.rstrip("/") if sep else _as_uri(value)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, meaning: str) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ConfigError.invalid(name, raw, f"a whole number of {meaning}, at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float, meaning: str) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError.invalid(name, raw, f"a number of {meaning}, at least {minimum:g}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> str:
+    raw = env.get(name)
+    value = (raw or allowed[0]).strip().lower()
+    value = (aliases or {}).get(value, value)
+    if value not in allowed:
+        listed = " or ".join(repr(a) for a in allowed)
+        raise ConfigError.invalid(name, raw, f"{listed} (default {allowed[0]!r})")
+    return value
+
+
+def _pattern(env: Mapping[str, str], name: str, pattern: re.Pattern, allowed: str, default: str | None = None):
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not pattern.match(raw.strip()):
+        raise ConfigError.invalid(name, raw, allowed)
+    return raw.strip()
+
+
+def _spark_conf(env: Mapping[str, str]) -> Mapping[str, str]:
     """LAKEHOUSE_SPARK_CONF is JSON ({"k": "v"}) or comma-separated k=v pairs."""
+    raw = (env.get("LAKEHOUSE_SPARK_CONF") or "").strip()
     if not raw:
         return {}
-    raw = raw.strip()
+    error = ConfigError.invalid("LAKEHOUSE_SPARK_CONF", raw, 'a JSON object {"spark.key": "value"} or k=v,k=v pairs')
     if raw.startswith("{"):
-        return {str(k): str(v) for k, v in json.loads(raw).items()}
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return InvalidSparkConf(error)
+        if not isinstance(parsed, dict) or any(isinstance(v, (dict, list)) for v in parsed.values()):
+            return InvalidSparkConf(error)
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in parsed.items()}
     pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+    if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+        return InvalidSparkConf(error)
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _retention(env: Mapping[str, str]) -> dict[str, int]:
+    # 0 or less would expire every partition (and its quarantine) at the next maintenance run
+    return {layer: _int(env, f"LAKEHOUSE_RETENTION_{layer.upper()}_DAYS", days, 1, "days")
+            for layer, days in DEFAULT_RETENTION_DAYS.items()}
+
+
+def _billing_dsn(env: Mapping[str, str]) -> str | None:
+    raw = env.get("LAKEHOUSE_BILLING_DSN")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        check_dsn(raw.strip())
+    except DsnError as exc:  # the message already shows the DSN masked
+        raise ConfigError(f"LAKEHOUSE_BILLING_DSN={exc}") from None
+    return raw.strip()
+
+
+def _pii_salt(env: Mapping[str, str]) -> str:
+    raw = env.get("LAKEHOUSE_PII_SALT")
+    if raw is None or raw == "":
+        return DEV_PII_SALT
+    if not raw.strip():
+        raise ConfigError.invalid("LAKEHOUSE_PII_SALT", raw, "a secret of visible characters (not only spaces)", secret=True)
+    return raw
+
+
+def _sql_dir(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("LAKEHOUSE_SQL_DIR")
+    if not raw:
+        return None
+    if not Path(raw).expanduser().is_dir():
+        raise ConfigError.invalid("LAKEHOUSE_SQL_DIR", raw, "an existing folder holding <layer>/<table>.sql")
+    return Path(raw).expanduser()
+
+
+def _athena_output(env: Mapping[str, str]) -> str | None:
+    raw = env.get("LAKEHOUSE_ATHENA_OUTPUT")
+    if not raw:
+        return None
+    scheme, sep, rest = raw.strip().partition("://")
+    if scheme.lower() != "s3" or not sep or not _BUCKET.match(rest.split("/", 1)[0]):
+        raise ConfigError.invalid("LAKEHOUSE_ATHENA_OUTPUT", raw, "s3://<bucket>/<prefix>/ for Athena's results")
+    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -65,54 +208,81 @@ class Settings:
     table_format: str = "delta"
     store: str = "spark"  # env LAKEHOUSE_STORE: "spark" or "delta-rs" (see STORES)
     athena_output: str | None = None
+    athena_workgroup: str | None = None
     retention_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
     pii_salt: str = DEV_PII_SALT
     """Salt for hashing personal data (env LAKEHOUSE_PII_SALT). The default is a development value: set
     LAKEHOUSE_PII_SALT to a secret in production, and keep it stable (changing it changes every hash)."""
-    # billing: the PostgreSQL export (lakehouse.ingest.postgres); the DSN is never logged with its password
+    # billing: the PostgreSQL export (lakehouse.ingest.postgres); the DSN is never shown with its password
     billing_dsn: str | None = None
     billing_export_mode: str = "incremental"  # "incremental" (each table's day window) or "full"
     billing_batch_rows: int = 10_000  # rows per server-side cursor fetch = rows held in Python at once
     billing_retries: int = 3  # further attempts of a day's export after a transient connection error
     billing_retry_delay: float = 1.0  # seconds before the first retry, doubled each time
+    # the local query engine's limits (lakehouse.query.limits): each stops a query with one clear line
+    query_timeout: float = 60.0  # seconds
+    query_memory_mb: int = 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        home = Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).expanduser().resolve()
-        retention = dict(DEFAULT_RETENTION_DAYS)
-        for layer in LAYERS:
-            value = env.get(f"LAKEHOUSE_RETENTION_{layer.upper()}_DAYS")
-            if value:
-                retention[layer] = int(value)
-        fmt = env.get("LAKEHOUSE_TABLE_FORMAT", "delta").lower()
-        if fmt not in ("delta", "parquet"):
-            raise ValueError(f"LAKEHOUSE_TABLE_FORMAT must be 'delta' or 'parquet', not {fmt!r}")
+        home_raw = env.get("LAKEHOUSE_HOME") or ".lakehouse"
+        home = Path(home_raw).expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise ConfigError.invalid("LAKEHOUSE_HOME", home_raw, "a folder, not a file")
         return cls(
             home=home,
-            warehouse=_as_uri(env.get("LAKEHOUSE_WAREHOUSE") or str(home / "warehouse")),
-            landing=_as_uri(env.get("LAKEHOUSE_LANDING") or str(home / "landing")),
-            glue_prefix=env.get("LAKEHOUSE_GLUE_PREFIX") or None,
+            warehouse=_location(env, "LAKEHOUSE_WAREHOUSE", home / "warehouse"),
+            landing=_location(env, "LAKEHOUSE_LANDING", home / "landing"),
+            glue_prefix=_pattern(env, "LAKEHOUSE_GLUE_PREFIX", _GLUE_PREFIX,
+                                 "letters, digits and _, starting with a letter (Glue databases are <prefix>_<layer>)"),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            spark_master=env.get("LAKEHOUSE_SPARK_MASTER") or "local[*]",
-            spark_remote=env.get("LAKEHOUSE_SPARK_REMOTE") or env.get("SPARK_REMOTE") or None,
-            spark_conf=_parse_conf(env.get("LAKEHOUSE_SPARK_CONF")),
-            sql_dir=Path(env["LAKEHOUSE_SQL_DIR"]) if env.get("LAKEHOUSE_SQL_DIR") else None,
-            table_format=fmt,
-            store=_parse_store(env.get("LAKEHOUSE_STORE")),
-            athena_output=env.get("LAKEHOUSE_ATHENA_OUTPUT") or None,
-            retention_days=retention,
-            pii_salt=env.get("LAKEHOUSE_PII_SALT") or DEV_PII_SALT,
-            billing_dsn=env.get("LAKEHOUSE_BILLING_DSN") or None,
-            billing_export_mode=(env.get("LAKEHOUSE_BILLING_EXPORT_MODE") or "incremental").lower(),
-            billing_batch_rows=int(env.get("LAKEHOUSE_BILLING_BATCH_ROWS") or 10_000),
-            billing_retries=int(env.get("LAKEHOUSE_BILLING_RETRIES") or 3),
-            billing_retry_delay=float(env.get("LAKEHOUSE_BILLING_RETRY_DELAY") or 1.0),
+            spark_master=_pattern(env, "LAKEHOUSE_SPARK_MASTER", _SPARK_MASTER,
+                                  "local[*], local[N], spark://host:7077, yarn or k8s://...", "local[*]"),
+            spark_remote=(_pattern(env, "LAKEHOUSE_SPARK_REMOTE", _SPARK_REMOTE, "sc://host:port or local[N]")
+                          or _pattern(env, "SPARK_REMOTE", _SPARK_REMOTE, "sc://host:port or local[N]")),
+            spark_conf=_spark_conf(env),
+            sql_dir=_sql_dir(env),
+            table_format=_choice(env, "LAKEHOUSE_TABLE_FORMAT", ("delta", "parquet")),
+            store=_choice(env, "LAKEHOUSE_STORE", STORES, _STORE_ALIASES),
+            athena_output=_athena_output(env),
+            athena_workgroup=_pattern(env, "LAKEHOUSE_ATHENA_WORKGROUP", _WORKGROUP,
+                                      "an Athena workgroup name (letters, digits, . _ -)"),
+            retention_days=_retention(env),
+            pii_salt=_pii_salt(env),
+            billing_dsn=_billing_dsn(env),
+            billing_export_mode=_choice(env, "LAKEHOUSE_BILLING_EXPORT_MODE", EXPORT_MODES),
+            billing_batch_rows=_int(env, "LAKEHOUSE_BILLING_BATCH_ROWS", 10_000, 1, "rows"),
+            billing_retries=_int(env, "LAKEHOUSE_BILLING_RETRIES", 3, 0, "retries"),
+            billing_retry_delay=_float(env, "LAKEHOUSE_BILLING_RETRY_DELAY", 1.0, 0, "seconds"),
+            query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),
+            query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes"),
         )
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    def __repr__(self) -> str:  # what a log, an error or Dagster shows: never the password or the salt
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["billing_dsn"] = mask_dsn(self.billing_dsn)
+        shown["pii_salt"] = "<development salt>" if self.pii_salt == DEV_PII_SALT else MASK
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    __str__ = __repr__
+
+    @property
+    def warehouse_is_local(self) -> bool:
+        return self.warehouse.startswith("file://")
+
+    def for_run(self) -> "Settings":
+        """These settings, checked for a run that writes tables: hashes of personal data written off the local
+        disk must not use the development salt (anyone holding the repository could reverse them)."""
+        if not self.warehouse_is_local and self.pii_salt == DEV_PII_SALT:
+            raise ConfigError(
+                f"LAKEHOUSE_PII_SALT is not set, and the warehouse {self.warehouse} is not on the local disk: set it "
+                "to a long random secret and keep it stable (it salts the hashes of personal data)")
+        return self
 
     @property
     def catalog_enabled(self) -> bool:

@@ -29,9 +29,9 @@ class ReadOnlyQueryError(LakehouseError):
 
 
 class ConfigError(LakehouseError, ValueError):
-    """A LAKEHOUSE_* variable holds a value the platform cannot use; the message names it and what is allowed."""
+    """A setting (a LAKEHOUSE_* variable) the platform cannot use; the message names it and what is allowed."""
 
-    def __init__(self, variable: str, value: str | None, allowed: str, *, secret: bool = False):
-        self.variable, self.allowed = variable, allowed
+    @classmethod
+    def invalid(cls, variable: str, value: str | None, allowed: str, *, secret: bool = False) -> "ConfigError":
         shown = "***" if secret and value else repr(value)
-        super().__init__(f"{variable}={shown} is not valid: expected {allowed}")
+        return cls(f"{variable}={shown} is not valid: expected {allowed}")

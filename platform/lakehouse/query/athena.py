@@ -5,7 +5,6 @@ typed Arrow columns. The first row of the first page is the header (Athena does 
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -77,7 +76,7 @@ class AthenaEngine:
             "athena", endpoint_url=settings.aws_endpoint_url, region_name=settings.aws_region,
             config=Config(retries={"max_attempts": 5, "mode": "standard"}),
         )
-        self.workgroup = workgroup or os.environ.get("LAKEHOUSE_ATHENA_WORKGROUP") or None
+        self.workgroup = workgroup or settings.athena_workgroup
         self.timeout, self.poll = timeout, poll
 
     def _call(self, action: str, **kwargs):
