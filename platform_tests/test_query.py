@@ -102,7 +102,7 @@ def test_guard_accepts_queries_ctes_unions_and_glue_names(lakehouse_env):
     settings = lakehouse_env.with_(glue_prefix="lh")
     checked = check("WITH recent AS (SELECT * FROM silver.orders WHERE dt >= '2024-06-01') "
                     "SELECT r.region FROM recent r JOIN LH_GOLD.daily_sales_summary g USING (region) "
-                    "UNION ALL SELECT record FROM quarantine.silver_orders", settings)
+                    "UNION ALL SELECT record FROM quarantine.silver_orders", settings, frozenset({"read", "raw"}))
     assert sorted(t.id for t in checked.tables) == ["gold.daily_sales_summary", "quarantine.silver_orders",
                                                     "silver.orders"]
 
@@ -182,7 +182,7 @@ def test_quarantine_tables_and_unpublished_tables(lakehouse_env):
     LakehouseResource().write_quarantine(
         spec, quarantine_table("silver.orders", "2024-06-03", [{"reason": "amount < 0", "record": {"id": 1}}]),
         ["2024-06-03"])
-    got = run_query("SELECT reason, record FROM quarantine.silver_orders")
+    got = run_query("SELECT reason, record FROM quarantine.silver_orders", scopes=["raw"])
     assert got.to_pylist() == [{"reason": "amount < 0", "record": '{"id": 1}'}]
     with pytest.raises(LakehouseError, match="gold.business_metrics has no data yet"):
         run_query("SELECT * FROM gold.business_metrics")

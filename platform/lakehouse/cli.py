@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.errors import LakehouseError
+
 console = Console(width=max(120, Console().width))
 
 
@@ -16,13 +18,30 @@ def _end(start: str, days: int) -> str:
     return (date.fromisoformat(start) + timedelta(days=days - 1)).isoformat()
 
 
+def _seed(settings, args):
+    """Run the domain's generator; a database-fed domain's connection errors become one line without the DSN."""
+    from lakehouse.generate import DOMAINS
+
+    try:
+        return DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "psycopg":
+            raise
+        from lakehouse.ingest.postgres import SourceError, describe_dsn
+
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SourceError(f"cannot seed {args.domain} into {describe_dsn(settings.billing_dsn)}: {reason}") from None
+
+
 def cmd_land(args) -> int:
     from lakehouse.config import Settings
     from lakehouse.generate import DOMAINS
     from lakehouse.tables.registry import landing_domains
 
+    if args.domain not in DOMAINS:
+        raise LakehouseError(f"unknown domain {args.domain!r}; domains are {', '.join(sorted(DOMAINS))}")
     settings = Settings.from_env()
-    written = DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
+    written = _seed(settings, args)
     if args.domain in landing_domains():
         console.print(f"landed {len(written)} files for {args.domain} under {settings.landing}")
     else:  # a domain fed by a database: its generator seeds that database
@@ -55,6 +74,9 @@ def _materialize(start: str, end: str, domains: list[str], log_level: str = "INF
 
 
 def cmd_materialize(args) -> int:
+    from lakehouse.config import Settings
+
+    Settings.from_env().for_run()
     end = args.end or args.start
     domains = args.domain or _landed_domains(args.start, end)
     if not domains:
@@ -71,7 +93,7 @@ def cmd_demo(args) -> int:
     from lakehouse.config import Settings
     from lakehouse.tables.registry import landing_domains
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().for_run()
     end = _end(args.start, args.days)
     began = time.perf_counter()
     console.rule("lakehouse demo")
@@ -127,7 +149,20 @@ def cmd_tables(args) -> int:
     return 0
 
 
+def _require_warehouse() -> None:
+    """A warehouse that is not there would read as zero rows everywhere: say so instead."""
+    from lakehouse.config import Settings
+    from lakehouse.storage.filesystem import filesystem_for
+
+    settings = Settings.from_env()
+    fs, root = filesystem_for(settings.warehouse, settings)
+    if fs.get_file_info(root).type.name != "Directory":
+        raise LakehouseError(f"no warehouse at {settings.warehouse}: nothing is materialized there yet "
+                             "(run lakehouse demo or materialize) or LAKEHOUSE_WAREHOUSE points at the wrong place")
+
+
 def cmd_status(args) -> int:
+    _require_warehouse()
     _print_summary(args.start, args.end)
     return 0
 
@@ -137,6 +172,7 @@ def cmd_health(args) -> int:
     from lakehouse.resources import LakehouseResource
     from lakehouse.tables.registry import all_specs
 
+    _require_warehouse()
     lakehouse = LakehouseResource()
     table = Table(title="partition health")
     for col in ("table", "first", "last", "present/expected", "missing", "delta version", "rows (recent days)"):
@@ -195,12 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as exc:  # a command-line user gets the message, not a stack trace
-        from lakehouse.errors import LakehouseError
-
         if isinstance(exc, (LakehouseError, KeyError, FileNotFoundError, ValueError)):
-            console.print(f"[red]error:[/red] {exc}")
+            sys.stderr.write(f"error: {error_line(exc)}\n")
             return 2
         raise
+
+
+def error_line(exc: BaseException) -> str:
+    """The error as one line of plain text: no configured secret, no terminal control characters."""
+    import os
+
+    from lakehouse.query.output import printable
+    from lakehouse.secrets import scrub
+
+    text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    text = scrub(text, dsn=os.environ.get("LAKEHOUSE_BILLING_DSN"), plain=(os.environ.get("LAKEHOUSE_PII_SALT"),))
+    return printable(" ".join(text.split()))
 
 
 if __name__ == "__main__":

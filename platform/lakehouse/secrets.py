@@ -79,13 +79,11 @@ def dsn_passwords(dsn: str | None) -> list[str]:
     return sorted({p for p in found if len(p) >= 3}, key=len, reverse=True)
 
 
-def scrub(text: str, *secrets: str | None) -> str:
-    """`text` with every spelling of each secret (a DSN's password, or a plain secret) replaced by ***."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for spelling in dsn_passwords(secret) or [secret]:
-            text = text.replace(spelling, MASK)
+def scrub(text: str, *, dsn: str | None = None, plain: tuple[str | None, ...] = ()) -> str:
+    """`text` with every spelling of the DSN's password, and each plain secret (a salt), replaced by ***."""
+    spellings = dsn_passwords(dsn) + [s for s in plain if s and len(s) >= 4]  # shorter: see dsn_passwords
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, MASK)
     text = _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", text)
     return re.sub(r"(://[^:/@\s]*:)([^\s]*)(@)", rf"\g<1>{MASK}\g<3>", text)
 

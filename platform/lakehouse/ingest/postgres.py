@@ -31,7 +31,6 @@ A row whose window column is NULL is never in any day's incremental export; the 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -40,6 +39,8 @@ from typing import Callable, Literal, Sequence
 import pyarrow as pa
 
 from lakehouse.errors import LakehouseError
+from lakehouse.secrets import DsnError, check_dsn, mask_dsn
+from lakehouse.secrets import scrub as scrub_secrets
 
 log = logging.getLogger(__name__)
 
@@ -121,39 +122,20 @@ BATCH_LISTENERS: list[Callable[[BatchEvent], None]] = []
 
 # --- the DSN, never shown with its password -------------------------------------------------------------
 def describe_dsn(dsn: str) -> str:
-    """postgresql://user@host:port/dbname, without the password (or a placeholder if it does not parse)."""
-    from psycopg.conninfo import conninfo_to_dict
-
+    """postgresql://user@host:port/dbname, without the password (the masked DSN if it does not parse)."""
     try:
-        parts = conninfo_to_dict(dsn)
-    except Exception:  # noqa: BLE001 - a malformed DSN is reported elsewhere, without its text
-        return "<malformed DSN>"
+        parts = check_dsn(dsn)
+    except DsnError:  # a malformed DSN is reported elsewhere; this only names where the export goes
+        return mask_dsn(dsn) or "<no DSN>"
     user = f"{parts['user']}@" if parts.get("user") else ""
     host = parts.get("host") or parts.get("hostaddr") or "localhost"
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
 
 
-_SECRET_PATTERNS = (
-    re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE),
-    re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)"),
-)
-
-
 def scrub(text: str, dsn: str | None) -> str:
-    """Remove the DSN's password from a message (psycopg may quote parts of a malformed DSN)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    secret = None
-    if dsn:
-        try:
-            secret = conninfo_to_dict(dsn).get("password")
-        except Exception:  # noqa: BLE001
-            pass
-    if secret:
-        text = text.replace(secret, "***")
-    text = _SECRET_PATTERNS[0].sub(r"\1***", text)
-    return _SECRET_PATTERNS[1].sub(r"\1***\3", text)
+    """Remove the DSN's password from a message (psycopg may quote parts of a DSN), in every spelling."""
+    return scrub_secrets(text, dsn=dsn)
 
 
 # --- transient or permanent -----------------------------------------------------------------------------
@@ -285,6 +267,10 @@ def export_day(dsn: str | None, source: SourceTable, dt: str, *, mode: str = "in
 
     if not dsn:
         raise SourceError(f"cannot export {source.qualified}: no DSN is configured (set LAKEHOUSE_BILLING_DSN)")
+    try:  # before connecting: libpq would quote a malformed DSN, password and all, in its error
+        check_dsn(dsn)
+    except DsnError as exc:
+        raise SourceError(f"cannot export {source.qualified}: malformed DSN (LAKEHOUSE_BILLING_DSN): {exc}") from None
     if mode not in MODES:
         raise SourceError(f"cannot export {source.qualified}: export mode {mode!r} is not one of {MODES} "
                           "(LAKEHOUSE_BILLING_EXPORT_MODE)")

@@ -19,6 +19,8 @@ from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.query.guard import CheckedQuery, rewrite_tables, with_limit
 from lakehouse.query.result import QueryResult
+from lakehouse.query.tables import QueryTable
+from lakehouse.storage.table_store import TableStore
 
 DIALECT = "athena"
 DEFAULT_TIMEOUT = 300.0
@@ -35,10 +37,19 @@ class AthenaQueryError(LakehouseError):
     """Athena refused, failed, cancelled or did not finish the query."""
 
 
+def stored_columns(table: QueryTable, settings: Settings) -> list[str]:
+    """The columns the table has in storage (as Glue has them), for the subquery that masks its PII."""
+    schema = TableStore(settings).schema(table.uri(settings), table.format)
+    if schema is None:
+        raise AthenaQueryError(f"table {table.id} has no data yet")
+    return schema.names
+
+
 def athena_sql(checked: CheckedQuery, settings: Settings, limit: int) -> str:
     if settings.glue_prefix is None:
         raise AthenaQueryError("the Athena engine needs the Glue catalog: set LAKEHOUSE_GLUE_PREFIX")
-    tree = rewrite_tables(checked, lambda t: (settings.glue_database(t.layer).lower(), t.name.lower()))
+    tree = rewrite_tables(checked, lambda t: (settings.glue_database(t.layer).lower(), t.name.lower()),
+                          columns_of=lambda t: stored_columns(t, settings))
     try:
         return with_limit(tree, limit + 1).sql(dialect=DIALECT, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:

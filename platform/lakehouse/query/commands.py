@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import sys
 
+from lakehouse.query.limits import MAX_ROWS
 from lakehouse.query.output import FORMATS
 from lakehouse.query.result import DEFAULT_LIMIT
+from lakehouse.query.scopes import SCOPES
 
 
 def _console():
@@ -17,12 +19,12 @@ def _console():
 
 
 def _fail(exc: Exception) -> int:
+    from lakehouse.cli import error_line
     from lakehouse.errors import LakehouseError
 
     if not isinstance(exc, (LakehouseError, KeyError, FileNotFoundError, ValueError)):
         raise exc
-    message = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {error_line(exc)}\n")
     return 2
 
 
@@ -37,7 +39,7 @@ def cmd_query(args) -> int:
 
     try:
         options = {"workgroup": args.workgroup} if args.engine == "athena" and args.workgroup else {}
-        result = execute(args.sql, engine=args.engine, limit=args.limit, **options)
+        result = execute(args.sql, engine=args.engine, limit=args.limit, scopes=args.scope, **options)
         _print(result.table, args.format)
     except Exception as exc:  # noqa: BLE001 - _fail re-raises what is not a user error
         return _fail(exc)
@@ -93,7 +95,10 @@ def add_commands(sub) -> None:
                                    'GROUP BY 1"')
     query.add_argument("--engine", choices=("local", "athena"), default="local")
     query.add_argument("--format", choices=FORMATS, default="table")
-    query.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"most rows returned (default {DEFAULT_LIMIT})")
+    query.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                       help=f"most rows returned (default {DEFAULT_LIMIT}, at most {MAX_ROWS:,})")
+    query.add_argument("--scope", action="append", choices=SCOPES[1:], default=[],
+                       help="also read PII columns unmasked (pii) or bronze and quarantine tables (raw); repeatable")
     query.add_argument("--workgroup", help="Athena workgroup (default: LAKEHOUSE_ATHENA_WORKGROUP or Athena's own)")
     query.set_defaults(func=cmd_query)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -16,6 +16,8 @@ from sqlglot.errors import ParseError, TokenError
 
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError, ReadOnlyQueryError
+from lakehouse.query.functions import call_text, is_allowed
+from lakehouse.query.scopes import DEFAULT_SCOPES, check_access, masked_columns
 from lakehouse.query.tables import DATABASES, QueryTable, known_tables
 
 READ_DIALECT = "duckdb"  # queries are written in DuckDB's SQL; Athena gets them transpiled
@@ -27,13 +29,9 @@ _WRITES = tuple(getattr(exp, name) for name in (
     "Describe", "Show", "Analyze", "LoadData", "Grant", "Revoke", "Export", "Cache", "Uncache", "Refresh",
 ) if hasattr(exp, name))
 
-# Functions that read files, URLs, the environment or engine state, refused wherever they appear.
-_DENIED_FUNCTION = re.compile(
-    r"^(read_\w+|glob|\w+_scan|sniff_csv|parquet_\w+|getenv|query|query_table|current_setting|duckdb_\w+"
-    r"|pragma_\w+|which_secret|load_aws_credentials|json_execute_serialized_sql|sqlite_\w+|postgres_\w+"
-    r"|mysql_\w+|iceberg_\w+|delta_\w+|http_\w+|unnest_file)$",
-    re.IGNORECASE,
-)
+# Parentheses nested deeper than this are refused before parsing: sqlglot's recursive parser runs out of
+# Python stack at about 45 levels, and no reporting query needs more than a handful.
+MAX_NESTING = 32
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TOKEN = re.compile(r"<Token token_type: [^>]*?, text: (.*?), line: [^>]*>")  # sqlglot's Token repr
 
@@ -46,6 +44,15 @@ class UnknownTableError(LakehouseError):
     """The query names a table that is not in the registry."""
 
 
+class QueryTooComplexError(LakehouseError):
+    """The query nests deeper than the guard (or the parser) can follow."""
+
+
+def too_deep() -> QueryTooComplexError:
+    return QueryTooComplexError(f"refused: the query nests too deeply (at most {MAX_NESTING} levels of parentheses "
+                                "or subqueries); flatten it with WITH ... AS (...) steps")
+
+
 @dataclass
 class CheckedQuery:
     """A parsed read-only query and the registry table behind each table reference in it."""
@@ -53,6 +60,11 @@ class CheckedQuery:
     sql: str
     tree: exp.Query
     refs: list[tuple[exp.Table, QueryTable]]
+    scopes: frozenset[str] = field(default=DEFAULT_SCOPES)
+
+    def masked(self, table: QueryTable) -> tuple[str, ...]:
+        """The columns of `table` this query's reader sees masked."""
+        return masked_columns(table, self.scopes)
 
     @property
     def tables(self) -> list[QueryTable]:
@@ -95,8 +107,69 @@ def _refuse(what: str) -> ReadOnlyQueryError:
                               "over lakehouse tables are allowed")
 
 
-def _function_name(func: exp.Func) -> str:
-    return func.name if isinstance(func, exp.Anonymous) else func.sql_name()
+def _nesting(sql: str) -> int:
+    """The deepest parenthesis nesting outside quotes and comments."""
+    depth = deepest = 0
+    quote = None
+    i = 0
+    while i < len(sql):
+        c = sql[i]
+        if quote:
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif sql.startswith("--", i):
+            i = sql.find("\n", i)
+            i = len(sql) if i < 0 else i
+        elif c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+        i += 1
+    return deepest
+
+
+def _with_of(query: exp.Expression) -> exp.With | None:
+    return query.args.get("with_") or query.args.get("with")  # the key's name changed in sqlglot 28
+
+
+def _names_cte(table: exp.Table) -> bool:
+    """Whether an unqualified table name means a CTE at that point of the query.
+
+    A CTE is visible in the body of the query that defines it and, inside the WITH, only to the CTEs after
+    it (and to itself when RECURSIVE). So in `WITH pg_settings AS (SELECT * FROM pg_settings)` the inner
+    name is the engine's view, not the CTE. Anything not certainly a CTE is treated as a table (and refused
+    unless it is a lakehouse table), so a wrong guess can only refuse a query, never let one through.
+    """
+    if table.db or table.catalog:
+        return False
+    name = table.name.lower()
+    node: exp.Expression = table
+    while node.parent is not None:
+        parent = node.parent
+        if isinstance(parent, exp.With):  # node is one of this WITH's CTEs
+            ctes = parent.expressions
+            position = next(i for i, cte in enumerate(ctes) if cte is node)
+            visible = ctes[: position + 1] if parent.args.get("recursive") else ctes[:position]
+            if any(cte.alias_or_name.lower() == name for cte in visible):
+                return True
+        elif _with_of(parent) is not None and _with_of(parent) is not node:
+            if any(cte.alias_or_name.lower() == name for cte in _with_of(parent).expressions):
+                return True
+        node = parent
+    return False
+
+
+def _refuse_function(node: exp.Func) -> ReadOnlyQueryError | None:
+    if is_allowed(node):
+        return None
+    if isinstance(node.parent, (exp.Table, exp.Lateral)):
+        return ReadOnlyQueryError(f"refused: table function {call_text(node)} (only lakehouse tables can be "
+                                  "read; FROM takes layer.table names)")
+    return ReadOnlyQueryError(f"refused: function {call_text(node)} is not on the allow-list of scalar, aggregate "
+                              "and window functions (see docs/query.md)")
 
 
 def resolve(table: exp.Table, settings: Settings, known: dict[str, QueryTable] | None = None) -> QueryTable | None:
@@ -123,11 +196,20 @@ def unknown_table(table: exp.Table, known: dict[str, QueryTable]) -> UnknownTabl
     return UnknownTableError(f"unknown table {ref!r}: name tables as layer.table (e.g. silver.orders); {hint}")
 
 
-def check(sql: str, settings: Settings | None = None) -> CheckedQuery:
-    """Parse `sql` and refuse anything but one read-only query over registry tables."""
+def check(sql: str, settings: Settings | None = None, scopes: frozenset[str] = DEFAULT_SCOPES) -> CheckedQuery:
+    """Parse `sql` and refuse anything but one read-only query over registry tables the scopes cover."""
     settings = settings or Settings.from_env()
     if not sql or not sql.strip():
         raise QuerySyntaxError("no SQL given")
+    if _nesting(sql) > MAX_NESTING:
+        raise too_deep()
+    try:
+        return _check(sql, settings, scopes)
+    except RecursionError:  # deep nesting without parentheses (NOT NOT ..., CASE in CASE ...)
+        raise too_deep() from None
+
+
+def _check(sql: str, settings: Settings, scopes: frozenset[str]) -> CheckedQuery:
     statements = _parse(sql)
     if len(statements) != 1:
         raise _refuse(f"{len(statements)} statements given, exactly one is allowed")
@@ -141,23 +223,23 @@ def check(sql: str, settings: Settings | None = None) -> CheckedQuery:
             raise _refuse(f"{_kind(node)} inside the query")
         if isinstance(node, exp.Select) and node.args.get("into"):
             raise _refuse("SELECT ... INTO (it creates a table)")
-        if isinstance(node, exp.Func) and _DENIED_FUNCTION.match(_function_name(node)):
-            raise _refuse(f"function {_function_name(node).lower()}() (it reads files, URLs or engine state)")
+        if isinstance(node, exp.Func) and (refusal := _refuse_function(node)) is not None:
+            raise refusal
 
     known = known_tables(settings)
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     refs: list[tuple[exp.Table, QueryTable]] = []
     for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):  # read_csv(...), glob(...), range(...) as a table source
+        if not isinstance(table.this, exp.Identifier):  # a function or expression as a table source
             source = table.this.sql(dialect=READ_DIALECT) if table.this is not None else table.sql()
             raise _refuse(f"table function {source} (only lakehouse tables can be read)")
-        if not table.db and not table.catalog and table.name.lower() in ctes:
+        if _names_cte(table):
             continue
         resolved = resolve(table, settings, known)
         if resolved is None:
             raise unknown_table(table, known)
+        check_access(resolved, scopes)
         refs.append((table, resolved))
-    return CheckedQuery(sql, tree, refs)
+    return CheckedQuery(sql, tree, refs, scopes)
 
 
 def with_limit(tree: exp.Query, rows: int) -> exp.Query:
@@ -173,17 +255,45 @@ def with_limit(tree: exp.Query, rows: int) -> exp.Query:
     return tree
 
 
-def rewrite_tables(checked: CheckedQuery, target) -> exp.Query:
+def rewrite_tables(checked: CheckedQuery, target, columns_of=None) -> exp.Query:
     """A copy of the query with each registry reference renamed to `target(table) -> (database, name)`;
-    an alias the user gave is kept, so qualified columns still resolve."""
+    an alias the user gave is kept, so qualified columns still resolve.
+
+    With `columns_of(table) -> [column, ...]`, a reference to a table whose reader may not see some PII columns
+    becomes a subquery that selects every column with those masked (for engines without masking views).
+    """
     tree = checked.tree.copy()
     originals = {id(node): table for node, table in checked.refs}
+    wrapped: list[tuple[exp.Table, exp.Subquery]] = []
     # a copy has the same shape, so walking both in step pairs each node with its copy
     for node, copied in zip(checked.tree.find_all(exp.Table), tree.find_all(exp.Table)):
         table = originals.get(id(node))
-        if table is not None:
-            database, name = target(table)
-            copied.set("catalog", None)
-            copied.set("db", exp.to_identifier(database, quoted=True))
-            copied.set("this", exp.to_identifier(name, quoted=True))
+        if table is None:
+            continue
+        database, name = target(table)
+        copied.set("catalog", None)
+        copied.set("db", exp.to_identifier(database, quoted=True))
+        copied.set("this", exp.to_identifier(name, quoted=True))
+        masked = checked.masked(table)
+        if columns_of is not None and masked:
+            wrapped.append((copied, _masking_subquery(copied, columns_of(table), masked)))
+    for copied, subquery in wrapped:
+        copied.replace(subquery)
     return tree
+
+
+def _masking_subquery(reference: exp.Table, columns: list[str], masked: tuple[str, ...]) -> exp.Subquery:
+    from lakehouse.query.scopes import MASK
+
+    def shown(column: str) -> exp.Expression:
+        ident = exp.to_identifier(column, quoted=True)
+        if column not in masked:
+            return exp.column(ident)
+        hidden = exp.Case(ifs=[exp.If(this=exp.Is(this=exp.column(ident), expression=exp.Null()), true=exp.Null())],
+                          default=exp.Literal.string(MASK))
+        return exp.alias_(hidden, ident)
+
+    alias = reference.alias or reference.name
+    source = exp.Table(this=reference.this.copy(), db=reference.args["db"].copy())
+    select = exp.select(*[shown(c) for c in columns]).from_(source)
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))

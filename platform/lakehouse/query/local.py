@@ -3,9 +3,12 @@
 A table is registered as a pyarrow dataset (from the Delta log, or a hive-partitioned Parquet folder), so
 DuckDB pushes `dt` filters and column selection into the scan and reads only the files it needs. After
 registering, DuckDB loses file and network access and its configuration is locked: even a statement that got
-past the guard could not read a file, attach a database or install an extension.
+past the guard could not read a file, attach a database or install an extension. The view a query reads
+masks the PII columns its reader may not see, and the stored table sits under a random name nobody can guess.
 """
 from __future__ import annotations
+
+import uuid
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -14,7 +17,9 @@ import pyarrow.fs as pafs
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.query.guard import READ_DIALECT, CheckedQuery, rewrite_tables, with_limit
+from lakehouse.query.limits import QueryLimits, apply, deadline, explain
 from lakehouse.query.result import QueryResult, take
+from lakehouse.query.scopes import MASK
 from lakehouse.query.tables import QueryTable
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.table_store import PARTITION, TableStore
@@ -53,17 +58,38 @@ def _lock_down(con) -> None:
         con.execute(statement)
 
 
-def connect(checked: CheckedQuery, settings: Settings):
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _view_sql(hidden: str, columns: list[str], masked: tuple[str, ...]) -> str:
+    """SELECT * from the stored table, with each masked column *** where it holds a value."""
+    hide = [c for c in columns if c in masked]
+    if not hide:
+        return f"SELECT * FROM {_quote(hidden)}"
+    replaced = ", ".join(f"CASE WHEN {_quote(c)} IS NULL THEN NULL ELSE '{MASK}' END AS {_quote(c)}" for c in hide)
+    return f"SELECT * REPLACE ({replaced}) FROM {_quote(hidden)}"
+
+
+def connect(checked: CheckedQuery, settings: Settings, limits: QueryLimits | None = None):
     """A locked-down in-memory DuckDB where each referenced table is the view <layer>.<name>."""
     import duckdb
 
     con = duckdb.connect(":memory:")
-    for table in checked.tables:
-        hidden = f"__lh_{table.layer}__{table.name}"  # the guard refuses unqualified names, so users cannot reach it
-        con.register(hidden, dataset_of(table, settings))
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.layer}"')
-        con.execute(f'CREATE VIEW "{table.layer}"."{table.name}" AS SELECT * FROM "{hidden}"')
-    _lock_down(con)
+    try:
+        con.execute("SET python_enable_replacements = false")  # no scans of the caller's Python variables
+        for table in checked.tables:
+            hidden = f"__lh_{uuid.uuid4().hex}"  # the guard refuses unqualified names; this one cannot be guessed
+            dataset = dataset_of(table, settings)
+            con.register(hidden, dataset)
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(table.layer)}")
+            con.execute(f"CREATE VIEW {_quote(table.layer)}.{_quote(table.name)} AS "
+                        + _view_sql(hidden, dataset.schema.names, checked.masked(table)))
+        apply(con, limits or QueryLimits.of(settings))
+        _lock_down(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -73,16 +99,24 @@ def local_sql(checked: CheckedQuery, limit: int) -> str:
     return with_limit(tree, limit + 1).sql(dialect=READ_DIALECT)
 
 
-def run_local(checked: CheckedQuery, settings: Settings, limit: int) -> QueryResult:
+def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None) -> QueryResult:
     import duckdb
     from deltalake.exceptions import DeltaError
 
+    limits = limits or QueryLimits.of(settings)
     sql = local_sql(checked, limit)
     con = None
     try:
-        con = connect(checked, settings)
-        reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)  # streams: stops after limit + 1 rows
-        table, truncated = take(reader, reader.schema, limit)
+        con = connect(checked, settings, limits)
+        with deadline(con, limits) as timed_out:
+            try:
+                reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)  # streams: stops after limit + 1 rows
+                table, truncated = take(reader, reader.schema, limit)
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:  # the Arrow stream passes DuckDB's errors on
+                limit_error = explain(exc, limits, timed_out.is_set())
+                if limit_error is not None:
+                    raise limit_error from None
+                raise
     except (duckdb.Error, pa.ArrowException, DeltaError, OSError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LocalQueryError(f"query failed in DuckDB: {message}") from None

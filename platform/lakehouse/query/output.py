@@ -1,16 +1,39 @@
-"""Query results for people and for pipes: a rich table, CSV, a JSON array or JSON lines."""
+"""Query results for people and for pipes: a rich table, CSV, a JSON array or JSON lines.
+
+Data is data: a value holding `[bold]`, `[link=...]` or terminal control sequences (ESC, OSC 8 links, a
+carriage return that rewrites the line) is shown as its characters, never interpreted. The table takes values
+as plain rich Text (no markup, no :emoji:) with control characters written as visible escapes (\x1b); JSON
+escapes them itself; CSV keeps the bytes as stored, for programs (view it in a terminal with --format table).
+"""
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import io
 import json
+import re
 from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 FORMATS = ("table", "csv", "json", "jsonl")
+# C0 and C1 controls (but tab and newline, which a cell may hold), DEL, and the Unicode marks that reorder or
+# hide text on screen (bidirectional overrides and isolates, zero-width characters)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as a visible escape (ESC becomes \\x1b)."""
+    return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def cell(value):
+    """One value as a table cell: rich Text, which is never parsed for markup or :emoji: codes, with controls
+    visible."""
+    from rich.text import Text
+
+    return Text(printable("" if value is None else str(value)))
 
 
 def _json_value(value):
@@ -47,13 +70,13 @@ def write(table: pa.Table, fmt: str, out: TextIO, console=None, title: str | Non
     elif fmt == "table":
         from rich.table import Table
 
-        view = Table(title=title)
-        for field in table.schema:
+        view = Table(title=cell(title) if title else None)
+        for field in table.schema:  # column names are data too: SELECT 1 AS "[link=...]"
             numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) or pa.types.is_decimal(
                 field.type)
-            view.add_column(field.name, justify="right" if numeric else "left")
+            view.add_column(cell(field.name), justify="right" if numeric else "left")
         for row in table.to_pylist():
-            view.add_row(*("" if v is None else str(v) for v in row.values()))
+            view.add_row(*(cell(v) for v in row.values()))
         if console is None:
             from rich.console import Console
 

@@ -1,0 +1,77 @@
+"""What one query may cost on the local engine: time, memory and rows, each refused with one clear line.
+
+A triple self-join of a big table would otherwise run until someone kills the process. DuckDB gets a memory
+limit and no spill folder (a query that does not fit fails instead of filling the disk), and a timer thread
+interrupts the connection when the statement timeout passes.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from lakehouse.config import Settings
+from lakehouse.errors import LakehouseError
+
+MAX_ROWS = 1_000_000  # most rows one query hands back; more is an export, not a query
+THREADS = 2  # the machines this runs on are small and shared with Spark
+
+
+class QueryLimitError(LakehouseError):
+    """A query ran past the statement timeout or the memory limit, or asked for too many rows."""
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    timeout: float = 60.0  # seconds
+    memory_mb: int = 1024
+
+    @classmethod
+    def of(cls, settings: Settings) -> "QueryLimits":
+        return cls(settings.query_timeout, settings.query_memory_mb)
+
+
+def check_row_limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ROWS:
+        raise QueryLimitError(f"the row limit must be a whole number from 1 to {MAX_ROWS:,}, not {limit}; "
+                              "for more rows, export the table's files or narrow the query")
+    return limit
+
+
+def apply(con, limits: QueryLimits) -> None:
+    """Settings of a DuckDB connection, before its configuration is locked."""
+    con.execute(f"SET memory_limit = '{int(limits.memory_mb)}MB'")
+    con.execute("SET temp_directory = ''")  # no spilling: a query that does not fit in memory fails
+    con.execute(f"SET threads = {THREADS}")
+
+
+@contextmanager
+def deadline(con, limits: QueryLimits) -> Iterator[threading.Event]:
+    """Interrupt `con` when the timeout passes; the event says whether it did."""
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(limits.timeout, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+
+
+def explain(exc: Exception, limits: QueryLimits, timed_out: bool) -> QueryLimitError | None:
+    """The one-line error for a DuckDB error that is a limit at work, else None."""
+    import duckdb
+
+    if timed_out or isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in str(exc):
+        return QueryLimitError(f"the query was stopped after {limits.timeout:g} s, the statement timeout "
+                               "(LAKEHOUSE_QUERY_TIMEOUT); filter on dt or aggregate before joining")
+    if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in str(exc):
+        return QueryLimitError(f"the query needs more than {limits.memory_mb} MB of memory, the limit "
+                               "(LAKEHOUSE_QUERY_MEMORY_MB); filter on dt or aggregate before joining")
+    return None
