@@ -2,12 +2,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal as D
 
+import pytest
 
 from model_testing import run_model
 
 DAY, NEXT = "2024-06-03", "2024-06-04"
+SALT = "model-test-salt"  # customers and CRM contacts hash emails with LAKEHOUSE_PII_SALT
+
+
+def h(email: str) -> str:
+    return hashlib.sha256((SALT + email).encode()).hexdigest()
+
+
+@pytest.fixture
+def salted(monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_PII_SALT", SALT)
 
 
 def ts(text: str) -> dt.datetime:
@@ -162,14 +174,19 @@ CUSTOMER_FEED = [
     _customer(DAY, 4, "c2", "garbage", email="bo@x.com"),
     _customer(NEXT, 1, "c1", "2024-06-02T18:00:00Z", country="CA"),  # late and out of order
 ]
-SCD_COLUMNS = ("dt", "customer_id", "valid_from", "valid_to", "is_current", "email", "country")
+SCD_COLUMNS = ("dt", "customer_id", "valid_from", "valid_to", "is_current", "email_hash", "country")
 
 
-def test_customers_scd2_history_batch_rerun_and_backfill_agree(spark):
+def test_customers_scd2_history_batch_rerun_and_backfill_agree(spark, salted):
     first = run_model(spark, "silver.customers", {"bronze_shop_customers": CUSTOMER_FEED}, "2024-06-02")
     assert first.rows(*SCD_COLUMNS) == [
         {"dt": "2024-06-02", "customer_id": "c1", "valid_from": ts("2024-06-02T10:00:00"), "valid_to": None,
-         "is_current": True, "email": "ann@x.com", "country": "US"}]
+         "is_current": True, "email_hash": h("ann@x.com"), "country": "US"}]
+    # pseudonyms only: the raw name, email and phone stay in bronze
+    assert first.rows("display_name", "email_masked", "email_domain", "phone_masked") == [
+        {"display_name": "Ann L.", "email_masked": "a***@x.com", "email_domain": "x.com", "phone_masked": "***5010"}]
+    stored = repr(first.rows(lineage=True))
+    assert not any(raw in stored for raw in ("ann@x.com", "Ann@X.com", "Lee", "LEE", "555) 010", "+1555010"))
     history = first.rows(lineage=True)
 
     batch = run_model(spark, "silver.customers",
@@ -178,19 +195,19 @@ def test_customers_scd2_history_batch_rerun_and_backfill_agree(spark):
     c2_v1 = ts("2024-06-03T08:00:00")
     assert batch.rows(*SCD_COLUMNS) == [
         {"dt": DAY, "customer_id": "c1", "valid_from": c1_v1, "valid_to": c1_v2, "is_current": False,
-         "email": "ann@x.com", "country": "US"},
+         "email_hash": h("ann@x.com"), "country": "US"},
         {"dt": DAY, "customer_id": "c1", "valid_from": c1_v2, "valid_to": None, "is_current": True,
-         "email": "ann.lee@x.com", "country": "US"},
+         "email_hash": h("ann.lee@x.com"), "country": "US"},
         {"dt": DAY, "customer_id": "c2", "valid_from": c2_v1, "valid_to": None, "is_current": True,
-         "email": "bo@x.com", "country": "US"},
+         "email_hash": h("bo@x.com"), "country": "US"},
         {"dt": NEXT, "customer_id": "c1", "valid_from": c1_v1, "valid_to": c1_late, "is_current": False,
-         "email": "ann@x.com", "country": "US"},
+         "email_hash": h("ann@x.com"), "country": "US"},
         {"dt": NEXT, "customer_id": "c1", "valid_from": c1_late, "valid_to": c1_v2, "is_current": False,
-         "email": "ann@x.com", "country": "CA"},
+         "email_hash": h("ann@x.com"), "country": "CA"},
         {"dt": NEXT, "customer_id": "c1", "valid_from": c1_v2, "valid_to": None, "is_current": True,
-         "email": "ann.lee@x.com", "country": "US"},
+         "email_hash": h("ann.lee@x.com"), "country": "US"},
         {"dt": NEXT, "customer_id": "c2", "valid_from": c2_v1, "valid_to": None, "is_current": True,
-         "email": "bo@x.com", "country": "US"},
+         "email_hash": h("bo@x.com"), "country": "US"},
     ]
     assert batch.quarantine("dt", "customer_id") == [{"dt": DAY, "customer_id": "c2",
                                                       "rules": ["parsable_updated_at"]}]
@@ -343,7 +360,7 @@ def _crm(line, id_, properties: dict, associations: dict | None = None, updated=
                   associations=json.dumps(associations or {}), updatedAt=updated, **kw)
 
 
-def test_crm_contacts_flattened_latest_update_wins(spark):
+def test_crm_contacts_flattened_latest_update_wins(spark, salted):
     run = run_model(spark, "silver.crm_contacts", {"bronze_crm_contacts": [
         _crm(1, "101", {"email": " Ann@X.com ", "firstname": "ANN", "lastname": "lee", "company": "Acme",
                         "lifecyclestage": "Lead", "shop_customer_id": "c1"}, updated="2024-06-03T09:00:00Z"),
@@ -352,13 +369,15 @@ def test_crm_contacts_flattened_latest_update_wins(spark):
         _crm(3, "102", {"email": "not-an-email"}, archived="TRUE"),
         _crm(4, None, {"email": "ghost@x.com"}),
     ]}, DAY)
-    assert run.rows("contact_id", "email", "first_name", "lifecycle_stage", "customer_id", "is_archived") == [
-        {"contact_id": "101", "email": "ann@x.com", "first_name": "Ann", "lifecycle_stage": "customer",
-         "customer_id": None, "is_archived": False},
-        {"contact_id": "102", "email": "not-an-email", "first_name": None, "lifecycle_stage": None,
-         "customer_id": None, "is_archived": True},
+    assert run.rows("contact_id", "email_hash", "email_masked", "display_name", "lifecycle_stage", "customer_id",
+                    "is_archived") == [
+        {"contact_id": "101", "email_hash": h("ann@x.com"), "email_masked": "a***@x.com", "display_name": "Ann",
+         "lifecycle_stage": "customer", "customer_id": None, "is_archived": False},
+        {"contact_id": "102", "email_hash": h("not-an-email"), "email_masked": None, "display_name": None,
+         "lifecycle_stage": None, "customer_id": None, "is_archived": True},
     ]
-    assert run.quarantine("email") == [{"email": "ghost@x.com", "rules": ["contact_id_present"]}]
+    assert run.quarantine("email_hash") == [{"email_hash": h("ghost@x.com"), "rules": ["contact_id_present"]}]
+    assert "ann@x.com" not in repr(run.valid + run.quarantined)
     assert run.violations["email_well_formed"] == 1
     assert run.contract.passed, run.contract.summary()
 

@@ -1,5 +1,7 @@
 -- silver.crm_contacts: CRM contacts flattened from the API shape (id, properties{}, associations{}),
 -- one row per contact and day: the most recently updated delivery wins.
+-- Personal data is pseudonymized as in silver.customers (display_name, email_hash with :pii_salt bound by
+-- lakehouse.domains.pii.SaltedSql, email_masked, email_domain): raw names and email stay in bronze.
 with source as (
     select
         trim(ct.id) as contact_id,
@@ -27,6 +29,7 @@ with source as (
 ranked as (
     select
         src.*,
+        src.email rlike '^[^@ ]+@[^@ ]+[.][^@ ]+$' as email_well_formed,
         case
             when src.contact_id is null then 1
             else row_number() over (
@@ -40,9 +43,13 @@ ranked as (
 
 select
     ranked.contact_id as contact_id,
-    ranked.email as email,
-    ranked.first_name as first_name,
-    ranked.last_name as last_name,
+    nullif(concat_ws(' ', ranked.first_name,
+        case when coalesce(ranked.last_name, '') <> '' then concat(left(ranked.last_name, 1), '.') end), '')
+        as display_name,
+    case when ranked.email is not null then sha2(concat(:pii_salt, ranked.email), 256) end as email_hash,
+    case when ranked.email_well_formed
+        then concat(left(ranked.email, 1), '***@', substring_index(ranked.email, '@', -1)) end as email_masked,
+    case when ranked.email_well_formed then substring_index(ranked.email, '@', -1) end as email_domain,
     ranked.company as company,
     ranked.lifecycle_stage as lifecycle_stage,
     ranked.customer_id as customer_id,

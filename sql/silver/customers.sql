@@ -8,6 +8,14 @@
 -- patched in older partitions). The current history is the newest partition; older partitions are the
 -- history as it was known then (time travel by dt). Backfill days in order: a day computed before its
 -- predecessor exists misses the predecessor's changes until it is re-run.
+--
+-- Personal data is pseudonymized here, as in silver.apollo_contacts: raw names, email and phone never leave
+-- this query. Run by lakehouse.domains.pii.SaltedSql, which binds :pii_salt (LAKEHOUSE_PII_SALT).
+--   display_name = first name and last initial (Ann L.)
+--   email_hash   = sha256(salt || lower(trim(email))): joinable with other tables hashed with the same salt
+--   email_masked = first character of the local part, '***@', the mail domain (a***@x.com)
+--   phone_masked = '***' and the last 4 digits, only for numbers of at least 7 digits
+--   row_hash     = sha256(salt || the tracked attributes as JSON): detects a change without storing the values
 with batch_days as (
     select explode(sequence(to_date(:start_dt), to_date(:end_dt), interval 1 day)) as as_of_day
 ),
@@ -15,10 +23,11 @@ with batch_days as (
 known_history as (
     select
         hist.customer_id,
-        hist.first_name,
-        hist.last_name,
-        hist.email,
-        hist.phone,
+        hist.display_name,
+        hist.email_hash,
+        hist.email_masked,
+        hist.email_domain,
+        hist.phone_masked,
         hist.country,
         hist.row_hash,
         hist.valid_from,
@@ -38,6 +47,7 @@ feed as (
         nullif(lower(trim(c.email)), '') as email,
         nullif(regexp_replace(c.phone, '[^0-9+]', ''), '') as phone,
         upper(trim(c.country)) as country,
+        nullif(lower(trim(c.email)), '') rlike '^[^@ ]+@[^@ ]+[.][^@ ]+$' as email_well_formed,
         try_to_timestamp(trim(c.updated_at)) as valid_from,
         c.dt as source_dt,
         c._ingested_at as ingested_at,
@@ -48,12 +58,28 @@ feed as (
 ),
 
 hashed_feed as (
+    -- the pseudonymized columns; the raw ones stop here
     select
-        fd.*,
-        sha2(to_json(named_struct(
+        fd.customer_id,
+        nullif(concat_ws(' ', fd.first_name,
+            case when coalesce(fd.last_name, '') <> '' then concat(left(fd.last_name, 1), '.') end), '')
+            as display_name,
+        case when fd.email is not null then sha2(concat(:pii_salt, fd.email), 256) end as email_hash,
+        case when fd.email_well_formed
+            then concat(left(fd.email, 1), '***@', substring_index(fd.email, '@', -1)) end as email_masked,
+        case when fd.email_well_formed then substring_index(fd.email, '@', -1) end as email_domain,
+        case when length(regexp_replace(fd.phone, '[^0-9]', '')) >= 7
+            then concat('***', right(regexp_replace(fd.phone, '[^0-9]', ''), 4)) end as phone_masked,
+        fd.country,
+        sha2(concat(:pii_salt, to_json(named_struct(
             'first_name', fd.first_name, 'last_name', fd.last_name, 'email', fd.email,
             'phone', fd.phone, 'country', fd.country
-        )), 256) as row_hash
+        ))), 256) as row_hash,
+        fd.valid_from,
+        fd.source_dt,
+        fd.ingested_at,
+        fd._source_file,
+        fd._line_number
     from feed as fd
 ),
 
@@ -61,15 +87,16 @@ known_by_day as (
     -- every version that is known at the end of each day of the batch
     select
         bd.as_of_day,
-        kh.customer_id, kh.first_name, kh.last_name, kh.email, kh.phone, kh.country, kh.row_hash,
+        kh.customer_id, kh.display_name, kh.email_hash, kh.email_masked, kh.email_domain, kh.phone_masked,
+        kh.country, kh.row_hash,
         kh.valid_from, kh.source_dt, kh.ingested_at, kh._source_file, kh._line_number
     from batch_days as bd
     cross join known_history as kh
     union all
     select
         bd.as_of_day,
-        hf.customer_id, hf.first_name, hf.last_name, hf.email, hf.phone, hf.country, hf.row_hash,
-        hf.valid_from, hf.source_dt, hf.ingested_at, hf._source_file, hf._line_number
+        hf.customer_id, hf.display_name, hf.email_hash, hf.email_masked, hf.email_domain, hf.phone_masked,
+        hf.country, hf.row_hash, hf.valid_from, hf.source_dt, hf.ingested_at, hf._source_file, hf._line_number
     from batch_days as bd
     inner join hashed_feed as hf
         on hf.source_dt <= cast(bd.as_of_day as string)
@@ -109,8 +136,8 @@ versions as (
 unusable_feed as (
     -- feed rows without a key or a readable updated_at: published nowhere, quarantined by the rules
     select
-        hf.customer_id, hf.first_name, hf.last_name, hf.email, hf.phone, hf.country, hf.row_hash,
-        hf.valid_from, cast(null as timestamp) as valid_to, false as is_current,
+        hf.customer_id, hf.display_name, hf.email_hash, hf.email_masked, hf.email_domain, hf.phone_masked,
+        hf.country, hf.row_hash, hf.valid_from, cast(null as timestamp) as valid_to, false as is_current,
         hf.source_dt, hf._source_file, hf._line_number, hf.source_dt as dt
     from hashed_feed as hf
     where hf.customer_id is null or hf.valid_from is null
@@ -118,10 +145,11 @@ unusable_feed as (
 
 select
     vs.customer_id as customer_id,
-    vs.first_name as first_name,
-    vs.last_name as last_name,
-    vs.email as email,
-    vs.phone as phone,
+    vs.display_name as display_name,
+    vs.email_hash as email_hash,
+    vs.email_masked as email_masked,
+    vs.email_domain as email_domain,
+    vs.phone_masked as phone_masked,
     vs.country as country,
     vs.row_hash as row_hash,
     vs.valid_from as valid_from,
@@ -135,10 +163,11 @@ from versions as vs
 union all
 select
     uf.customer_id,
-    uf.first_name,
-    uf.last_name,
-    uf.email,
-    uf.phone,
+    uf.display_name,
+    uf.email_hash,
+    uf.email_masked,
+    uf.email_domain,
+    uf.phone_masked,
     uf.country,
     uf.row_hash,
     uf.valid_from,

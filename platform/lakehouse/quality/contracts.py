@@ -6,6 +6,10 @@ the failures and fetches a few example rows with Spark: one aggregation for ever
 `limit(sample)` job per failing check. Key uniqueness (the model's `Config.unique`) is checked here
 directly, because pandera counts duplicated keys rather than rows and gives no examples (and its pyspark
 uniqueness support has a history of silently passing).
+
+Examples go to Dagster's event log and to error messages, so they never carry a PII column (the registry's
+`pii` flags of the tables the contract guards): an example row leaves those columns out, a duplicated key
+shows them as ***, and pandera's own text about a PII column is not repeated.
 """
 from __future__ import annotations
 
@@ -17,7 +21,10 @@ from pandera.config import ValidationDepth, config_context
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.tables.registry import all_specs
+
 MAX_EXAMPLES = 5  # per failure in metadata(): enough to debug, small enough for the Dagster UI
+HIDDEN = "***"
 
 # pandera reason codes that describe the schema rather than values: no row counts, an expected/actual note.
 _TYPE_REASONS = {"WRONG_DATATYPE", "COLUMN_NOT_IN_DATAFRAME"}
@@ -149,13 +156,20 @@ def _pandera_errors(df: DataFrame, schema) -> list[tuple[str, dict]]:
             for entry in entries]
 
 
-def evaluate_contract(df: DataFrame, contract, *, sample: int = 5) -> ContractResult:
+def pii_of(contract) -> frozenset[str]:
+    """The PII columns of every table `contract` guards, from the registry."""
+    return frozenset(c for spec in all_specs() if spec.contract is contract for c in spec.pii)
+
+
+def evaluate_contract(df: DataFrame, contract, *, sample: int = 5, pii=None) -> ContractResult:
     """Validate `df` against a pandera.pyspark DataFrameModel; count and sample every failure.
 
     `contract` None means there is nothing to check: passed, with rows_checked 0 (no Spark job is run).
+    `pii` names the columns examples must not show (default: the registry's flags for this contract).
     """
     if contract is None:
         return ContractResult(passed=True, rows_checked=0)
+    pii = pii_of(contract) if pii is None else frozenset(pii)
     schema = _schema(contract)
     already_cached = df.storageLevel.useMemory or df.storageLevel.useDisk
     if not already_cached:
@@ -163,9 +177,9 @@ def evaluate_contract(df: DataFrame, contract, *, sample: int = 5) -> ContractRe
     try:
         rows = _screen(df, schema)
         if rows is not None:  # nothing pandera checks can fail: only the keys are left to look at
-            duplicates = _duplicate_keys(df, schema, sample)
+            duplicates = _duplicate_keys(df, schema, sample, pii)
             return ContractResult(passed=not duplicates, rows_checked=rows, failures=duplicates)
-        return _evaluate(df, schema, sample)
+        return _evaluate(df, schema, sample, pii)
     finally:
         if not already_cached:
             df.unpersist()
@@ -211,7 +225,7 @@ def _screen(df: DataFrame, schema) -> int | None:
     return int(totals["rows"])
 
 
-def _evaluate(df: DataFrame, schema, sample: int) -> ContractResult:
+def _evaluate(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozenset()) -> ContractResult:
     actual_types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     failures: list[CheckFailure] = []
     row_failures: list[tuple[CheckFailure, Column]] = []  # failures still to count, with their predicate
@@ -243,8 +257,8 @@ def _evaluate(df: DataFrame, schema, sample: int) -> ContractResult:
                 row_failures.append((failure, F.coalesce(~passes, F.lit(False))))
         else:  # custom or frame-level checks, check errors, strictness, ordering: reported as pandera says
             frame_level = column is None or column == schema.name
-            failures.append(CheckFailure(check, None if frame_level else column, None,
-                                         [{"error": str(entry.get("error"))}]))
+            error = f"(not shown: {column} is a PII column)" if column in pii else str(entry.get("error"))
+            failures.append(CheckFailure(check, None if frame_level else column, None, [{"error": error}]))
 
     # Every count in one pass over the frame.
     totals = df.agg(
@@ -254,13 +268,14 @@ def _evaluate(df: DataFrame, schema, sample: int) -> ContractResult:
     for i, (failure, pred) in enumerate(row_failures):
         failure.failed_rows = int(totals[f"f{i}"])
         if failure.failed_rows and sample > 0:
-            failure.examples = [_jsonable(r.asDict(recursive=True)) for r in df.where(pred).limit(sample).collect()]
+            shown = df.where(pred).select(*[_col(c) for c in df.columns if c not in pii])
+            failure.examples = [_jsonable(r.asDict(recursive=True)) for r in shown.limit(sample).collect()]
 
-    failures.extend(_duplicate_keys(df, schema, sample))
+    failures.extend(_duplicate_keys(df, schema, sample, pii))
     return ContractResult(passed=not failures, rows_checked=int(totals["rows"]), failures=failures)
 
 
-def _duplicate_keys(df: DataFrame, schema, sample: int) -> list[CheckFailure]:
+def _duplicate_keys(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozenset()) -> list[CheckFailure]:
     """Key uniqueness from the model's Config.unique.
 
     failed_rows counts every row that shares its key with another row; the examples are the duplicated
@@ -280,7 +295,7 @@ def _duplicate_keys(df: DataFrame, schema, sample: int) -> list[CheckFailure]:
     if not rows:
         return []
     examples = [
-        _jsonable({**{k: r[k] for k in key}, "rows": r["__dq_rows"]})
+        _jsonable({**{k: HIDDEN if k in pii else r[k] for k in key}, "rows": r["__dq_rows"]})
         for r in duplicated.orderBy(F.desc("__dq_rows"), *[_col(k) for k in key]).limit(sample).collect()
     ] if sample > 0 else []
     return [CheckFailure(check, None, int(rows), examples)]

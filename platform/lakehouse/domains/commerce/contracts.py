@@ -17,6 +17,8 @@ SEGMENTS = ("VIP", "High Value", "Medium Value", "Low Value")
 DT = r"^\d{4}-\d{2}-\d{2}$"
 MONTH_DT = r"^\d{4}-\d{2}-01$"
 SHA256 = r"^[0-9a-f]{64}$"
+MASKED_EMAIL = r"^[^@]\*\*\*@[^@]+$"
+MASKED_PHONE = r"^\*\*\*\d{4}$"
 
 
 class _Contract(pa.DataFrameModel):
@@ -79,10 +81,12 @@ class Products(_Contract):
 
 class Customers(_Contract):
     customer_id: T.StringType() = pa.Field()
-    first_name: T.StringType() = pa.Field(nullable=True)
-    last_name: T.StringType() = pa.Field(nullable=True)
-    email: T.StringType() = pa.Field(nullable=True)
-    phone: T.StringType() = pa.Field(nullable=True)
+    display_name: T.StringType() = pa.Field(nullable=True)
+    email_hash: T.StringType() = pa.Field(nullable=True, str_matches=SHA256)
+    # masked forms only, never a raw value: one character of the local part then ***, *** then 4 digits
+    email_masked: T.StringType() = pa.Field(nullable=True, str_matches=MASKED_EMAIL)
+    email_domain: T.StringType() = pa.Field(nullable=True)
+    phone_masked: T.StringType() = pa.Field(nullable=True, str_matches=MASKED_PHONE)
     country: T.StringType() = pa.Field(nullable=True)
     row_hash: T.StringType() = pa.Field(str_matches=SHA256)
     valid_from: T.TimestampType() = pa.Field()
@@ -111,9 +115,10 @@ class Events(_Contract):
 
 class CrmContacts(_Contract):
     contact_id: T.StringType() = pa.Field()
-    email: T.StringType() = pa.Field(nullable=True)
-    first_name: T.StringType() = pa.Field(nullable=True)
-    last_name: T.StringType() = pa.Field(nullable=True)
+    display_name: T.StringType() = pa.Field(nullable=True)
+    email_hash: T.StringType() = pa.Field(nullable=True, str_matches=SHA256)
+    email_masked: T.StringType() = pa.Field(nullable=True, str_matches=MASKED_EMAIL)
+    email_domain: T.StringType() = pa.Field(nullable=True)
     company: T.StringType() = pa.Field(nullable=True)
     lifecycle_stage: T.StringType() = pa.Field(nullable=True)
     customer_id: T.StringType() = pa.Field(nullable=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from lakehouse.domains.commerce import contracts as c
+from lakehouse.domains.pii import SaltedSql
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
 
@@ -13,15 +14,23 @@ KNOWN_CURRENCY = _in(c.KNOWN_CURRENCIES)
 LINEAGE = (Column("_source_file", "string", "Landing file the row came from."),
            Column("_line_number", "bigint", "Line of the row in that file."),
            Column("dt", "string", "Day the rows arrived (partition).", required=True))
+# Pseudonymized personal data, as in silver.apollo_contacts (see sql/silver/customers.sql): still personal data,
+# so flagged PII and masked for readers without the pii scope.
+PSEUDONYMS = (Column("display_name", "string", "First name and last initial."),
+              Column("email_hash", "string", "sha256(salt || lower(trim(email))), salt from LAKEHOUSE_PII_SALT."),
+              Column("email_masked", "string", "First character, ***@, mail domain."),
+              Column("email_domain", "string"))
+EMAIL_WELL_FORMED = RowRule("email_well_formed", "email_hash is null or email_masked is not null", "warn")
 # FX rates skip weekends and holidays: an order may use a rate up to 7 days old, and an order may arrive
 # up to a few days after its order date, so the rates of the 10 days before a batch are read.
 FX_LOOKBACK_DAYS = 10
 
 
-def _silver(name, description, columns, upstreams, rules, contract, unique_key, pii=()) -> TableSpec:
+def _silver(name, description, columns, upstreams, rules, contract, unique_key, pii=(), transform=None) -> TableSpec:
     return TableSpec(layer="silver", domain="commerce", name=name, description=description,
                      columns=tuple(columns) + LINEAGE, upstreams=tuple(upstreams), rules=tuple(rules),
-                     contract=contract, unique_key=tuple(unique_key), pii=tuple(pii))
+                     contract=contract, unique_key=tuple(unique_key), pii=tuple(pii), transform=transform,
+                     sql=f"silver/{name}.sql" if transform is not None else None)
 
 
 def _present(*cols: str) -> list[RowRule]:
@@ -83,20 +92,22 @@ PRODUCTS = _silver(
 )
 
 CUSTOMERS = _silver(
-    "customers", "Customer history, SCD type 2; partition dt holds the whole history as known at the end of dt.",
-    [Column("customer_id", "string", required=True), Column("first_name", "string"), Column("last_name", "string"),
-     Column("email", "string", "Lower-cased, trimmed."), Column("phone", "string", "Digits and +."),
-     Column("country", "string"), Column("row_hash", "string", "sha256 of the tracked attributes.", True),
+    "customers", "Customer history, SCD type 2; partition dt holds the whole history as known at the end of dt. "
+    "Names, email and phone pseudonymized; raw values stay in bronze.",
+    [Column("customer_id", "string", required=True), *PSEUDONYMS,
+     Column("phone_masked", "string", "*** and the last 4 digits."),
+     Column("country", "string"), Column("row_hash", "string", "sha256(salt || the tracked attributes).", True),
      Column("valid_from", "timestamp", required=True), Column("valid_to", "timestamp"),
      Column("is_current", "boolean", required=True),
      Column("source_dt", "string", "Day the version arrived.", True)],
     [Upstream("bronze.shop_customers"), Upstream("silver.customers")],
     [*_present("customer_id"),
      RowRule("parsable_updated_at", "valid_from is not null", "drop"),
-     RowRule("email_well_formed", "email is null or email rlike '^[^@ ]+@[^@ ]+\\\\.[^@ ]+$'", "warn"),
+     EMAIL_WELL_FORMED,
      # a broken interval is a bug in the model, not in the data: refuse the whole batch
      RowRule("valid_interval", "valid_to is null or valid_to > valid_from", "fail")],
-    c.Customers, ("dt", "customer_id", "valid_from"), pii=("first_name", "last_name", "email", "phone"),
+    c.Customers, ("dt", "customer_id", "valid_from"),
+    pii=("display_name", "email_hash", "email_masked", "phone_masked"), transform=SaltedSql("silver/customers.sql"),
 )
 
 EVENTS = _silver(
@@ -114,15 +125,16 @@ EVENTS = _silver(
 )
 
 CRM_CONTACTS = _silver(
-    "crm_contacts", "CRM contacts flattened from the CRM API shape, one row per contact and day.",
-    [Column("contact_id", "string", required=True), Column("email", "string"), Column("first_name", "string"),
-     Column("last_name", "string"), Column("company", "string"), Column("lifecycle_stage", "string"),
+    "crm_contacts", "CRM contacts flattened from the CRM API shape, one row per contact and day. Names and "
+    "email pseudonymized; raw values stay in bronze.",
+    [Column("contact_id", "string", required=True), *PSEUDONYMS,
+     Column("company", "string"), Column("lifecycle_stage", "string"),
      Column("customer_id", "string", "Shop customer the contact is associated with."),
      Column("created_at", "timestamp"), Column("updated_at", "timestamp"), Column("is_archived", "boolean", required=True)],
     [Upstream("bronze.crm_contacts")],
-    [*_present("contact_id"),
-     RowRule("email_well_formed", "email is null or email rlike '^[^@ ]+@[^@ ]+\\\\.[^@ ]+$'", "warn")],
-    c.CrmContacts, ("dt", "contact_id"), pii=("email", "first_name", "last_name"),
+    [*_present("contact_id"), EMAIL_WELL_FORMED],
+    c.CrmContacts, ("dt", "contact_id"), pii=("display_name", "email_hash", "email_masked"),
+    transform=SaltedSql("silver/crm_contacts.sql"),
 )
 
 CRM_DEALS = _silver(

@@ -1,0 +1,459 @@
+"""Protecting the data: each case a probe of the platform found, reproduced with its expected clear refusal.
+
+- a corpus of bad reads (system views behind CTE names, table functions, raw tables without the raw scope,
+  runaway queries, absurd limits, deep nesting, statements that write), each refused in one line, through
+  the Python API and through the CLI;
+- PII: masked for readers without the pii scope (no probing through predicates either), raw tables only with
+  the raw scope, the same masking in the SQL sent to Athena, silver/gold holding pseudonyms only, contract
+  examples without PII columns, a salt required off the local disk;
+- secrets: a billing DSN's password in no message, log, repr or traceback, however the DSN is malformed;
+- rendering: data holding rich markup or terminal control sequences is shown, never interpreted.
+
+Tables are written straight to the warehouse with delta-rs: no Spark here but in the last test.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from lakehouse import cli
+from lakehouse.config import Settings
+from lakehouse.errors import ConfigError, LakehouseError, ReadOnlyQueryError
+from lakehouse.query import QuerySyntaxError, UnknownTableError, check, execute
+from lakehouse.query.guard import QueryTooComplexError
+from lakehouse.query.limits import QueryLimitError
+from lakehouse.query.scopes import AccessDeniedError
+from lakehouse.quality.quarantine import quarantine_table
+from lakehouse.tables.registry import all_specs
+
+DAY = "2024-06-03"
+SALT = "test-salt-for-the-security-suite"
+RAW_EMAIL, RAW_PHONE = "ann.lee@example.com", "+1 (415) 555-0134"
+EMAIL_HASH = hashlib.sha256((SALT + RAW_EMAIL).encode()).hexdigest()
+ORDERS = 2000  # enough for a self-join to outrun a short timeout and a small memory limit
+
+
+def write(settings: Settings, table_id: str, table: pa.Table) -> None:
+    layer, name = table_id.split(".")
+    write_deltalake(f"{settings.warehouse}/{layer}/{name}", table, partition_by=["dt"], mode="overwrite")
+
+
+@pytest.fixture(scope="module")
+def lake_env(tmp_path_factory) -> dict[str, str]:
+    """A warehouse holding a few tables shaped like the real ones, and the environment that points at it."""
+    env = {"LAKEHOUSE_HOME": str(tmp_path_factory.mktemp("lake")), "LAKEHOUSE_GLUE_PREFIX": "lh"}
+    settings = Settings.from_env(env)
+    write(settings, "silver.orders", pa.table({
+        "order_id": [f"o-{i:05d}" for i in range(ORDERS)], "customer_id": [f"c{i % 50}" for i in range(ORDERS)],
+        "region": [["eu", "us", "apac"][i % 3] for i in range(ORDERS)], "amount": [float(i % 97) for i in range(ORDERS)],
+        "dt": [DAY] * ORDERS}))
+    write(settings, "silver.customers", pa.table({
+        "customer_id": ["c1", "c2"], "display_name": ["Ann L.", None], "email_hash": [EMAIL_HASH, None],
+        "email_masked": ["a***@example.com", None], "email_domain": ["example.com", None],
+        "phone_masked": ["***0134", None], "country": ["US", "CA"], "dt": [DAY, DAY]}))
+    write(settings, "bronze.shop_customers", pa.table({
+        "customer_id": ["c1"], "first_name": ["Ann"], "last_name": ["Lee"], "email": [RAW_EMAIL],
+        "phone": [RAW_PHONE], "dt": [DAY]}))
+    write(settings, "quarantine.bronze_shop_customers", quarantine_table(
+        "bronze.shop_customers", DAY, [{"reason": "unparseable", "record": f"c9,Bo,Ray,{RAW_EMAIL}"}]))
+    write(settings, "quarantine.silver_orders", quarantine_table(
+        "silver.orders", DAY, [{"reason": "positive_quantity", "record": {"order_id": "o-1"}}]))
+    return env
+
+
+@pytest.fixture
+def lake(lake_env, monkeypatch) -> Settings:
+    for name in ("LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "LAKEHOUSE_BILLING_DSN", "LAKEHOUSE_PII_SALT",
+                 "LAKEHOUSE_QUERY_TIMEOUT", "LAKEHOUSE_QUERY_MEMORY_MB", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in lake_env.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+# --- the corpus of bad reads ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Bad:
+    sql: str
+    error: type[LakehouseError]
+    says: str  # part of the one-line message
+    scopes: tuple[str, ...] = ()
+    limit: int = 1000
+    env: dict = field(default_factory=dict)
+
+
+UNKNOWN, REFUSED, DENIED, LIMIT = UnknownTableError, ReadOnlyQueryError, AccessDeniedError, QueryLimitError
+SELF_JOIN_3 = "SELECT count(*) FROM silver.orders a, silver.orders b, silver.orders c"
+CORPUS = {
+    # system views behind a CTE of the same name, in every scope
+    "cte-pg_settings": Bad("WITH pg_settings AS (SELECT * FROM pg_settings) SELECT name, setting FROM pg_settings",
+                           UNKNOWN, "unknown table 'pg_settings'"),
+    "cte-derived-duckdb_databases": Bad("SELECT database_name, path FROM (WITH duckdb_databases AS (SELECT 1) "
+                                        "SELECT 1) a, duckdb_databases", UNKNOWN, "unknown table 'duckdb_databases'"),
+    "cte-sqlite_master": Bad("WITH sqlite_master AS (SELECT * FROM sqlite_master) SELECT * FROM sqlite_master",
+                             UNKNOWN, "unknown table 'sqlite_master'"),
+    "cte-nested-duckdb_settings": Bad("SELECT * FROM silver.orders WHERE region IN (WITH duckdb_settings AS "
+                                      "(SELECT name FROM duckdb_settings) SELECT name FROM duckdb_settings)",
+                                      UNKNOWN, "unknown table 'duckdb_settings'"),
+    "cte-forward-reference": Bad("WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a",
+                                 UNKNOWN, "unknown table 'b'"),
+    "cte-sibling-union": Bad("(WITH duckdb_views AS (SELECT 1) SELECT * FROM duckdb_views) UNION ALL "
+                             "(SELECT 1 FROM duckdb_views)", UNKNOWN, "unknown table 'duckdb_views'"),
+    # engine catalogs and files by name
+    "pg_catalog": Bad("SELECT * FROM pg_catalog.pg_settings", UNKNOWN, "unknown table 'pg_catalog.pg_settings'"),
+    "information_schema": Bad("SELECT * FROM information_schema.tables", UNKNOWN, "information_schema.tables"),
+    "system-catalog": Bad("SELECT * FROM system.main.duckdb_settings", UNKNOWN, "system.main.duckdb_settings"),
+    "from-first-view": Bad("FROM duckdb_secrets", UNKNOWN, "unknown table 'duckdb_secrets'"),
+    "file-as-table": Bad("SELECT * FROM '/etc/passwd'", UNKNOWN, "'/etc/passwd'"),
+    "old-hidden-name": Bad("SELECT * FROM __lh_silver__orders", UNKNOWN, "__lh_silver__orders"),
+    # table functions and functions off the allow-list
+    "lateral-range": Bad("SELECT count(*) FROM silver.orders, LATERAL range(3)", REFUSED, "table function range("),
+    "generate_series-table": Bad("SELECT * FROM generate_series(1, 3)", REFUSED, "table function generate_series("),
+    "test_all_types": Bad("SELECT * FROM test_all_types()", REFUSED, "table function test_all_types()"),
+    "repeat_row": Bad("SELECT * FROM repeat_row(1, num_rows=3)", REFUSED, "table function repeat_row("),
+    "checkpoint-call": Bad("SELECT checkpoint()", REFUSED, "function checkpoint() is not on the allow-list"),
+    "duckdb_settings-fn": Bad("SELECT * FROM duckdb_settings()", REFUSED, "table function duckdb_settings()"),
+    "pragma-fn": Bad("SELECT * FROM pragma_version()", REFUSED, "table function pragma_version()"),
+    "read_csv": Bad("SELECT * FROM read_csv('/etc/passwd')", REFUSED, "read_csv('/etc/passwd')"),
+    "read_parquet-join": Bad("SELECT * FROM silver.orders, read_parquet('s3://b/x.parquet')", REFUSED,
+                             "read_parquet("),
+    "query-fn": Bad("SELECT * FROM query('SELECT * FROM pg_settings')", REFUSED, "table function query("),
+    "getenv": Bad("SELECT getenv('HOME')", REFUSED, "function getenv('HOME')"),
+    "current_setting": Bad("SELECT current_setting('memory_limit')", REFUSED, "current_setting"),
+    "method-call-reader": Bad("SELECT '/etc/hosts'.read_text()", REFUSED, "read_text()"),
+    "repeat-amplifier": Bad("SELECT repeat('x', 1000000000)", REFUSED, "function repeat("),
+    "range-scalar": Bad("SELECT range(1000000000)", REFUSED, "is not on the allow-list"),
+    # statements that are not one read-only query
+    "drop": Bad("DROP TABLE silver.orders", REFUSED, "refused: DROP statement"),
+    "two-statements": Bad("SELECT 1; SELECT * FROM pg_settings", REFUSED, "2 statements given"),
+    "attach": Bad("ATTACH '/tmp/other.duckdb' AS other", REFUSED, "ATTACH"),
+    "set": Bad("SET enable_external_access = true", REFUSED, "SET"),
+    "copy-out": Bad("COPY silver.orders TO '/tmp/out.csv'", REFUSED, "COPY"),
+    "install": Bad("INSTALL httpfs", REFUSED, "INSTALL"),
+    "pivot": Bad("PIVOT silver.orders ON region USING sum(amount)", REFUSED, "PIVOT statement"),
+    "summarize": Bad("SUMMARIZE silver.orders", REFUSED, "SUMMARIZE statement"),
+    "select-into": Bad("SELECT * INTO stolen FROM silver.orders", REFUSED, "SELECT ... INTO"),
+    # raw data needs the raw scope; a scope must exist
+    "bronze-without-raw": Bad("SELECT email FROM bronze.shop_customers", DENIED,
+                              "bronze.shop_customers holds raw data (rows as received)"),
+    "bronze-glue-name": Bad("SELECT * FROM lh_bronze.shop_customers", DENIED, "needs the raw scope"),
+    "bronze-in-cte": Bad("WITH c AS (SELECT * FROM bronze.shop_customers) SELECT count(*) FROM c", DENIED,
+                         "needs the raw scope"),
+    "quarantine-without-raw": Bad("SELECT record FROM quarantine.silver_orders", DENIED,
+                                  "quarantine.silver_orders holds raw data", scopes=("pii",)),
+    "unknown-scope": Bad("SELECT 1", DENIED, "unknown scope 'admin'", scopes=("admin",)),
+    # limits: rows, time, memory
+    "absurd-limit": Bad("SELECT * FROM silver.orders", LIMIT, "from 1 to 1,000,000, not 100000000000000000000000",
+                        limit=10**23),
+    "zero-limit": Bad("SELECT * FROM silver.orders", LIMIT, "from 1 to 1,000,000, not 0", limit=0),
+    "runaway-self-join": Bad(SELF_JOIN_3, LIMIT, "stopped after 0.5 s, the statement timeout",
+                             env={"LAKEHOUSE_QUERY_TIMEOUT": "0.5"}),
+    "memory-hog": Bad("SELECT count(DISTINCT a.order_id || b.order_id) FROM silver.orders a, silver.orders b",
+                      LIMIT, "needs more than 16 MB of memory", env={"LAKEHOUSE_QUERY_MEMORY_MB": "16"}),
+    # nesting and parsing
+    "deep-parentheses": Bad("SELECT " + "(" * 42 + "1" + ")" * 42, QueryTooComplexError, "nests too deeply"),
+    "deep-not": Bad("SELECT " + "NOT " * 500 + "true", QueryTooComplexError, "nests too deeply"),
+    "empty": Bad("   ", QuerySyntaxError, "no SQL given"),
+}
+
+
+def _run(bad: Bad, monkeypatch):
+    for name, value in bad.env.items():
+        monkeypatch.setenv(name, value)
+    return execute(bad.sql, settings=Settings.from_env(), limit=bad.limit, scopes=bad.scopes)
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CORPUS) >= 40
+
+
+@pytest.mark.parametrize("bad", CORPUS.values(), ids=CORPUS.keys())
+def test_bad_access_is_refused_with_one_clear_line(lake, monkeypatch, bad):
+    with pytest.raises(bad.error) as err:
+        _run(bad, monkeypatch)
+    message = str(err.value)
+    assert bad.says in message and "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("bad", CORPUS.values(), ids=CORPUS.keys())
+def test_bad_access_through_the_cli_is_one_line_with_exit_code_2(lake, monkeypatch, capsys, bad):
+    for name, value in bad.env.items():
+        monkeypatch.setenv(name, value)
+    args = ["query", bad.sql, "--limit", str(bad.limit)]
+    for scope in bad.scopes:
+        args += ["--scope", scope]
+    if any(s not in ("pii", "raw") for s in bad.scopes):  # argparse refuses it before the query layer
+        with pytest.raises(SystemExit):
+            cli.main(args)
+        assert "invalid choice: 'admin'" in capsys.readouterr().err
+        return
+    assert cli.main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and err.count("\n") == 1
+    assert bad.says in err and "Traceback" not in err
+
+
+def test_what_is_allowed_still_runs(lake):
+    cte = execute("WITH pg_settings AS (SELECT region FROM silver.orders) SELECT DISTINCT region FROM pg_settings "
+                  "ORDER BY 1", settings=lake)
+    assert cte.table.column("region").to_pylist() == ["apac", "eu", "us"]  # the CTE, not the engine's view
+    counted = execute("SELECT count(*) AS n FROM silver.orders a JOIN silver.orders b USING (order_id)", settings=lake)
+    assert counted.table.to_pylist() == [{"n": ORDERS}]
+    assert execute("SELECT * FROM silver.orders", settings=lake, limit=1_000_000).table.num_rows == ORDERS
+
+
+# --- PII: masked for readers without the pii scope; raw tables with the raw scope only ---------------------
+
+PII_COLUMNS = "customer_id, display_name, email_hash, email_masked, email_domain, phone_masked"
+
+
+def test_pii_columns_are_masked_without_the_pii_scope(lake):
+    rows = execute(f"SELECT {PII_COLUMNS} FROM silver.customers ORDER BY 1", settings=lake).table.to_pylist()
+    assert rows == [
+        {"customer_id": "c1", "display_name": "***", "email_hash": "***", "email_masked": "***",
+         "email_domain": "example.com", "phone_masked": "***"},
+        {"customer_id": "c2", "display_name": None, "email_hash": None, "email_masked": None, "email_domain": None,
+         "phone_masked": None},  # NULL stays NULL: counts of present values still work
+    ]
+    # every way of reaching the table reads the masked view: *, a CTE, an alias, the Glue name
+    for sql in ("SELECT * FROM silver.customers", "WITH c AS (SELECT * FROM silver.customers) SELECT * FROM c",
+                "SELECT c.email_hash FROM lh_silver.customers AS c"):
+        values = [v for row in execute(sql, settings=lake).table.to_pylist() for v in row.values()]
+        assert EMAIL_HASH not in values and "Ann L." not in values and "***" in values
+
+
+def test_masked_values_cannot_be_probed_through_predicates(lake):
+    probe = f"SELECT count(*) AS n FROM silver.customers WHERE email_hash = '{EMAIL_HASH}'"
+    assert execute(probe, settings=lake).table.to_pylist() == [{"n": 0}]
+    assert execute(probe, settings=lake, scopes=["pii"]).table.to_pylist() == [{"n": 1}]
+    starts = "SELECT count(*) AS n FROM silver.customers WHERE display_name LIKE 'A%'"
+    assert execute(starts, settings=lake).table.to_pylist() == [{"n": 0}]
+
+
+def test_the_pii_scope_reads_the_stored_pseudonyms(lake):
+    row = execute(f"SELECT {PII_COLUMNS} FROM silver.customers WHERE customer_id = 'c1'", settings=lake,
+                  scopes=["pii"]).table.to_pylist()[0]
+    assert row["email_hash"] == EMAIL_HASH and row["display_name"] == "Ann L." and row["phone_masked"] == "***0134"
+
+
+def test_raw_tables_with_the_raw_scope_still_mask_pii_without_the_pii_scope(lake):
+    raw = execute("SELECT email, phone, customer_id FROM bronze.shop_customers", settings=lake, scopes=["raw"])
+    assert raw.table.to_pylist() == [{"email": "***", "phone": "***", "customer_id": "c1"}]
+    both = execute("SELECT email FROM bronze.shop_customers", settings=lake, scopes=["raw", "pii"])
+    assert both.table.to_pylist() == [{"email": RAW_EMAIL}]
+    record = execute("SELECT record FROM quarantine.bronze_shop_customers", settings=lake, scopes=["raw"])
+    assert record.table.to_pylist() == [{"record": "***"}]  # the whole source line, PII included
+    plain = execute("SELECT record FROM quarantine.silver_orders", settings=lake, scopes=["raw"])
+    assert plain.table.to_pylist() == [{"record": '{"order_id": "o-1"}'}]  # no PII in orders: shown
+
+
+def test_athena_gets_the_same_masking_as_a_subquery(lake):
+    from lakehouse.query.athena import athena_sql
+
+    sql = "SELECT c.email_hash, o.amount FROM silver.customers c JOIN silver.orders o USING (customer_id)"
+    masked = athena_sql(check(sql, lake), lake, 10)
+    assert "CASE WHEN \"email_hash\" IS NULL THEN NULL ELSE '***' END AS \"email_hash\"" in masked
+    assert 'FROM "lh_silver"."customers") AS "c"' in masked and '"lh_silver"."orders" AS o' in masked
+    assert "CASE" not in athena_sql(check(sql, lake, frozenset({"read", "pii"})), lake, 10)
+
+
+SILVER_GOLD = [s for s in all_specs() if s.layer != "bronze"]
+PSEUDONYM = ("display_name", "_hash", "_masked")
+RAW_PII_NAMES = {"email", "phone", "first_name", "last_name", "full_name"}  # a company's linkedin_url is not personal
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="billing keeps raw email and full_name in silver: "
+                                            "outside this change, reported")) if s.id == "silver.billing_users" else s
+    for s in SILVER_GOLD], ids=[s.id for s in SILVER_GOLD])
+def test_silver_and_gold_hold_pseudonyms_not_raw_pii(spec):
+    columns = {c.name for c in spec.columns}
+    assert set(spec.pii) <= columns, "a PII flag names a column the table does not have"
+    assert all(c.endswith(PSEUDONYM) for c in spec.pii), f"raw PII kept: {spec.pii}"
+    assert not columns & RAW_PII_NAMES, f"unflagged raw PII columns: {columns & RAW_PII_NAMES}"
+
+
+def test_pseudonymizing_models_refuse_the_development_salt_off_the_local_disk(monkeypatch):
+    from lakehouse.domains.pii import SaltedSql
+
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", "s3://bucket/warehouse")
+    monkeypatch.delenv("LAKEHOUSE_PII_SALT", raising=False)
+    for spec in all_specs():
+        if isinstance(spec.transform, SaltedSql):
+            with pytest.raises(ConfigError, match="LAKEHOUSE_PII_SALT is not set, and the warehouse s3://bucket"):
+                spec.transform(None, {}, DAY, DAY)  # refused before the session is touched
+
+
+def test_materialize_off_the_local_disk_without_a_salt_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", "s3://bucket/warehouse")
+    monkeypatch.delenv("LAKEHOUSE_PII_SALT", raising=False)
+    for args in (["materialize", "--start", DAY, "--domain", "commerce"], ["demo", "--days", "1"]):
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: LAKEHOUSE_PII_SALT is not set") and err.count("\n") == 1
+
+
+# --- secrets: the DSN's password nowhere --------------------------------------------------------------------
+
+PASSWORD = "Sup3r S3cret"
+BAD_DSNS = {  # DSN -> what the one line says is wrong (the password is always the same, spelled as it is)
+    "spaces": ("postgresql://svc:Sup3r S3cret@db.example:5432/billing", "cannot hold spaces"),
+    "unencoded-at": ("postgresql://svc:Sup3r@S3cret@db.example:5432/billing", "unencoded '@'"),
+    "no-scheme": ("svc:Sup3rS3cret@db.example:5432/billing", "neither a postgresql:// URL nor key=value"),
+    "other-scheme": ("mysql://svc:Sup3rS3cret@db.example/billing", "has the scheme 'mysql'"),
+    "keyword-unquoted-space": ("host=db.example user=svc password=Sup3r S3cret dbname=billing",
+                               "does not parse"),
+    "broken-ipv6": ("postgresql://svc:Sup3rS3cret@[::1/billing", "does not parse"),
+}
+
+
+def _secret_free(text: str) -> bool:
+    return all(p not in text for p in ("Sup3r", "S3cret", "Sup3rS3cret", "Sup3r%20S3cret"))
+
+
+@pytest.mark.parametrize("dsn, says", BAD_DSNS.values(), ids=BAD_DSNS.keys())
+def test_a_malformed_dsn_is_refused_when_settings_load_without_its_password(dsn, says):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"LAKEHOUSE_BILLING_DSN": dsn})
+    message = str(err.value)
+    assert message.startswith("LAKEHOUSE_BILLING_DSN=") and says in message and "***" in message
+    assert _secret_free(message) and "\n" not in message
+
+
+@pytest.mark.parametrize("dsn, says", BAD_DSNS.values(), ids=BAD_DSNS.keys())
+def test_the_export_refuses_a_malformed_dsn_without_its_password(dsn, says, caplog):
+    from lakehouse.domains.billing.bronze import SOURCES
+    from lakehouse.ingest.postgres import SourceError, describe_dsn, export_day
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as err:
+        export_day(dsn, SOURCES["invoices"], DAY, retries=0)
+    assert "malformed DSN" in str(err.value) and says in str(err.value)
+    assert _secret_free(str(err.value)) and _secret_free(caplog.text) and _secret_free(describe_dsn(dsn))
+
+
+def test_an_unreachable_source_is_reported_and_logged_without_the_password(caplog):
+    from lakehouse.domains.billing.bronze import SOURCES
+    from lakehouse.ingest.postgres import SourceUnavailable, export_day
+
+    dsn = "postgresql://svc:Sup3r%20S3cret@127.0.0.1:1/billing"  # nothing listens on port 1
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceUnavailable) as err:
+        export_day(dsn, SOURCES["invoices"], DAY, retries=1, retry_delay=0)
+    assert "postgresql://svc@127.0.0.1:1/billing" in str(err.value) and "retrying" in caplog.text
+    assert _secret_free(str(err.value)) and _secret_free(caplog.text)
+
+
+def test_settings_repr_holds_neither_password_nor_salt():
+    settings = Settings.from_env({"LAKEHOUSE_BILLING_DSN": "postgresql://svc:Sup3r%20S3cret@db:5432/billing",
+                                  "LAKEHOUSE_PII_SALT": SALT})
+    for text in (repr(settings), str(settings), f"{settings}", repr([settings])):
+        assert _secret_free(text) and SALT not in text
+        assert "postgresql://svc:***@db:5432/billing" in text and "pii_salt='***'" in text
+
+
+@pytest.mark.parametrize("dsn", [d for d, _ in BAD_DSNS.values()], ids=BAD_DSNS.keys())
+def test_land_billing_with_a_bad_dsn_prints_one_line(dsn, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_BILLING_DSN", dsn)
+    assert cli.main(["land", "--domain", "billing", "--days", "1", "--rows", "5"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: LAKEHOUSE_BILLING_DSN=") and err.count("\n") == 1
+    assert _secret_free(out + err) and "Traceback" not in err
+
+
+def test_land_billing_into_an_unreachable_database_prints_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_BILLING_DSN", "postgresql://svc:Sup3r%20S3cret@127.0.0.1:1/billing")
+    assert cli.main(["land", "--domain", "billing", "--days", "1", "--rows", "5"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: cannot seed billing into postgresql://svc@127.0.0.1:1/billing: ")
+    assert err.count("\n") == 1 and _secret_free(out + err)
+
+
+def test_an_error_quoting_the_dsn_is_scrubbed_before_it_is_printed(monkeypatch):
+    dsn = "postgresql://svc:Sup3r%20S3cret@db:5432/billing"
+    monkeypatch.setenv("LAKEHOUSE_BILLING_DSN", dsn)
+    monkeypatch.setenv("LAKEHOUSE_PII_SALT", SALT)
+    line = cli.error_line(ValueError(f"could not use {dsn} (password Sup3r S3cret)\nsalt {SALT}"))
+    assert _secret_free(line) and SALT not in line and "\n" not in line
+
+
+# --- configuration through the CLI ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("LAKEHOUSE_WAREHOUSE", "ftp://x", "LAKEHOUSE_WAREHOUSE='ftp://x' is not valid"),
+    ("LAKEHOUSE_WAREHOUSE", "s3://", "LAKEHOUSE_WAREHOUSE='s3://' is not valid: expected s3://<bucket>"),
+    ("LAKEHOUSE_WAREHOUSE", "{missing}", "no warehouse at file://"),
+    ("LAKEHOUSE_WAREHOUSE", "{file}", "a folder, not a file"),
+    ("LAKEHOUSE_RETENTION_BRONZE_DAYS", "abc", "LAKEHOUSE_RETENTION_BRONZE_DAYS='abc' is not valid"),
+])
+def test_status_with_a_bad_setting_is_one_line_not_zeros(monkeypatch, tmp_path, capsys, variable, value, says):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(variable, value.format(missing=tmp_path / "missing", file=a_file))
+    assert cli.main(["status"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and says in err and err.count("\n") == 1
+
+
+def test_a_bad_spark_conf_does_not_stop_a_query(lake, monkeypatch, capsys):
+    monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", "not json")
+    assert cli.main(["query", "SELECT count(*) AS n FROM silver.orders", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == ['"n"', str(ORDERS)]
+
+
+# --- rendering: data is data ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, shown", [
+    ("'[/bold]'", "[/bold]"),  # a closing tag with nothing open crashed rich's table
+    ("'[link=https://evil.example]click[/link]'", "[link=https://evil.example]click[/link]"),
+    ("'look :warning:'", "look :warning:"),
+    ("chr(27) || '[2J'", "\\x1b[2J"),  # clear the screen
+    ("chr(27) || ']8;;https://evil.example' || chr(7) || 'osc'", "\\x1b]8;;https://evil.example\\x07osc"),
+    ("'ok' || chr(13) || 'forged'", "ok\\rforged"),  # a carriage return rewriting the line
+    ("'abc' || chr(8238) || 'txt.exe'", "abc\\u202etxt.exe"),  # right-to-left override
+])
+def test_markup_and_control_sequences_in_data_are_shown_not_interpreted(lake, capsys, value, shown):
+    assert cli.main(["query", f'SELECT {value} AS x, 1 AS "[bold red]col[/]"']) == 0
+    out = capsys.readouterr().out
+    assert shown in out and "[bold red]col[/]" in out
+    assert not any(c in out for c in ("\x1b", "\r", "\x07", "\u202e", "⚠"))
+
+
+def test_json_keeps_control_characters_escaped(lake, capsys):
+    assert cli.main(["query", "SELECT chr(27) || '[31m' AS x", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\u001b[31m" in out
+
+
+# --- contract examples never carry PII (Spark) --------------------------------------------------------------
+
+def test_contract_failure_examples_leave_pii_columns_out(spark):
+    from lakehouse.domains.commerce.contracts import CrmContacts
+    from lakehouse.quality.contracts import evaluate_contract
+
+    columns = ["contact_id", "display_name", "email_hash", "email_masked", "email_domain", "company",
+               "lifecycle_stage", "customer_id", "created_at", "updated_at", "is_archived", "_source_file",
+               "_line_number", "dt"]
+    row = ["k1", "Ann L.", EMAIL_HASH, RAW_EMAIL, "example.com", "Acme", "lead", None, None, None, False, "f", 1, DAY]
+    frame = spark.createDataFrame([row, ["k1", *row[1:]]], "contact_id string, display_name string, "
+                                  "email_hash string, email_masked string, email_domain string, company string, "
+                                  "lifecycle_stage string, customer_id string, created_at timestamp, "
+                                  "updated_at timestamp, is_archived boolean, _source_file string, "
+                                  "_line_number bigint, dt string")
+    result = evaluate_contract(frame, CrmContacts)
+    assert not result.passed
+    checks = {f.check: f for f in result.failures}
+    masked = next(f for f in result.failures if f.column == "email_masked")
+    assert masked.failed_rows == 2 and masked.examples  # a raw email where a masked one belongs
+    text = repr(result.metadata()) + result.summary()
+    assert RAW_EMAIL not in text and EMAIL_HASH not in text and "Ann L." not in text
+    assert all(set(e) & {"display_name", "email_hash", "email_masked"} == set() for e in masked.examples)
+    assert checks["unique(dt, contact_id)"].failed_rows == 2
