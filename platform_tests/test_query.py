@@ -202,8 +202,8 @@ def test_local_engine_on_s3_with_glue_names(s3_lakehouse_env):
 # --- catalog listing --------------------------------------------------------------------------------------
 
 def test_databases_tables_and_describe_locally(lakehouse_env):
-    publish("silver.customers", pa.table({"customer_id": ["c1"], "email": ["a@b.c"], "dt": ["2024-06-03"]}))
-    publish("silver.customers", pa.table({"customer_id": ["c2"], "email": ["d@e.f"], "dt": ["2024-06-04"]}))
+    publish("silver.customers", pa.table({"customer_id": ["c1"], "email_hash": ["h1"], "dt": ["2024-06-03"]}))
+    publish("silver.customers", pa.table({"customer_id": ["c2"], "email_hash": ["h2"], "dt": ["2024-06-04"]}))
     dbs = list_databases(lakehouse_env).to_pylist()
     assert [d["database"] for d in dbs] == ["bronze", "silver", "gold", "quarantine"]
     tables = {t["table"]: t for t in list_tables(lakehouse_env, layer="silver").to_pylist()}
@@ -213,7 +213,7 @@ def test_databases_tables_and_describe_locally(lakehouse_env):
     assert tables["silver.customers"]["location"].endswith("/silver/customers")
     d = describe("silver.customers", lakehouse_env)
     cols = {c["column"]: c for c in d.columns.to_pylist()}
-    assert cols["email"]["pii"] and not cols["customer_id"]["pii"]
+    assert cols["email_hash"]["pii"] and not cols["customer_id"]["pii"]
     assert cols["customer_id"]["type"] == "string" and "dt" in cols
     assert d.partitions == ["2024-06-03", "2024-06-04"] and d.delta_version == 1
     declared = describe("gold.business_metrics", lakehouse_env)
