@@ -14,6 +14,14 @@ from lakehouse.errors import LakehouseError
 console = Console(width=max(120, Console().width))
 
 
+def _day(text: str) -> str:
+    """An argparse type: a day as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
 def _end(start: str, days: int) -> str:
     return (date.fromisoformat(start) + timedelta(days=days - 1)).isoformat()
 
@@ -69,7 +77,7 @@ def _materialize(start: str, end: str, domains: list[str], log_level: str = "INF
     for domain in domains:
         run.results += materialize_range(defs, start, end, domain=domain, log_level=log_level).results
     for line in run.failures():
-        console.print(f"[red]failed[/red] {line}")
+        console.print("[red]failed[/red]", plain(line))  # a failure may quote data: never markup
     return run
 
 
@@ -80,10 +88,10 @@ def cmd_materialize(args) -> int:
     end = args.end or args.start
     domains = args.domain or _landed_domains(args.start, end)
     if not domains:
-        console.print(f"[red]error:[/red] nothing has landed for {args.start}..{end}; land files first "
-                      "(e.g. lakehouse land) or name a domain with --domain")
+        console.print("[red]error:[/red]", plain(f"nothing has landed for {args.start}..{end}; land files first "
+                                                 "(e.g. lakehouse land) or name a domain with --domain"))
         return 2
-    console.print(f"materializing {', '.join(domains)} for {args.start}..{end}")
+    console.print(plain(f"materializing {', '.join(domains)} for {args.start}..{end}"))
     run = _materialize(args.start, end, domains)
     console.print("[green]success[/green]" if run.success else "[red]some steps failed[/red]")
     return 0 if run.success else 1
@@ -193,21 +201,21 @@ def main(argv: list[str] | None = None) -> int:
 
     land = sub.add_parser("land", help="write deterministic, deliberately dirty sample files to the landing zone")
     land.add_argument("--domain", default="commerce")
-    land.add_argument("--start", default="2024-06-03")
+    land.add_argument("--start", type=_day, default="2024-06-03")
     land.add_argument("--days", type=int, default=7)
     land.add_argument("--rows", type=int, default=1000, help="rows per day of the main entity (orders for commerce, companies per provider for startups, invoices for billing); the others scale with it")
     land.add_argument("--seed", type=int, default=7)
     land.set_defaults(func=cmd_land)
 
     mat = sub.add_parser("materialize", help="materialize every table for a range of days, one run per domain")
-    mat.add_argument("--start", required=True)
-    mat.add_argument("--end")
+    mat.add_argument("--start", type=_day, required=True)
+    mat.add_argument("--end", type=_day)
     mat.add_argument("--domain", action="append", help="only this domain (repeatable); default: every domain "
                      "with files landed in the range")
     mat.set_defaults(func=cmd_materialize)
 
     demo = sub.add_parser("demo", help="land sample data, materialize bronze -> gold, print a summary")
-    demo.add_argument("--start", default="2024-06-03")
+    demo.add_argument("--start", type=_day, default="2024-06-03")
     demo.add_argument("--days", type=int, default=7)
     demo.add_argument("--rows", type=int, default=1000, help="orders per day (startups get a tenth as many companies)")
     demo.add_argument("--seed", type=int, default=7)
@@ -215,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("tables", help="list the table registry").set_defaults(func=cmd_tables)
     status = sub.add_parser("status", help="partitions, rows and quarantined rows per table")
-    status.add_argument("--start")
-    status.add_argument("--end")
+    status.add_argument("--start", type=_day)
+    status.add_argument("--end", type=_day)
     status.set_defaults(func=cmd_status)
     sub.add_parser("health", help="expected vs present partitions, Delta version, recent row counts").set_defaults(
         func=cmd_health)
@@ -235,6 +243,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"error: {error_line(exc)}\n")
             return 2
         raise
+
+
+def plain(text: str):
+    """Text for the console that is never read as markup or :emoji: and shows control characters as escapes."""
+    from lakehouse.query.output import cell
+
+    return cell(text)
 
 
 def error_line(exc: BaseException) -> str:

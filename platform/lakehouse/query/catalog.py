@@ -14,7 +14,7 @@ from sqlglot.errors import ParseError
 
 from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
-from lakehouse.query.guard import UnknownTableError, resolve, unknown_table
+from lakehouse.query.names import UnknownTableError, resolve, unknown_table
 from lakehouse.query.tables import DATABASES, QueryTable, known_tables
 from lakehouse.storage.table_store import TableStore
 

@@ -5,7 +5,6 @@ gives a person a message saying what was refused and why.
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,8 +16,12 @@ from sqlglot.errors import ParseError, TokenError
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError, ReadOnlyQueryError
 from lakehouse.query.functions import call_text, is_allowed
+from lakehouse.query.names import UnknownTableError, names_cte, resolve, unknown_table
 from lakehouse.query.scopes import DEFAULT_SCOPES, check_access, masked_columns
-from lakehouse.query.tables import DATABASES, QueryTable, known_tables
+from lakehouse.query.tables import QueryTable, known_tables
+
+__all__ = ["CheckedQuery", "QuerySyntaxError", "QueryTooComplexError", "READ_DIALECT", "UnknownTableError", "check",
+           "resolve", "too_deep", "unknown_table"]
 
 READ_DIALECT = "duckdb"  # queries are written in DuckDB's SQL; Athena gets them transpiled
 
@@ -38,10 +41,6 @@ _TOKEN = re.compile(r"<Token token_type: [^>]*?, text: (.*?), line: [^>]*>")  # 
 
 class QuerySyntaxError(LakehouseError):
     """The SQL does not parse."""
-
-
-class UnknownTableError(LakehouseError):
-    """The query names a table that is not in the registry."""
 
 
 class QueryTooComplexError(LakehouseError):
@@ -108,7 +107,7 @@ def _refuse(what: str) -> ReadOnlyQueryError:
 
 
 def _nesting(sql: str) -> int:
-    """The deepest parenthesis nesting outside quotes and comments."""
+    """The deepest parenthesis nesting outside quotes and line comments (a block comment only over-counts)."""
     depth = deepest = 0
     quote = None
     i = 0
@@ -131,37 +130,6 @@ def _nesting(sql: str) -> int:
     return deepest
 
 
-def _with_of(query: exp.Expression) -> exp.With | None:
-    return query.args.get("with_") or query.args.get("with")  # the key's name changed in sqlglot 28
-
-
-def _names_cte(table: exp.Table) -> bool:
-    """Whether an unqualified table name means a CTE at that point of the query.
-
-    A CTE is visible in the body of the query that defines it and, inside the WITH, only to the CTEs after
-    it (and to itself when RECURSIVE). So in `WITH pg_settings AS (SELECT * FROM pg_settings)` the inner
-    name is the engine's view, not the CTE. Anything not certainly a CTE is treated as a table (and refused
-    unless it is a lakehouse table), so a wrong guess can only refuse a query, never let one through.
-    """
-    if table.db or table.catalog:
-        return False
-    name = table.name.lower()
-    node: exp.Expression = table
-    while node.parent is not None:
-        parent = node.parent
-        if isinstance(parent, exp.With):  # node is one of this WITH's CTEs
-            ctes = parent.expressions
-            position = next(i for i, cte in enumerate(ctes) if cte is node)
-            visible = ctes[: position + 1] if parent.args.get("recursive") else ctes[:position]
-            if any(cte.alias_or_name.lower() == name for cte in visible):
-                return True
-        elif _with_of(parent) is not None and _with_of(parent) is not node:
-            if any(cte.alias_or_name.lower() == name for cte in _with_of(parent).expressions):
-                return True
-        node = parent
-    return False
-
-
 def _refuse_function(node: exp.Func) -> ReadOnlyQueryError | None:
     if is_allowed(node):
         return None
@@ -170,30 +138,6 @@ def _refuse_function(node: exp.Func) -> ReadOnlyQueryError | None:
                                   "read; FROM takes layer.table names)")
     return ReadOnlyQueryError(f"refused: function {call_text(node)} is not on the allow-list of scalar, aggregate "
                               "and window functions (see docs/query.md)")
-
-
-def resolve(table: exp.Table, settings: Settings, known: dict[str, QueryTable] | None = None) -> QueryTable | None:
-    """The registry table a reference means: `layer.table` or the Glue name `<prefix>_<layer>.table`."""
-    known = known if known is not None else known_tables(settings)
-    catalog, db, name = table.catalog.lower(), table.db.lower(), table.name.lower()
-    if catalog and catalog != "awsdatacatalog":
-        return None
-    layer = db
-    prefix = (settings.glue_prefix or "").lower()
-    if prefix and db.startswith(prefix + "_") and db[len(prefix) + 1:] in DATABASES:
-        layer = db[len(prefix) + 1:]
-    return known.get(f"{layer}.{name}")
-
-
-def unknown_table(table: exp.Table, known: dict[str, QueryTable]) -> UnknownTableError:
-    ref = ".".join(p for p in (table.catalog, table.db, table.name) if p)
-    close = difflib.get_close_matches(ref.lower(), list(known), n=3, cutoff=0.6)
-    if not close and not table.db:
-        close = [k for k in known if k.endswith("." + table.name.lower())]
-    hint = (f"did you mean {', '.join(close)}?" if close
-            else "known tables: " + ", ".join(k for k, t in known.items() if not t.is_quarantine)
-            + " (and quarantine.<layer>_<table>)")
-    return UnknownTableError(f"unknown table {ref!r}: name tables as layer.table (e.g. silver.orders); {hint}")
 
 
 def check(sql: str, settings: Settings | None = None, scopes: frozenset[str] = DEFAULT_SCOPES) -> CheckedQuery:
@@ -232,7 +176,7 @@ def _check(sql: str, settings: Settings, scopes: frozenset[str]) -> CheckedQuery
         if not isinstance(table.this, exp.Identifier):  # a function or expression as a table source
             source = table.this.sql(dialect=READ_DIALECT) if table.this is not None else table.sql()
             raise _refuse(f"table function {source} (only lakehouse tables can be read)")
-        if _names_cte(table):
+        if names_cte(table):
             continue
         resolved = resolve(table, settings, known)
         if resolved is None:
@@ -240,60 +184,3 @@ def _check(sql: str, settings: Settings, scopes: frozenset[str]) -> CheckedQuery
         check_access(resolved, scopes)
         refs.append((table, resolved))
     return CheckedQuery(sql, tree, refs, scopes)
-
-
-def with_limit(tree: exp.Query, rows: int) -> exp.Query:
-    """The query with an outer LIMIT of at most `rows`, so an engine can stop early; an existing smaller
-    literal LIMIT is kept."""
-    tree = tree.copy()
-    current = tree.args.get("limit")
-    value = current.args.get("expression") if isinstance(current, exp.Limit) else None
-    if current is not None and not (isinstance(value, exp.Literal) and value.is_int):
-        return tree  # LIMIT ALL / an expression / FETCH: leave it; the reader still stops at `rows`
-    if current is None or int(value.this) > rows:
-        tree.set("limit", exp.Limit(expression=exp.Literal.number(rows)))
-    return tree
-
-
-def rewrite_tables(checked: CheckedQuery, target, columns_of=None) -> exp.Query:
-    """A copy of the query with each registry reference renamed to `target(table) -> (database, name)`;
-    an alias the user gave is kept, so qualified columns still resolve.
-
-    With `columns_of(table) -> [column, ...]`, a reference to a table whose reader may not see some PII columns
-    becomes a subquery that selects every column with those masked (for engines without masking views).
-    """
-    tree = checked.tree.copy()
-    originals = {id(node): table for node, table in checked.refs}
-    wrapped: list[tuple[exp.Table, exp.Subquery]] = []
-    # a copy has the same shape, so walking both in step pairs each node with its copy
-    for node, copied in zip(checked.tree.find_all(exp.Table), tree.find_all(exp.Table)):
-        table = originals.get(id(node))
-        if table is None:
-            continue
-        database, name = target(table)
-        copied.set("catalog", None)
-        copied.set("db", exp.to_identifier(database, quoted=True))
-        copied.set("this", exp.to_identifier(name, quoted=True))
-        masked = checked.masked(table)
-        if columns_of is not None and masked:
-            wrapped.append((copied, _masking_subquery(copied, columns_of(table), masked)))
-    for copied, subquery in wrapped:
-        copied.replace(subquery)
-    return tree
-
-
-def _masking_subquery(reference: exp.Table, columns: list[str], masked: tuple[str, ...]) -> exp.Subquery:
-    from lakehouse.query.scopes import MASK
-
-    def shown(column: str) -> exp.Expression:
-        ident = exp.to_identifier(column, quoted=True)
-        if column not in masked:
-            return exp.column(ident)
-        hidden = exp.Case(ifs=[exp.If(this=exp.Is(this=exp.column(ident), expression=exp.Null()), true=exp.Null())],
-                          default=exp.Literal.string(MASK))
-        return exp.alias_(hidden, ident)
-
-    alias = reference.alias or reference.name
-    source = exp.Table(this=reference.this.copy(), db=reference.args["db"].copy())
-    select = exp.select(*[shown(c) for c in columns]).from_(source)
-    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))

@@ -16,7 +16,8 @@ import pyarrow.fs as pafs
 
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
-from lakehouse.query.guard import READ_DIALECT, CheckedQuery, rewrite_tables, with_limit
+from lakehouse.query.guard import READ_DIALECT, CheckedQuery
+from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.limits import QueryLimits, apply, deadline, explain
 from lakehouse.query.result import QueryResult, take
 from lakehouse.query.scopes import MASK
