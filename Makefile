@@ -17,7 +17,9 @@ $(STAMP): setup.py
 	$(BIN)/pip install -q -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# Delta Lake + S3A JARs matching the installed pyspark, fetched once from Maven Central (later runs are offline).
 install: $(STAMP)
+	@$(BIN)/python -m lakehouse.engine.jars
 
 demo: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)

@@ -29,8 +29,8 @@ setup(
         "dagster-webserver>=1.13,<1.14",
         "dagster-aws>=0.29,<0.30",
         "dagster-pyspark>=0.29,<0.30",
-        "pyspark>=4.0,<4.4",
-        "delta-spark>=4.0,<5",
+        "pyspark>=4.2.0,<4.3",  # delta-spark 4.4 is built for Spark 4.2
+        "delta-spark>=4.4.0,<4.4.1",  # its JARs (io.delta:delta-spark_4.2_2.13) must be on Maven Central
         "deltalake>=1.6,<2",
         "pyarrow>=18,<27",
         "pandas>=2.2,<3",

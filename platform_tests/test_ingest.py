@@ -12,6 +12,7 @@ import pytest
 from lakehouse.ingest import readers
 from lakehouse.ingest.landing import files_for, is_complete, list_landing, parse_key
 from lakehouse.ingest.readers import bronze_schema, read_landing_partition
+from lakehouse.storage.filesystem import filesystem_for
 from lakehouse.tables.registry import get_spec
 
 DT = "2024-06-03"
@@ -221,7 +222,7 @@ def test_empty_file_read_directly_yields_a_stats_entry_and_no_rows(lakehouse_env
     from lakehouse.ingest.landing import LandingFile
 
     file = LandingFile(path.as_uri(), str(path), 0, datetime.now(timezone.utc), "shop", "orders", DT, "empty.csv")
-    stats, batches, rejects = readers.read_file(lakehouse_env, file, [c.name for c in ORDERS.columns], "csv")
+    stats, batches, rejects = readers.read_file(filesystem_for(file.uri, lakehouse_env)[0], file, [c.name for c in ORDERS.columns], "csv")
     assert (stats.lines_read, stats.rows_ok, stats.rows_quarantined, stats.error, batches, rejects) == (
         0, 0, 0, None, [], [])
 

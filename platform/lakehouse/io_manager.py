@@ -24,11 +24,12 @@ def table_schema(schema: pa.Schema) -> TableSchema:
     return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
 
 
-def preview_markdown(table: pa.Table, rows: int = 5) -> str:
+def preview_markdown(table: pa.Table, rows: int = 5, hidden: tuple[str, ...] = ()) -> str:
+    """The first rows as a Markdown table; lineage and `hidden` (PII) columns never appear."""
     head = table.slice(0, rows).to_pylist()
     if not head:
         return "_no rows_"
-    cols = [c for c in table.column_names if not c.startswith("_")][:10]
+    cols = [c for c in table.column_names if not c.startswith("_") and c not in hidden][:10]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in head:
         lines.append("| " + " | ".join(str(row[c])[:40] for c in cols) + " |")
@@ -65,8 +66,10 @@ class LakehouseIOManager(ConfigurableIOManager):
             metadata["added_columns"] = MetadataValue.json(result.added_columns)
         if glue_name:
             metadata["dagster/table_name"] = glue_name
-        head = obj.slice(0, 5) if isinstance(obj, pa.Table) else obj.limit(5).toArrow()
-        metadata["preview"] = MetadataValue.md(preview_markdown(head))
+        visible = [c for c in (obj.column_names if isinstance(obj, pa.Table) else obj.columns)
+                   if c not in spec.pii and not c.startswith("_")]
+        head = obj.select(visible).slice(0, 5) if isinstance(obj, pa.Table) else obj.select(*visible).limit(5).toArrow()
+        metadata["preview"] = MetadataValue.md(preview_markdown(head, hidden=tuple(spec.pii)))
         metadata.update(watch.metadata())
         context.add_output_metadata(metadata)
 

@@ -6,13 +6,13 @@ from typing import Sequence
 import pyarrow as pa
 from dagster import ConfigurableResource
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_type
 
 from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
-from lakehouse.engine.arrow import to_arrow, to_spark
 from lakehouse.errors import LakehouseError
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA, quarantine_name
-from lakehouse.storage.table_store import SparkNativeStore, WriteResult, store_for
+from lakehouse.storage.table_store import WriteResult, store_for
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
@@ -46,12 +46,9 @@ class LakehouseResource(ConfigurableResource):
         return self.store().partitions(self.uri_of(spec), self.format_of(spec))
 
     def read_df(self, spark: SparkSession, spec: TableSpec, partitions: Sequence[str] | None) -> DataFrame:
-        """Read partitions as a DataFrame; no partitions gives an empty frame that still has the columns."""
+        """Read partitions as a DataFrame; a table with no data yet gives an empty frame of its declared columns."""
         store, uri, fmt = self.store(), self.uri_of(spec), self.format_of(spec)
-        if partitions is not None and not partitions:
-            schema = store.schema(uri, fmt)
-            if schema is not None:
-                return to_spark(spark, schema.empty_table())
+        if not store.exists(uri, fmt):
             if not spec.columns:
                 raise LakehouseError(f"{spec.id} has no data yet and declares no columns to start from")
             ddl = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns if c.name != "dt")
@@ -64,9 +61,6 @@ class LakehouseResource(ConfigurableResource):
         """Overwrite exactly `partitions` of the table, then bring its Glue entry up to date."""
         store, fmt, uri = self.store(), self.format_of(spec), self.uri_of(spec)
         watch = watch or Stopwatch()
-        if isinstance(data, DataFrame) and not isinstance(store, SparkNativeStore):
-            with watch("to_arrow"):  # Spark -> Arrow on the driver, for delta-rs / pyarrow
-                data = to_arrow(data)
         with watch("write"):
             if isinstance(data, DataFrame):
                 result = store.write_df(spec.id, uri, fmt, data, partitions)
@@ -80,10 +74,15 @@ class LakehouseResource(ConfigurableResource):
         """Replace this table's quarantine rows for the batch's days (a re-run never duplicates them)."""
         name = quarantine_name(spec.id)
         uri = f"{self.settings().warehouse}/quarantine/{name}"
-        table = to_arrow(rows) if isinstance(rows, DataFrame) else rows
-        table = table.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
-        result = self.store().write(f"quarantine.{name}", uri, "delta" if self.format_of(spec) == "delta" else "parquet",
-                                    table, list(partitions))
+        fmt = "delta" if self.format_of(spec) == "delta" else "parquet"
+        store = self.store()
+        if isinstance(rows, DataFrame):
+            rows = rows.select(*[rows[f.name].cast(from_arrow_type(f.type, prefer_timestamp_ntz=False))
+                                 .alias(f.name) for f in QUARANTINE_SCHEMA])
+            result = store.write_df(f"quarantine.{name}", uri, fmt, rows, list(partitions))
+        else:
+            rows = rows.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
+            result = store.write(f"quarantine.{name}", uri, fmt, rows, list(partitions))
         self._register("quarantine", name, f"Rows set aside from {spec.id}, with the reason.", result, "daily", {})
         return result
 

@@ -13,6 +13,7 @@ from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings
+from lakehouse.engine.jars import DELTA_EXTENSIONS, classpath
 
 _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
@@ -30,25 +31,65 @@ LOCAL_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "4g",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
-    # Never reach Maven: the platform moves Delta through delta-rs, not Spark's Delta JARs.
-    "spark.jars.ivySettings": "",
+    # Delta: a replaceWhere overwrite refuses rows outside its predicate (the default, stated because the
+    # platform relies on it), and Spark-written tables stay readable by delta-rs (no deletion vectors).
+    "spark.databricks.delta.replaceWhere.constraintCheck.enabled": "true",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    # Delta rebuilds a table's state in 50 tasks by default: 50 tiny tasks per read on a laptop
+    "spark.databricks.delta.snapshotPartitions": "4",
 }
 
 
 def _builder_conf(settings: Settings) -> dict[str, str]:
-    conf = {k: v for k, v in LOCAL_DEFAULTS.items() if v != ""}
+    """Session settings of a classic session: laptop defaults, the Delta/S3A JARs, then the user's own."""
+    conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, "spark.jars": ",".join(classpath())}
     conf.update(settings.spark_conf)
     return conf
 
 
+def s3a_conf(settings: Settings) -> dict[str, str]:
+    """S3A settings for s3a:// paths, from the same settings boto3 and pyarrow use.
+
+    Set on each session (not only at JVM start) because the endpoint or credentials may change after the JVM
+    started, as they do between tests; bucket file systems are not cached for the same reason. Without keys
+    in the environment S3A uses the usual AWS chain (instance profile, web identity, ...).
+    """
+    conf = {"fs.s3a.endpoint.region": settings.aws_region, "fs.s3a.impl.disable.cache": "true",
+            "fs.s3a.retry.limit": "5", "fs.s3a.attempts.maximum": "5"}
+    if settings.aws_endpoint_url:  # moto, MinIO, LocalStack: path-style addressing on a plain endpoint
+        conf.update({"fs.s3a.endpoint": settings.aws_endpoint_url, "fs.s3a.path.style.access": "true",
+                     "fs.s3a.connection.ssl.enabled": str(settings.aws_endpoint_url.startswith("https")).lower()})
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        token = os.environ.get("AWS_SESSION_TOKEN")
+        conf.update({"fs.s3a.access.key": key, "fs.s3a.secret.key": secret})
+        conf["fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider" if token
+            else "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+        if token:
+            conf["fs.s3a.session.token"] = token
+    return conf
+
+
+# Delta's SQL parser drops the parameters of `spark.sql(text, args=...)` on Spark 4.1+ (delta-io/delta#7640);
+# the legacy substitution binds them before that parser sees them. Models use :start_dt / :end_dt.
+PARAMETER_FIX = {"spark.sql.legacy.parameterSubstitution.constantsOnly": "true"}
+
+
+def configure_session(session: SparkSession, settings: Settings) -> SparkSession:
+    """Per-use settings: S3A for these settings, and the parameter fix (also on a remote Connect server)."""
+    for key, value in {**PARAMETER_FIX, **s3a_conf(settings)}.items():
+        session.conf.set(key, value)
+    return session
+
+
 def get_spark(settings: Settings | None = None) -> SparkSession:
-    """Return the process-wide session, creating it on first use."""
+    """Return the process-wide session, creating it on first use, with S3A set for these settings."""
     settings = settings or Settings.from_env()
     with _LOCK:
-        if _SESSION and _alive(_SESSION[0]):
-            return _SESSION[0]
-        _SESSION[:] = [_create(settings)]
-        return _SESSION[0]
+        if not (_SESSION and _alive(_SESSION[0])):
+            _SESSION[:] = [_create(settings)]
+        return configure_session(_SESSION[0], settings)
 
 
 def _alive(session: SparkSession) -> bool:
@@ -62,11 +103,14 @@ def _create(settings: Settings) -> SparkSession:
     if active is not None and not settings.spark_remote:
         return active
     if settings.spark_remote:
+        # A Connect server started here ("local[2]") gets the JARs and laptop tuning; a remote server
+        # ("sc://...") brings its own Delta and S3A setup, as EMR and Databricks do.
+        local = settings.spark_remote.startswith("local")
         builder = SparkSession.builder.remote(settings.spark_remote)
-        for key, value in settings.spark_conf.items():
+        for key, value in (_builder_conf(settings) if local else settings.spark_conf).items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
-        if settings.spark_remote.startswith("local"):  # a Connect server on this machine: laptop tuning
+        if local:
             for key in ("spark.sql.shuffle.partitions", "spark.sql.session.timeZone"):
                 session.conf.set(key, settings.spark_conf.get(key, LOCAL_DEFAULTS[key]))
         return session

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from lakehouse.config import Settings
 from lakehouse.errors import LandingFileError
@@ -57,7 +58,6 @@ LINEAGE_FIELDS = [
     pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
     pa.field("dt", pa.string()),
 ]
-LINEAGE_SCHEMA = LINEAGE_FIELDS  # the name earlier callers used
 
 
 @dataclass
@@ -88,8 +88,8 @@ class _Unreadable(LandingFileError):
 
 # ---------------------------------------------------------------------------------------------- bytes -> lines
 
-def _raw_chunks(settings: Settings, file: LandingFile) -> Iterator[bytes]:
-    fs, path = filesystem_for(file.uri, settings)
+def _raw_chunks(fs: pafs.FileSystem, file: LandingFile) -> Iterator[bytes]:
+    path = file.path
     # compression=None: pyarrow would otherwise inflate .gz itself and hide a broken file's reason
     with fs.open_input_stream(path, compression=None) as stream:
         while True:
@@ -472,9 +472,11 @@ def _format_problem(file: LandingFile, fmt: str) -> str | None:
     return f"is not a {fmt} file: the name should end in {wanted}"
 
 
-def read_file(settings: Settings, file: LandingFile, declared: list[str], fmt: str
+def read_file(fs: pafs.FileSystem, file: LandingFile, declared: list[str], fmt: str
               ) -> tuple[FileStats, list[dict[str, pa.Array]], list[dict]]:
-    """One landing file -> (stats, its row batches, its quarantine entries)."""
+    """One landing file of the landing file system `fs` -> (stats, its row batches, its quarantine entries).
+
+    Runs on the driver (read_landing_partition) or on Spark's executors (ingest.executors) alike."""
     stats = FileStats(file.uri)
     rows = _FileRows(declared, file, stats)
     try:
@@ -482,7 +484,7 @@ def read_file(settings: Settings, file: LandingFile, declared: list[str], fmt: s
         if problem:
             raise _Unreadable(problem)
         gz = file.name.lower().endswith(".gz")
-        chunks = _raw_chunks(settings, file)
+        chunks = _raw_chunks(fs, file)
         lines = _physical_lines(_check_text(_gunzip(chunks) if gz else chunks, gz))
         (_read_csv if fmt == "csv" else _read_jsonl)(rows, lines)
         return stats, rows.arrays(), rows.rejects
@@ -497,7 +499,8 @@ def read_file(settings: Settings, file: LandingFile, declared: list[str], fmt: s
 
 def read_landing_partition(settings: Settings, spec: TableSpec, dt: str,
                            ingested_at: datetime | None = None) -> IngestResult:
-    """Every landing file of `spec`'s entity for day `dt` -> bronze rows + quarantine rows + per-file stats."""
+    """Every landing file of `spec`'s entity for day `dt` -> bronze rows + quarantine rows + per-file stats,
+    parsed here in this process: the reference the executors' parse (ingest.executors) is tested against."""
     if spec.landing is None:
         raise ValueError(f"{spec.id} has no landing source")
     ingested_at = ingested_at or datetime.now(timezone.utc)
@@ -506,8 +509,9 @@ def read_landing_partition(settings: Settings, spec: TableSpec, dt: str,
     schema = bronze_schema(spec)
     declared = [c.name for c in spec.columns]
     batches, rejects, stats = [], [], []
+    fs, _ = filesystem_for(settings.landing, settings)
     for file in files_for(settings, spec.landing, dt):
-        file_stats, file_batches, file_rejects = read_file(settings, file, declared, spec.landing.format)
+        file_stats, file_batches, file_rejects = read_file(fs, file, declared, spec.landing.format)
         stats.append(file_stats)
         rejects.extend(file_rejects)
         for arrays in file_batches:

@@ -1,8 +1,10 @@
-"""Tables partitioned by `dt`: Delta through delta-rs (default) or Parquet through pyarrow.
+"""Tables partitioned by `dt`, stored as Delta or Parquet: one interface, two implementations.
 
-A write replaces exactly the partitions it names: Delta in one atomic commit (an overwrite with a `dt`
-predicate), Parquet with one pyarrow dataset write that clears the named days (not atomic: Parquet has
-no log). New columns are added to the table; a changed column type is refused before anything is written.
+SparkStore (the default) moves a run's rows on Spark: delta-spark / Spark's Parquet writer, S3 through S3A.
+TableStore moves them through Arrow on the driver with delta-rs / pyarrow (`LAKEHOUSE_STORE=delta-rs`), and
+serves table metadata and Arrow reads to both. Either way a write replaces exactly the partitions it names:
+Delta in one atomic commit, Parquet by clearing and rewriting the named days (not atomic: Parquet has no
+log). New columns are added to the table; a changed column type is refused before anything is written.
 """
 from __future__ import annotations
 
@@ -159,7 +161,9 @@ def _in_list(partitions: Sequence[str]) -> str:
 # --- the store -----------------------------------------------------------------------------------
 
 class TableStore:
-    """Arrow in, Arrow out; Spark DataFrames cross through Arrow in write_df/read_df."""
+    """Table metadata and Arrow reads through delta-rs / pyarrow; this base class also writes through them
+    (Arrow in, Arrow out; Spark DataFrames cross the driver through Arrow in write_df/read_df). That is the
+    `LAKEHOUSE_STORE=delta-rs` path; runs use SparkStore below by default."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -363,70 +367,180 @@ class TableStore:
         return to_spark(spark, self.read(uri, fmt, partitions))
 
 
-class SparkNativeStore(TableStore):
-    """Spark's own writer, for clusters that have the Delta Lake and S3A JARs on their classpath.
+class SparkStore(TableStore):
+    """The default: a run's rows move on Spark only (delta-spark, Spark's Parquet writer, S3A).
 
-    Same interface as TableStore. Delta here needs the `delta-spark` JARs, which this project never downloads
-    (and never calls configure_spark_with_delta_pip), so only the Parquet path of this class is tested; the Delta
-    path (`replaceWhere` + `mergeSchema`) is untested here. Listing, schema and maintenance still go through
-    delta-rs / pyarrow, which read the same files.
+    Reads are partition-filtered scans and writes go out from the executors, so nothing gathers on the driver
+    and the same code runs on `local[*]`, a standalone cluster, EMR or Databricks. Delta writes are one atomic
+    `replaceWhere` overwrite of the named days; Parquet writes use dynamic partition overwrite (not atomic).
+    Table metadata (schema, partitions, versions, history) still comes from the Delta log through delta-rs,
+    which reads it without a JVM; the Arrow `read` is for readers outside runs (tests, summaries).
     """
 
-    @staticmethod
-    def _spark_path(uri: str) -> str:
-        return "s3a://" + uri[len("s3://"):] if uri.startswith("s3://") else uri
+    def __init__(self, settings: Settings, session=None):
+        super().__init__(settings)
+        self._session = session
+
+    def spark(self):
+        from lakehouse.engine.spark import get_spark
+
+        return self._session or get_spark(self.settings)
+
+    def write(self, table_id: str, uri: str, fmt: str, data: pa.Table | pa.RecordBatchReader,
+              partitions: Sequence[str]) -> WriteResult:
+        """Arrow from the driver (a database extract's batches): handed to Spark, written by Spark."""
+        from lakehouse.engine.arrow import to_spark
+
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()
+        if data.num_columns == 0:
+            data = pa.table({PARTITION: pa.array([], pa.string())})
+        return self.write_df(table_id, uri, fmt, to_spark(self.spark(), to_plain(_dt_as_string(data))), partitions)
 
     def write_df(self, table_id: str, uri: str, fmt: str, df, partitions: Sequence[str]) -> WriteResult:
         from pyspark.sql import functions as F
 
         if fmt not in ("delta", "parquet"):
             raise LakehouseError(f"table {table_id}: unknown format {fmt!r} (use delta or parquet)")
+        if PARTITION not in df.columns:
+            raise LakehouseError(f"table {table_id}: the batch has no '{PARTITION}' column")
         partitions = sorted(set(partitions))
-        df = df.withColumn(PARTITION, F.col(PARTITION).cast("string"))
-        present = {r[0] for r in df.select(PARTITION).distinct().collect()}
-        _check_partitions(table_id, pa.table({PARTITION: pa.array(sorted(present, key=str), pa.string())}), partitions)
-        df, added = self._fit(table_id, uri, fmt, df)
-        writer = df.write.format(fmt).mode("overwrite").partitionBy(PARTITION)
-        if fmt == "delta":
-            # replaceWhere also empties requested days the batch has no rows for
-            writer = writer.option("replaceWhere", f"{PARTITION} in ({_in_list(partitions) or 'NULL'})")
-            writer = writer.option("mergeSchema", "true")
-        else:
-            # dynamic overwrite replaces only the days present in df; requested days without rows are dropped here
-            writer = writer.option("partitionOverwriteMode", "dynamic")
-            self.delete_partitions(uri, fmt, [dt for dt in partitions if dt not in present])
-        writer.save(self._spark_path(uri))
-        schema = self.schema(uri, fmt) or pa.schema([])
-        return WriteResult(uri, fmt, df.count(), partitions, self.version(uri, fmt), schema, added)
-
-    def _fit(self, table_id: str, uri: str, fmt: str, df):
-        """Refuse incompatible type changes before writing and cast safe widenings to the table's types."""
-        from pyspark.sql import functions as F
-        from pyspark.sql.pandas.types import from_arrow_type
-
-        from lakehouse.engine.arrow import to_arrow
-
         existing = self.schema(uri, fmt)
-        incoming = plain_schema(to_arrow(df.limit(0)).schema)
+        if not partitions and existing is not None:
+            return WriteResult(uri, fmt, 0, [], self.version(uri, fmt), existing)
+        # Every check happens here, before the first byte is written.
+        df, added = self._fit(table_id, existing, df.withColumn(PARTITION, F.col(PARTITION).cast("string")))
+        if fmt == "delta":
+            rows = self._write_delta(table_id, uri, df, partitions)
+        else:
+            rows = self._write_parquet(table_id, uri, df, partitions)
+        return WriteResult(uri, fmt, rows, partitions, self.version(uri, fmt), self.schema(uri, fmt), added)
+
+    def _fit(self, table_id: str, existing: pa.Schema | None, df):
+        """Refuse incompatible type changes (naming table, column and types) and cast safe widenings."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.pandas.types import from_arrow_type, to_arrow_schema
+
+        incoming = plain_schema(to_arrow_schema(df.schema, timezone="UTC"))
         fitted, added = reconcile(table_id, existing, incoming.empty_table())
         for f in fitted.schema:
             if f.name in incoming.names and incoming.field(f.name).type != f.type:
-                df = df.withColumn(f.name, F.col(f.name).cast(from_arrow_type(f.type)))
+                df = df.withColumn(f.name, F.col(_quoted(f.name)).cast(from_arrow_type(f.type)))
         return df, added
 
+    def _write_delta(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
+        # replaceWhere empties requested days the batch has no rows for and refuses rows outside them, in
+        # the same atomic commit that adds the new files; mergeSchema adds new columns in that commit too.
+        writer = (df.write.format("delta").mode("overwrite").partitionBy(PARTITION)
+                  .option("replaceWhere", f"{PARTITION} in ({_in_list(partitions) or 'NULL'})")
+                  .option("mergeSchema", "true"))
+        try:
+            _with_spark_retries(writer.save, spark_path(uri))
+        except Exception as exc:
+            if "REPLACE_WHERE_MISMATCH" in str(exc) or "does not conform to partial table overwrite" in str(exc):
+                raise PartitionMismatchError(
+                    f"table {table_id}: the batch holds rows outside the partitions being written "
+                    f"{partitions}; a run may only replace the partitions it was asked for") from None
+            raise
+        metrics = (self.history(uri, "delta", 1) or [{}])[0].get("operationMetrics") or {}
+        return int(metrics.get("numOutputRows", 0))
+
+    def _write_parquet(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
+        """Dynamic overwrite replaces the days present in the batch; requested days without rows are
+        cleared first. Not atomic (Parquet has no log)."""
+        present = sorted(r[0] for r in df.select(PARTITION).distinct().collect())  # day names, not rows
+        stray = sorted(set(present) - set(partitions))
+        if stray:
+            raise PartitionMismatchError(
+                f"table {table_id}: the batch holds rows for {stray}, outside the partitions being written "
+                f"{partitions}; a run may only replace the partitions it was asked for")
+        TableStore.delete_partitions(self, uri, "parquet", [dt for dt in partitions if dt not in present])
+        if present:
+            writer = (df.write.format("parquet").mode("overwrite").partitionBy(PARTITION)
+                      .option("partitionOverwriteMode", "dynamic"))
+            _with_spark_retries(writer.save, spark_path(uri))
+        fs, _ = filesystem_for(uri, self.settings)
+        files = [f for dt, paths in self._parquet_files(uri).items() if dt in partitions for f in paths]
+        return ds.dataset(files, filesystem=fs, format="parquet").count_rows() if files else 0  # footers only
+
     def read_df(self, spark, uri: str, fmt: str, partitions: Sequence[str] | None = None):
+        from pyspark.sql import functions as F
+
         if not self.exists(uri, fmt):
-            return super().read_df(spark, uri, fmt, partitions)  # the empty frame TableStore gives
+            return spark.createDataFrame([], f"{PARTITION} string")
         reader = spark.read.format(fmt)
         if fmt == "parquet":
             reader = reader.option("mergeSchema", "true")  # days written before a column was added lack it
-        df = reader.load(self._spark_path(uri))
-        df = df.withColumn(PARTITION, df[PARTITION].cast("string"))  # Spark infers dt=2024-06-01 as a date
-        return df.where(df[PARTITION].isin(list(partitions))) if partitions is not None else df
+        df = reader.load(spark_path(uri))
+        df = df.withColumn(PARTITION, F.col(PARTITION).cast("string"))  # Spark infers dt=2024-06-01 as a date
+        return df.where(F.col(PARTITION).isin(sorted(set(partitions)))) if partitions is not None else df
+
+    # maintenance runs on Spark too: compaction rewrites a run's rows ------------------------------
+    def delete_partitions(self, uri: str, fmt: str, partitions: Sequence[str]) -> int:
+        present = [p for p in self.partitions(uri, fmt) if p in set(partitions)]
+        if present and fmt == "delta":
+            self.spark().sql(f"DELETE FROM delta.`{spark_path(uri)}` WHERE {PARTITION} IN ({_in_list(present)})")
+            return len(present)
+        return super().delete_partitions(uri, fmt, present)
+
+    def compact(self, uri: str, fmt: str) -> dict:
+        if fmt == "delta":
+            if not self.exists(uri, fmt):
+                return {}
+            metrics = self.spark().sql(f"OPTIMIZE delta.`{spark_path(uri)}`").collect()[0]["metrics"]
+            return {"numFilesAdded": metrics["numFilesAdded"], "numFilesRemoved": metrics["numFilesRemoved"]}
+        rewritten = 0
+        for dt, files in self._parquet_files(uri).items():
+            if len(files) > 1:
+                df = self.read_df(self.spark(), uri, fmt, [dt]).localCheckpoint()  # read fully before the rewrite
+                self._write_parquet(uri, uri, df.coalesce(1), [dt])
+                rewritten += 1
+        return {"partitions_rewritten": rewritten}
+
+    def vacuum(self, uri: str, fmt: str, retention_hours: int = 168) -> list[str]:
+        if fmt != "delta" or not self.exists(uri, fmt):
+            return []
+        spark, path = self.spark(), spark_path(uri)
+        # Delta refuses less than its 7-day default unless told the caller means it
+        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", str(retention_hours >= 168).lower())
+        doomed = [r[0] for r in spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()]
+        if doomed:
+            spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS").collect()
+        return doomed
+
+
+def spark_path(uri: str) -> str:
+    """The path Spark's Hadoop file systems take: s3a:// for S3, a plain local path for file:// URIs."""
+    if uri.startswith("s3://"):
+        return "s3a://" + uri[len("s3://"):]
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return unquote(urlparse(uri).path)  # Path.as_uri() %-encodes; Hadoop would take %20 literally
+    return uri
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _with_spark_retries(fn, *args, attempts: int = 3):
+    """Retry a write on transient storage errors (throttling, dropped connections): a Delta overwrite by
+    predicate is idempotent and its commit atomic, so trying again is safe. Anything else is raised."""
+    for attempt in range(attempts):
+        try:
+            return fn(*args)
+        except Exception as exc:  # Py4JJavaError / SparkConnectGrpcException / IllegalArgumentException ...
+            text = str(exc)
+            transient = any(s in text for s in ("SdkClientException", "503", "SlowDown", "Connection reset",
+                                                 "ConnectException", "SocketTimeoutException"))
+            if not transient or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2**attempt)
 
 
 def store_for(settings: Settings) -> TableStore:
-    """TableStore (Arrow, delta-rs) unless LAKEHOUSE_STORE=spark-native asks for Spark's own writers."""
-    if os.environ.get("LAKEHOUSE_STORE", "").lower() == "spark-native":
-        return SparkNativeStore(settings)
-    return TableStore(settings)
+    """SparkStore unless LAKEHOUSE_STORE=delta-rs asks for the Arrow + delta-rs path (a run's rows then
+    cross the driver: kept for comparison and for single-machine use without the Spark JARs)."""
+    kind = getattr(settings, "store", None) or os.environ.get("LAKEHOUSE_STORE", "spark")
+    return TableStore(settings) if kind.lower() == "delta-rs" else SparkStore(settings)

@@ -1,6 +1,6 @@
 """The one factory: a TableSpec becomes a partitioned asset with its blocking checks.
 
-Bronze reads landing files with pyarrow (no JVM needed); silver and gold run their SQL on Spark, split rows
+Bronze parses landing files on Spark's executors; silver and gold run their SQL on Spark, split rows
 by the spec's rules, and evaluate the pandera contract *before* returning, so a refused batch never reaches
 the IO manager (write-audit-publish): the published table keeps its previous version and, because the
 step fails, downstream assets do not run.
@@ -11,7 +11,6 @@ step fails, downstream assets do not run.
 from datetime import datetime, timezone
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -34,9 +33,8 @@ from lakehouse.automation.conditions import condition_for
 from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
-from lakehouse.ingest.readers import read_landing_partition
+from lakehouse.ingest.executors import parse_landing
 from lakehouse.quality.contracts import contract_columns, evaluate_contract
-from lakehouse.quality.quarantine import empty_quarantine
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
@@ -136,61 +134,59 @@ def build_asset(spec: TableSpec) -> AssetsDefinition:
     return _asset
 
 
-def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource, spark):
+def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
+                 spark: SparkResource):
     if spec.extract is not None:
         yield from _extract_body(spec, context, lakehouse)
         return
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
-    ingested_at = datetime.now(timezone.utc)
     watch = Stopwatch()
-    tables, quarantines, files = [], [], []
-    with watch("read_landing"):
+    with watch("spark_session"):
+        session = spark.session()
+    required = [c for c in required_columns(spec) if c in {col.name for col in spec.columns}]
+    with watch("read_landing"):  # the executors parse; the driver gets per-file stats back
+        batch = parse_landing(session, settings, spec, keys, datetime.now(timezone.utc), required)
+    try:
+        with watch("quarantine_write"):
+            lakehouse.write_quarantine(spec, batch.quarantine, keys)
+        files = batch.files
+        unreadable = {str(f.file): f.error for f in files if f.error}
+        missing: dict[str, int] = {}
+        extra: set[str] = set()
+        for f in files:
+            for col, n in f.missing_columns.items():
+                missing[col] = missing.get(col, 0) + n
+            extra.update(f.extra_columns)
+        yield AssetCheckResult(
+            check_name="landing_files_readable",
+            passed=not unreadable,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"files": len(files), "unreadable": MetadataValue.json(unreadable)},
+        )
+        by_day = {}
         for dt in keys:
-            result = read_landing_partition(settings, spec, dt, ingested_at)
-            tables.append(result.table)
-            quarantines.append(result.quarantine)
-            files.extend(result.files)
-        data = pa.concat_tables(tables) if tables else pa.table({})
-        quarantine = pa.concat_tables(quarantines) if quarantines else empty_quarantine()
-    with watch("quarantine_write"):
-        lakehouse.write_quarantine(spec, quarantine, keys)
-
-    unreadable = {str(f.file): f.error for f in files if f.error}
-    missing: dict[str, int] = {}
-    extra: set[str] = set()
-    for f in files:
-        for col, n in f.missing_columns.items():
-            missing[col] = missing.get(col, 0) + n
-        extra.update(f.extra_columns)
-    yield AssetCheckResult(
-        check_name="landing_files_readable",
-        passed=not unreadable,
-        severity=AssetCheckSeverity.WARN,
-        metadata={"files": len(files), "unreadable": MetadataValue.json(unreadable)},
-    )
-    required = [c for c in required_columns(spec) if c in data.column_names]
-    by_day = {}
-    for dt in keys:
-        day = data.filter(pc.equal(data["dt"], dt)) if data.num_rows else data
-        rows, quarantined = day.num_rows, int(pc.sum(pc.equal(quarantine["dt"], dt)).as_py() or 0)
-        by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
-                      **{f"null_rate.{c}": round(day[c].null_count / rows, 4) if rows else 0.0 for c in required}}
-    _report_days(context, keys, by_day)
-    lines = sum(f.lines_read for f in files)
-    context.log.info(
-        f"{spec.id}: {len(files)} files, {lines} lines -> {data.num_rows} rows, {quarantine.num_rows} quarantined"
-    )
-    yield Output(
-        data,
-        metadata={
-            "files": len(files),
-            "lines_read": lines,
-            "drift_missing_columns": MetadataValue.json(missing),
-            "drift_extra_columns": MetadataValue.json(sorted(extra)),
-            **watch.metadata(),
-        },
-    )
+            rows, quarantined = batch.rows_by_day.get(dt, 0), batch.quarantined_by_day.get(dt, 0)
+            nulls = batch.nulls.get(dt, {})
+            by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
+                          **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required}}
+        _report_days(context, keys, by_day)
+        lines = sum(f.lines_read for f in files)
+        published = sum(batch.rows_by_day.values())
+        context.log.info(f"{spec.id}: {len(files)} files, {lines} lines -> {published} rows, "
+                         f"{sum(batch.quarantined_by_day.values())} quarantined")
+        yield Output(
+            batch.rows,
+            metadata={
+                "files": len(files),
+                "lines_read": lines,
+                "drift_missing_columns": MetadataValue.json(missing),
+                "drift_extra_columns": MetadataValue.json(sorted(extra)),
+                **watch.metadata(),
+            },
+        )
+    finally:
+        batch.release()
 
 
 def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource):
@@ -252,7 +248,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                     "which has no partitions yet: materialize it first.",
                     allow_retries=False,
                 )
-        with watch("read_upstream"):  # delta-rs -> Arrow -> Spark
+        with watch("read_upstream"):  # a lazy, partition-filtered scan
             views[up.view] = lakehouse.read_df(session, up_spec, parts)
         views[up.view].createOrReplaceTempView(up.view)
 
