@@ -13,7 +13,7 @@ os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
 os.environ.setdefault(
     "LAKEHOUSE_SPARK_CONF",
     '{"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.driver.memory": "2g", '
-    '"spark.databricks.delta.snapshotPartitions": "2"}',
+    '"spark.databricks.delta.snapshotPartitions": "2", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}',
 )
 
 

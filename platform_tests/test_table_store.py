@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.errors import LakehouseError, SchemaMismatchError
-from lakehouse.storage.table_store import SparkNativeStore, TableStore
+from lakehouse.storage.table_store import SparkStore, TableStore
 
 
 def _batch(dts, start=0, **extra):
@@ -26,10 +26,22 @@ def fmt(request):
     return request.param
 
 
+@pytest.fixture(params=["delta-rs", "spark"])
+def kind(request):
+    return request.param
+
+
+def _store(env, kind):
+    """The store under test: the Arrow + delta-rs path, or Spark's own writers (the default for runs)."""
+    return TableStore(env) if kind == "delta-rs" else SparkStore(env)
+
+
 @pytest.fixture(params=["local", "s3"])
-def store_env(request):
+def store_env(request, kind):
     env = request.getfixturevalue("lakehouse_env" if request.param == "local" else "s3_lakehouse_env")
-    return TableStore(env)
+    if kind == "spark":
+        request.getfixturevalue("spark")
+    return _store(env, kind)
 
 
 def test_round_trip_and_exact_partition_overwrite(store_env, fmt):
@@ -58,8 +70,8 @@ def test_overwrite_with_no_rows_empties_the_partition(store_env, fmt):
     assert store.read(uri, fmt, ["2024-06-02"]).num_rows == 0
 
 
-def test_rewrite_is_idempotent(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_rewrite_is_idempotent(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("gold", f"i_{fmt}")
     batch = _batch(["2024-06-01", "2024-06-02"] * 3)
     store.write("gold.i", uri, fmt, batch, ["2024-06-01", "2024-06-02"])
@@ -68,8 +80,8 @@ def test_rewrite_is_idempotent(lakehouse_env, fmt):
     assert _sorted(store.read(uri, fmt)) == first
 
 
-def test_new_column_is_added_and_old_rows_read_null(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_new_column_is_added_and_old_rows_read_null(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("bronze", f"g_{fmt}")
     store.write("bronze.g", uri, fmt, _batch(["2024-06-01"]), ["2024-06-01"])
     result = store.write("bronze.g", uri, fmt, _batch(["2024-06-02"], start=5, coupon=["SAVE10"]), ["2024-06-02"])
@@ -78,8 +90,8 @@ def test_new_column_is_added_and_old_rows_read_null(lakehouse_env, fmt):
     assert rows == {"2024-06-01": None, "2024-06-02": "SAVE10"}
 
 
-def test_incompatible_type_change_is_refused_and_nothing_changes(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_incompatible_type_change_is_refused_and_nothing_changes(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("silver", f"m_{fmt}")
     store.write("silver.m", uri, fmt, _batch(["2024-06-01"]), ["2024-06-01"])
     version, content = store.version(uri, fmt), _sorted(store.read(uri, fmt))
@@ -92,8 +104,8 @@ def test_incompatible_type_change_is_refused_and_nothing_changes(lakehouse_env, 
     assert store.version(uri, fmt) == version and _sorted(store.read(uri, fmt)) == content
 
 
-def test_safe_widening_is_cast_to_the_table_type(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_safe_widening_is_cast_to_the_table_type(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("silver", f"w_{fmt}")
     store.write("silver.w", uri, fmt, _batch(["2024-06-01"], price=pa.array([1.5], pa.float64())), ["2024-06-01"])
     narrow = pa.table({"id": pa.array([7], pa.int32()), "name": pa.array([None], pa.null()),
@@ -104,8 +116,8 @@ def test_safe_widening_is_cast_to_the_table_type(lakehouse_env, fmt):
     assert _sorted(store.read(uri, fmt))[1] == {"id": 7, "name": None, "price": 2.5, "dt": "2024-06-02"}
 
 
-def test_types_are_normalized_on_write(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_types_are_normalized_on_write(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("silver", f"n_{fmt}")
     data = pa.table({"id": pa.array([1], pa.int64()), "name": pa.array(["a"], pa.string_view()),
                      "at": pa.array([1_717_200_000_123_456_789], pa.timestamp("ns", tz="UTC")), "dt": ["2024-06-01"]})
@@ -116,8 +128,8 @@ def test_types_are_normalized_on_write(lakehouse_env, fmt):
     assert back.schema.field("dt").type == pa.string()
 
 
-def test_columns_missing_from_a_batch_are_written_as_nulls(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_columns_missing_from_a_batch_are_written_as_nulls(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("silver", f"k_{fmt}")
     store.write("silver.k", uri, fmt, _batch(["2024-06-01"]), ["2024-06-01"])
     result = store.write("silver.k", uri, fmt, pa.table({"id": [3], "dt": ["2024-06-02"]}), ["2024-06-02"])
@@ -125,8 +137,8 @@ def test_columns_missing_from_a_batch_are_written_as_nulls(lakehouse_env, fmt):
     assert {r["dt"]: r["name"] for r in store.read(uri, fmt).to_pylist()} == {"2024-06-01": "n0", "2024-06-02": None}
 
 
-def test_read_of_a_subset_of_partitions_and_columns(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_read_of_a_subset_of_partitions_and_columns(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("gold", f"r_{fmt}")
     days = ["2024-06-01", "2024-06-02", "2024-06-03"]
     store.write("gold.r", uri, fmt, _batch(days), days)
@@ -139,8 +151,8 @@ def test_read_of_a_subset_of_partitions_and_columns(lakehouse_env, fmt):
     assert store.partitions(store.uri("gold", "never_written"), fmt) == [] and not store.exists(store.uri("gold", "never_written"), fmt)
 
 
-def test_rows_outside_the_requested_partitions_are_refused(lakehouse_env, fmt):
-    store = TableStore(lakehouse_env)
+def test_rows_outside_the_requested_partitions_are_refused(lakehouse_env, fmt, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("silver", f"x_{fmt}")
     with pytest.raises(ValueError, match="outside the partitions") as err:
         store.write("silver.x", uri, fmt, _batch(["2024-06-01", "2024-06-09"]), ["2024-06-01"])
@@ -159,8 +171,8 @@ def test_spark_frames_cross_through_arrow(lakehouse_env, spark):
     assert empty.columns == ["dt"] and empty.count() == 0
 
 
-def test_spark_native_parquet_path_overwrites_only_its_partitions(lakehouse_env, spark):
-    store = SparkNativeStore(lakehouse_env)
+def test_spark_store_parquet_path_overwrites_only_its_partitions(lakehouse_env, spark):
+    store = SparkStore(lakehouse_env)
     uri = store.uri("silver", "native")
     df = spark.createDataFrame([(1, "a", "2024-06-01"), (2, "b", "2024-06-02")], "id bigint, name string, dt string")
     store.write_df("silver.native", uri, "parquet", df, ["2024-06-01", "2024-06-02"])
@@ -179,8 +191,8 @@ def test_spark_native_parquet_path_overwrites_only_its_partitions(lakehouse_env,
                        spark.createDataFrame([("x", "2024-06-02")], "id string, dt string"), ["2024-06-02"])
 
 
-def test_maintenance_operations_on_delta(lakehouse_env):
-    store = TableStore(lakehouse_env)
+def test_maintenance_operations_on_delta(lakehouse_env, kind):
+    store = _store(lakehouse_env, kind)
     uri = store.uri("bronze", "maint")
     for day in ("2024-06-01", "2024-06-02", "2024-06-03"):
         for start in (0, 10):  # two commits to the same day leave files for compaction and vacuum
@@ -206,13 +218,14 @@ def test_parquet_compaction_rewrites_a_day_into_one_file(lakehouse_env):
     assert sorted(r["id"] for r in store.read(uri, "parquet").to_pylist()) == [0, 1, 50]
 
 
-def test_store_for_picks_the_spark_native_writer_only_when_asked(lakehouse_env, monkeypatch):
+def test_store_for_picks_spark_unless_delta_rs_is_asked_for(lakehouse_env, monkeypatch):
+    from lakehouse.config import Settings
     from lakehouse.storage.table_store import store_for
 
     monkeypatch.delenv("LAKEHOUSE_STORE", raising=False)
-    assert type(store_for(lakehouse_env)) is TableStore
-    monkeypatch.setenv("LAKEHOUSE_STORE", "spark-native")
-    assert type(store_for(lakehouse_env)) is SparkNativeStore
+    assert type(store_for(Settings.from_env())) is SparkStore
+    monkeypatch.setenv("LAKEHOUSE_STORE", "delta-rs")
+    assert type(store_for(Settings.from_env())) is TableStore
 
 
 def test_storage_options_for_s3_and_local(s3_lakehouse_env, lakehouse_env):

@@ -70,12 +70,18 @@ class LakehouseResource(ConfigurableResource):
             glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
         return result, glue_name
 
-    def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str]) -> WriteResult:
-        """Replace this table's quarantine rows for the batch's days (a re-run never duplicates them)."""
+    def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str],
+                         count: int | None = None) -> WriteResult | None:
+        """Replace this table's quarantine rows for the batch's days (a re-run never duplicates them).
+
+        `count`, when the caller knows it, lets a clean batch skip the write (each Delta commit costs a
+        few Spark jobs) unless earlier rows of those days must be cleared."""
         name = quarantine_name(spec.id)
         uri = f"{self.settings().warehouse}/quarantine/{name}"
         fmt = "delta" if self.format_of(spec) == "delta" else "parquet"
         store = self.store()
+        if count == 0 and not set(partitions) & set(store.partitions(uri, fmt)):
+            return None
         if isinstance(rows, DataFrame):
             rows = rows.select(*[rows[f.name].cast(from_arrow_type(f.type, prefer_timestamp_ntz=False))
                                  .alias(f.name) for f in QUARANTINE_SCHEMA])

@@ -71,14 +71,18 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
-# Delta's SQL parser drops the parameters of `spark.sql(text, args=...)` on Spark 4.1+ (delta-io/delta#7640);
-# the legacy substitution binds them before that parser sees them. Models use :start_dt / :end_dt.
-PARAMETER_FIX = {"spark.sql.legacy.parameterSubstitution.constantsOnly": "true"}
+SESSION_CONF = {
+    # Delta's SQL parser drops the parameters of `spark.sql(text, args=...)` on Spark 4.1+ (delta-io/delta#7640);
+    # the legacy substitution binds them before that parser sees them. Models use :start_dt / :end_dt.
+    "spark.sql.legacy.parameterSubstitution.constantsOnly": "true",
+    # Parquet timestamps as UTC-adjusted microseconds (not INT96), as pyarrow, DuckDB and Athena read them
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
 
 
 def configure_session(session: SparkSession, settings: Settings) -> SparkSession:
-    """Per-use settings: S3A for these settings, and the parameter fix (also on a remote Connect server)."""
-    for key, value in {**PARAMETER_FIX, **s3a_conf(settings)}.items():
+    """Per-use settings: S3A for these settings and SESSION_CONF (set on a remote Connect server too)."""
+    for key, value in {**SESSION_CONF, **s3a_conf(settings)}.items():
         session.conf.set(key, value)
     return session
 

@@ -411,6 +411,8 @@ class SparkStore(TableStore):
         # Every check happens here, before the first byte is written.
         df, added = self._fit(table_id, existing, df.withColumn(PARTITION, F.col(PARTITION).cast("string")))
         if fmt == "delta":
+            if existing is None:  # Delta checks replaceWhere only against an existing table
+                _check_days(table_id, df, partitions)
             rows = self._write_delta(table_id, uri, df, partitions)
         else:
             rows = self._write_parquet(table_id, uri, df, partitions)
@@ -448,12 +450,7 @@ class SparkStore(TableStore):
     def _write_parquet(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
         """Dynamic overwrite replaces the days present in the batch; requested days without rows are
         cleared first. Not atomic (Parquet has no log)."""
-        present = sorted(r[0] for r in df.select(PARTITION).distinct().collect())  # day names, not rows
-        stray = sorted(set(present) - set(partitions))
-        if stray:
-            raise PartitionMismatchError(
-                f"table {table_id}: the batch holds rows for {stray}, outside the partitions being written "
-                f"{partitions}; a run may only replace the partitions it was asked for")
+        present = _check_days(table_id, df, partitions)
         TableStore.delete_partitions(self, uri, "parquet", [dt for dt in partitions if dt not in present])
         if present:
             writer = (df.write.format("parquet").mode("overwrite").partitionBy(PARTITION)
@@ -507,6 +504,17 @@ class SparkStore(TableStore):
         if doomed:
             spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS").collect()
         return doomed
+
+
+def _check_days(table_id: str, df, partitions: list[str]) -> list[str]:
+    """The days a batch holds (names only, not rows); rows outside `partitions` are refused."""
+    present = sorted(r[0] for r in df.select(PARTITION).distinct().collect())
+    stray = sorted(set(present) - set(partitions))
+    if stray:
+        raise PartitionMismatchError(
+            f"table {table_id}: the batch holds rows for {stray}, outside the partitions being written "
+            f"{partitions}; a run may only replace the partitions it was asked for")
+    return present
 
 
 def spark_path(uri: str) -> str:

@@ -149,7 +149,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
         batch = parse_landing(session, settings, spec, keys, datetime.now(timezone.utc), required)
     try:
         with watch("quarantine_write"):
-            lakehouse.write_quarantine(spec, batch.quarantine, keys)
+            lakehouse.write_quarantine(spec, batch.quarantine, keys, sum(batch.quarantined_by_day.values()))
         files = batch.files
         unreadable = {str(f.file): f.error for f in files if f.error}
         missing: dict[str, int] = {}
@@ -263,7 +263,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
     _report_days(context, keys, rules.by_day)
     try:  # outputs are written as they are yielded, so the cache is released after publishing
         with watch("quarantine_write"):
-            lakehouse.write_quarantine(spec, rules.quarantine, keys)
+            lakehouse.write_quarantine(spec, rules.quarantine, keys, rules.rows_quarantined)
         rules_ok = not rules.failed_rules
         yield AssetCheckResult(check_name="row_rules", passed=rules_ok, metadata=rules.metadata())
         if not rules_ok:

@@ -1,0 +1,162 @@
+"""Spark does the data work: delta-spark writes every layer, bronze parses on the executors, rows never
+gather on the driver, and the result equals what the delta-rs path publishes for the same input."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import date, datetime, timezone
+
+import pyarrow as pa
+import pytest
+
+from lakehouse.tables.registry import get_spec, specs_in
+from tables_testing import table_content
+
+DAY = "2024-06-03"
+
+
+def _digest(table: pa.Table) -> str:
+    rows = sorted(json.dumps(r, sort_keys=True, default=str) for r in table.to_pylist())
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _published(domain: str) -> dict[str, str]:
+    """Digest of every table and quarantine of a domain, run stamps left out."""
+    from lakehouse.resources import LakehouseResource
+
+    lh, out = LakehouseResource(), {}
+    for spec in specs_in(domain=domain):
+        if lh.store().exists(lh.uri_of(spec), lh.format_of(spec)):
+            out[spec.id] = _digest(table_content(spec.id))
+        quarantine = f"{lh.settings().warehouse}/quarantine/{spec.id.replace('.', '_')}"
+        if lh.store().exists(quarantine, lh.format_of(spec)):
+            out[f"quarantine of {spec.id}"] = _digest(table_content(spec.id, quarantine=True))
+    return out
+
+
+@pytest.mark.slow
+def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeypatch, spark):
+    """Same landing files, both stores: equal digests for every commerce table and quarantine, and the Delta
+    log of each Spark-written table (bronze, silver, gold, quarantine) names Spark and Delta Lake."""
+    from deltalake import DeltaTable
+
+    from lakehouse.definitions import defs
+    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.resources import LakehouseResource
+    from lakehouse.runs import materialize_range
+
+    landing = tmp_path / "landing"
+    digests = {}
+    for store in ("spark", "delta-rs"):
+        monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / store))
+        monkeypatch.setenv("LAKEHOUSE_LANDING", str(landing))
+        monkeypatch.setenv("LAKEHOUSE_STORE", store)
+        if store == "spark":
+            from lakehouse.config import Settings
+
+            land_commerce(Settings.from_env(), date.fromisoformat(DAY), days=1, rows=60, seed=7)
+        run = materialize_range(defs, DAY, DAY, domain="commerce")
+        assert run.success, run.failures()
+        digests[store] = _published("commerce")
+        if store == "spark":
+            lh = LakehouseResource()
+            written = [lh.uri_of(get_spec(t)) for t in ("bronze.shop_orders", "silver.orders",
+                                                         "gold.daily_sales_summary")]
+            written.append(f"{lh.settings().warehouse}/quarantine/silver_orders")
+            for uri in written:
+                engine = DeltaTable(uri).history(1)[0].get("engineInfo", "")
+                assert "Apache-Spark" in engine and "Delta-Lake" in engine, (uri, engine)
+    assert len(digests["spark"]) >= 18
+    assert digests["spark"] == digests["delta-rs"]
+
+
+def test_bronze_parses_on_the_executors_exactly_like_the_driver_reader(lakehouse_env, spark):
+    """Per-line semantics, lineage, `_rescued_data`, quarantine reasons and file stats are the reader's."""
+    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.ingest.executors import parse_landing
+    from lakehouse.ingest.readers import read_landing_partition
+
+    land_commerce(lakehouse_env, date.fromisoformat(DAY), days=1, rows=80, seed=3)
+    at = datetime(2024, 6, 3, 12, tzinfo=timezone.utc)
+    for spec in [s for s in specs_in("bronze", domain="commerce") if s.landing]:
+        reference = read_landing_partition(lakehouse_env, spec, DAY, at)
+        batch = parse_landing(spark, lakehouse_env, spec, [DAY], at)
+        try:
+            rows = batch.rows.toArrow()
+            quarantine = batch.quarantine.toArrow()
+        finally:
+            batch.release()
+        assert rows.schema.names == reference.table.schema.names
+        assert _digest(rows) == _digest(reference.table), spec.id
+        assert _digest(quarantine.drop_columns(["quarantined_at"])) == \
+            _digest(reference.quarantine.drop_columns(["quarantined_at"])), spec.id
+        assert sorted(f.__dict__.items() for f in batch.files) == sorted(f.__dict__.items() for f in reference.files)
+        assert batch.rows_by_day.get(DAY, 0) == reference.table.num_rows
+
+
+def test_a_task_killed_mid_write_leaves_the_previous_version_readable(lakehouse_env, spark):
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType
+
+    from lakehouse.storage.table_store import SparkStore
+
+    store = SparkStore(lakehouse_env, spark)
+    uri = store.uri("silver", "killed")
+    first = spark.range(200).select("id", F.lit(DAY).alias("dt"))
+    store.write_df("silver.killed", uri, "delta", first, [DAY])
+    version = store.version(uri, "delta")
+
+    @F.udf(LongType())
+    def dies_at_150(i):
+        if i == 150:
+            os._exit(1)  # the Python worker dies mid-task, as a killed executor would
+        return i * 10
+
+    with pytest.raises(Exception):
+        store.write_df("silver.killed", uri, "delta",
+                       spark.range(200).repartition(2).select(dies_at_150("id").alias("id"), F.lit(DAY).alias("dt")),
+                       [DAY])
+    assert store.version(uri, "delta") == version
+    assert sorted(store.read(uri, "delta").column("id").to_pylist()) == list(range(200))
+
+
+@pytest.mark.slow
+def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_path):
+    """A run process with a 512 MB heap moves ~2 GB of rows through read -> transform -> write."""
+    script = textwrap.dedent(f"""
+        import json, os
+        from pyspark.sql import functions as F
+        from lakehouse.config import Settings
+        from lakehouse.engine.spark import get_spark
+        from lakehouse.storage.table_store import SparkStore
+
+        settings = Settings.from_env()
+        spark = get_spark(settings)
+        store = SparkStore(settings, spark)
+        src, dst = store.uri("bronze", "big"), store.uri("silver", "big")
+        days = ["2024-06-01", "2024-06-02"]
+        rows = spark.range(0, 6_000_000, numPartitions=24).select(
+            "id", F.sha2(F.col("id").cast("string"), 512).alias("a"),
+            F.sha2(F.concat(F.col("id").cast("string"), F.lit("x")), 512).alias("b"),
+            F.when(F.col("id") % 2 == 0, F.lit(days[0])).otherwise(F.lit(days[1])).alias("dt"))
+        store.write_df("bronze.big", src, "delta", rows, days)
+        batch = store.read_df(spark, src, "delta", days)
+        text_bytes = batch.agg(F.sum(F.length("a") + F.length("b"))).first()[0]
+        result = batch.select("id", F.upper("a").alias("a"), F.concat("b", "a").alias("ab"), "dt")
+        written = store.write_df("silver.big", dst, "delta", result, days)
+        heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+        print(json.dumps({{"rows": written.rows, "text_bytes": text_bytes, "heap": heap}}))
+    """)
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "lh"), "LAKEHOUSE_SPARK_MASTER": "local[2]",
+           "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.memory": "512m", "spark.sql.shuffle.partitions": "8",
+                                                "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"})}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["rows"] == 6_000_000
+    assert out["heap"] <= 512 * 2**20
+    assert out["text_bytes"] >= 3 * out["heap"]  # the batch is several times the heap it ran in
