@@ -179,9 +179,20 @@ def main() -> int:
             home = tmp / f"scale{factor}"
             senv = {**base, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(home / "landing")}
             land(senv, (date.fromisoformat(start) - timedelta(days=7)).isoformat(), 7 + scale_days, base_rows * factor)
-            step(f"scale_x{factor}", "platform", start, day_list[scale_days - 1] if scale_days <= days else
-                 _days(start, scale_days)[-1], senv)
+            scale_end = day_list[scale_days - 1] if scale_days <= days else _days(start, scale_days)[-1]
+            step(f"scale_x{factor}", "platform", start, scale_end, senv)
             m[f"scale_x{factor}"]["rows_per_day"] = base_rows * factor
+            if standalone and factor == factors[-1]:
+                # the largest day on two workers with the driver capped at 1 GB: the measured tree is the driver
+                # (Python + driver JVM); executors live under the workers, outside it
+                from lakehouse.devcluster import start_standalone
+
+                with start_standalone(workers=2, cores=1, memory="1g") as cluster:
+                    step(f"scale_x{factor}_standalone_driver_1g", "platform", start, scale_end, {
+                        **senv, "LAKEHOUSE_SPARK_MASTER": cluster.master_url,
+                        "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.executor.memory": "768m", "spark.driver.memory": "1g",
+                                                            "spark.driver.host": "127.0.0.1"})})
+                m[f"scale_x{factor}_standalone_driver_1g"]["rows_per_day"] = base_rows * factor
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if moto is not None:

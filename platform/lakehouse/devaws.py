@@ -5,6 +5,7 @@ moto keeps state in memory only: this is for trying the AWS code path, never a h
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -52,6 +53,9 @@ def main() -> int:
         AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
         LAKEHOUSE_WAREHOUSE=f"s3://{bucket}/warehouse", LAKEHOUSE_LANDING=f"s3://{bucket}/landing",
         LAKEHOUSE_GLUE_PREFIX=env.get("LAKEHOUSE_GLUE_PREFIX", "dev"),
+        # an in-memory moto bucket holds nothing to protect, but the warehouse is off the local disk, where
+        # the development salt is refused: a salt of its own, random per start
+        LAKEHOUSE_PII_SALT=env.get("LAKEHOUSE_PII_SALT") or secrets.token_hex(16),
     )
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                  aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=bucket)
