@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps demo dev dev-aws dev-cluster test bench clean
+.PHONY: install browser-deps lint demo dev dev-aws dev-cluster test bench clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,7 +43,10 @@ browser-deps:
 	  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	    || echo "chromium could not be installed: the browser test will be skipped" )
 
-test: install browser-deps
+lint: install
+	$(BIN)/ruff check platform platform_tests bench
+
+test: install browser-deps lint
 	$(BIN)/python -m pytest
 
 bench: install

@@ -46,6 +46,7 @@ setup(
             "pytest>=8,<10",
             "moto[server]>=5.2,<6",
             "psutil>=5.9,<8",
+            "ruff>=0.8,<1",
         ],
     },
     entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},

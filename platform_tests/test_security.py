@@ -439,9 +439,6 @@ def test_contract_failure_examples_leave_pii_columns_out(spark):
     from lakehouse.domains.commerce.contracts import CrmContacts
     from lakehouse.quality.contracts import evaluate_contract
 
-    columns = ["contact_id", "display_name", "email_hash", "email_masked", "email_domain", "company",
-               "lifecycle_stage", "customer_id", "created_at", "updated_at", "is_archived", "_source_file",
-               "_line_number", "dt"]
     row = ["k1", "Ann L.", EMAIL_HASH, RAW_EMAIL, "example.com", "Acme", "lead", None, None, None, False, "f", 1, DAY]
     frame = spark.createDataFrame([row, ["k1", *row[1:]]], "contact_id string, display_name string, "
                                   "email_hash string, email_masked string, email_domain string, company string, "

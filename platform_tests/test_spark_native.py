@@ -127,7 +127,7 @@ def test_a_task_killed_mid_write_leaves_the_previous_version_readable(lakehouse_
 @pytest.mark.slow
 def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_path):
     """A run process with a 512 MB heap moves ~2 GB of rows through read -> transform -> write."""
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import json, os
         from pyspark.sql import functions as F
         from lakehouse.config import Settings
@@ -149,7 +149,7 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
         result = batch.select("id", F.upper("a").alias("a"), F.concat("b", "a").alias("ab"), "dt")
         written = store.write_df("silver.big", dst, "delta", result, days)
         heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
-        print(json.dumps({{"rows": written.rows, "text_bytes": text_bytes, "heap": heap}}))
+        print(json.dumps({"rows": written.rows, "text_bytes": text_bytes, "heap": heap}))
     """)
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "lh"), "LAKEHOUSE_SPARK_MASTER": "local[2]",
            "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.memory": "512m", "spark.sql.shuffle.partitions": "8",
