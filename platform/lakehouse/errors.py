@@ -20,10 +20,6 @@ class LandingFileError(LakehouseError):
     """A landing file cannot be read at all (not gzip, wrong encoding, ...)."""
 
 
-class ContractViolation(LakehouseError):
-    """A blocking data contract or `fail` row rule rejected a batch; nothing was published."""
-
-
 class ReadOnlyQueryError(LakehouseError):
     """The query layer refused a statement that is not a read-only query."""
 

@@ -49,10 +49,6 @@ def delta_storage_options(settings: Settings, uri: str | None = None) -> dict[st
     return options
 
 
-def join_uri(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
-
-
 def list_files(uri: str, settings: Settings) -> list[pafs.FileInfo]:
     fs, path = filesystem_for(uri, settings)
     try:
@@ -65,9 +61,3 @@ def list_files(uri: str, settings: Settings) -> list[pafs.FileInfo]:
 def exists(uri: str, settings: Settings) -> bool:
     fs, path = filesystem_for(uri, settings)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
-
-
-def delete_dir(uri: str, settings: Settings) -> None:
-    fs, path = filesystem_for(uri, settings)
-    if fs.get_file_info(path).type == pafs.FileType.Directory:
-        fs.delete_dir(path)
