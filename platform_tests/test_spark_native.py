@@ -160,3 +160,14 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
     assert out["rows"] == 6_000_000
     assert out["heap"] <= 512 * 2**20
     assert out["text_bytes"] >= 3 * out["heap"]  # the batch is several times the heap it ran in
+
+
+def test_missing_jars_name_what_to_install(tmp_path, monkeypatch):
+    from lakehouse.engine import jars
+
+    monkeypatch.setattr(jars, "cache_dir", lambda: tmp_path / "nothing-here")
+    with pytest.raises(jars.MissingJarsError) as err:
+        jars.classpath()
+    message = str(err.value)
+    assert "make install" in message and "io.delta:delta-spark_" in message and "hadoop-aws" in message
+    assert "\n" not in message
