@@ -83,7 +83,8 @@ def _location(env: Mapping[str, str], name: str, default: Path) -> str:
     return value.rstrip("/") if sep else _as_uri(value)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, meaning: str) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, meaning: str,
+         maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
@@ -91,8 +92,9 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, meaning:
         value = int(raw.strip())
     except ValueError:
         value = None
-    if value is None or value < minimum:
-        raise ConfigError.invalid(name, raw, f"a whole number of {meaning}, at least {minimum}")
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigError.invalid(name, raw, f"a whole number of {meaning}, {bounds}")
     return value
 
 
@@ -183,6 +185,25 @@ def _sql_dir(env: Mapping[str, str]) -> Path | None:
     return Path(raw).expanduser()
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not raw.strip().isdigit() or not 1 <= int(raw.strip()) <= 65535:
+        raise ConfigError.invalid(name, raw, "a TCP port, from 1 to 65535")
+    return int(raw.strip())
+
+
+def _file(env: Mapping[str, str], name: str, meaning: str) -> Path | None:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    path = Path(raw.strip()).expanduser()
+    if path.is_dir():
+        raise ConfigError.invalid(name, raw, f"the path of a file ({meaning}), not a folder")
+    return path.resolve()
+
+
 def _athena_output(env: Mapping[str, str]) -> str | None:
     raw = env.get("LAKEHOUSE_ATHENA_OUTPUT")
     if not raw:
@@ -222,6 +243,17 @@ class Settings:
     # the local query engine's limits (lakehouse.query.limits): each stops a query with one clear line
     query_timeout: float = 60.0  # seconds
     query_memory_mb: int = 1024
+    # the query service (lakehouse.service): where it listens, its files, and what one key may do
+    serve_port: int = 8080
+    serve_keys: Path | None = None  # the API key file (hashes only); None: <home>/service/keys.json
+    serve_audit: Path | None = None  # the audit log (JSON lines); None: <home>/service/audit.jsonl
+    serve_rate_per_minute: int = 120  # requests per key and minute (a key may have its own)
+    serve_burst: int = 20  # requests a key may make at once before the rate applies
+    serve_max_rows: int = 100_000  # most rows one query's result keeps (its pages are served from it)
+    serve_max_result_mb: int = 64  # most bytes one result may take in memory
+    serve_cache_mb: int = 256  # results kept for paging, all keys together
+    serve_result_ttl: float = 600.0  # seconds a result is kept after its last page was read
+    serve_concurrency: int = 4  # queries running at once; more wait for a slot
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -258,6 +290,16 @@ class Settings:
             billing_retry_delay=_float(env, "LAKEHOUSE_BILLING_RETRY_DELAY", 1.0, 0, "seconds"),
             query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),
             query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes"),
+            serve_port=_port(env, "LAKEHOUSE_SERVE_PORT", 8080),
+            serve_keys=_file(env, "LAKEHOUSE_SERVE_KEYS", "the service's API key file"),
+            serve_audit=_file(env, "LAKEHOUSE_SERVE_AUDIT", "the service's audit log"),
+            serve_rate_per_minute=_int(env, "LAKEHOUSE_SERVE_RATE", 120, 1, "requests per key and minute"),
+            serve_burst=_int(env, "LAKEHOUSE_SERVE_BURST", 20, 1, "requests"),
+            serve_max_rows=_int(env, "LAKEHOUSE_SERVE_MAX_ROWS", 100_000, 1, "rows", 1_000_000),  # query.limits.MAX_ROWS
+            serve_max_result_mb=_int(env, "LAKEHOUSE_SERVE_MAX_RESULT_MB", 64, 1, "megabytes"),
+            serve_cache_mb=_int(env, "LAKEHOUSE_SERVE_CACHE_MB", 256, 1, "megabytes"),
+            serve_result_ttl=_float(env, "LAKEHOUSE_SERVE_RESULT_TTL", 600.0, 1, "seconds"),
+            serve_concurrency=_int(env, "LAKEHOUSE_SERVE_CONCURRENCY", 4, 1, "queries"),
         )
 
     def with_(self, **changes) -> "Settings":
@@ -283,6 +325,14 @@ class Settings:
                 f"LAKEHOUSE_PII_SALT is not set, and the warehouse {self.warehouse} is not on the local disk: set it "
                 "to a long random secret and keep it stable (it salts the hashes of personal data)")
         return self
+
+    @property
+    def serve_keys_file(self) -> Path:
+        return self.serve_keys or self.home / "service" / "keys.json"
+
+    @property
+    def serve_audit_file(self) -> Path:
+        return self.serve_audit or self.home / "service" / "audit.jsonl"
 
     @property
     def catalog_enabled(self) -> bool:

@@ -22,6 +22,23 @@ class QueryLimitError(LakehouseError):
     """A query ran past the statement timeout or the memory limit, or asked for too many rows."""
 
 
+class QueryTimeoutError(QueryLimitError):
+    """The statement timeout stopped the query."""
+
+
+class QueryMemoryError(QueryLimitError):
+    """The query needed more memory than its limit."""
+
+
+class ResultTooLargeError(QueryLimitError):
+    """The result holds more bytes than its caller accepts (a service keeping results for paging)."""
+
+
+def too_large(max_bytes: int) -> ResultTooLargeError:
+    return ResultTooLargeError(f"the result is larger than {max_bytes / 2**20:g} MB, the most one result may hold "
+                               "here; select fewer columns or rows (filter on dt, aggregate)")
+
+
 @dataclass(frozen=True)
 class QueryLimits:
     timeout: float = 60.0  # seconds
@@ -69,9 +86,9 @@ def explain(exc: Exception, limits: QueryLimits, timed_out: bool) -> QueryLimitE
     import duckdb
 
     if timed_out or isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in str(exc):
-        return QueryLimitError(f"the query was stopped after {limits.timeout:g} s, the statement timeout "
-                               "(LAKEHOUSE_QUERY_TIMEOUT); filter on dt or aggregate before joining")
+        return QueryTimeoutError(f"the query was stopped after {limits.timeout:g} s, the statement timeout "
+                                 "(LAKEHOUSE_QUERY_TIMEOUT); filter on dt or aggregate before joining")
     if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in str(exc):
-        return QueryLimitError(f"the query needs more than {limits.memory_mb} MB of memory, the limit "
-                               "(LAKEHOUSE_QUERY_MEMORY_MB); filter on dt or aggregate before joining")
+        return QueryMemoryError(f"the query needs more than {limits.memory_mb} MB of memory, the limit "
+                                "(LAKEHOUSE_QUERY_MEMORY_MB); filter on dt or aggregate before joining")
     return None

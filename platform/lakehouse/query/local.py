@@ -100,7 +100,8 @@ def local_sql(checked: CheckedQuery, limit: int) -> str:
     return with_limit(tree, limit + 1).sql(dialect=READ_DIALECT)
 
 
-def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None) -> QueryResult:
+def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None,
+              max_bytes: int | None = None) -> QueryResult:
     import duckdb
     from deltalake.exceptions import DeltaError
 
@@ -112,7 +113,7 @@ def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: Que
         with deadline(con, limits) as timed_out:
             try:
                 reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)  # streams: stops after limit + 1 rows
-                table, truncated = take(reader, reader.schema, limit)
+                table, truncated = take(reader, reader.schema, limit, max_bytes)
             except (duckdb.Error, pa.ArrowException, OSError) as exc:  # the Arrow stream passes DuckDB's errors on
                 limit_error = explain(exc, limits, timed_out.is_set())
                 if limit_error is not None:

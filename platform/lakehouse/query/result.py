@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from lakehouse.query.limits import too_large
+
 DEFAULT_LIMIT = 1000
 TRUNCATED_KEY = b"lakehouse.query.truncated"
 
@@ -25,11 +27,18 @@ class QueryResult:
         return self.table.replace_schema_metadata(meta)
 
 
-def take(batches, schema: pa.Schema, limit: int) -> tuple[pa.Table, bool]:
-    """Up to `limit` rows from an iterator of record batches; reads at most one batch past the limit."""
-    kept, rows = [], 0
+def take(batches, schema: pa.Schema, limit: int, max_bytes: int | None = None) -> tuple[pa.Table, bool]:
+    """Up to `limit` rows from an iterator of record batches; reads at most one batch past the limit.
+
+    With `max_bytes`, a result growing past that many bytes (of the rows within the limit) stops the read
+    with ResultTooLargeError instead of filling the caller's memory."""
+    kept, rows, size = [], 0, 0
     for batch in batches:
         kept.append(batch)
+        if max_bytes is not None:
+            size += batch.slice(0, max(limit - rows, 0)).nbytes
+            if size > max_bytes:
+                raise too_large(max_bytes)
         rows += batch.num_rows
         if rows > limit:
             break

@@ -26,6 +26,10 @@ MASK = "***"
 class AccessDeniedError(LakehouseError):
     """The reader's scopes do not cover a table the query names."""
 
+    def __init__(self, message: str, scope: str | None = None):
+        super().__init__(message)
+        self.scope = scope  # the scope the reader lacks, when one would cover the table
+
 
 def scopes_of(granted: Iterable[str] | None) -> frozenset[str]:
     """The scopes a reader holds: `read` plus those granted; an unknown name is refused, not ignored."""
@@ -40,7 +44,7 @@ def check_access(table: QueryTable, scopes: frozenset[str]) -> None:
     if table.layer in RAW_LAYERS and "raw" not in scopes:
         kind = "rows set aside with their whole record" if table.is_quarantine else "rows as received"
         raise AccessDeniedError(f"refused: {table.id} holds raw data ({kind}); reading bronze and quarantine "
-                                "tables needs the raw scope (--scope raw)")
+                                "tables needs the raw scope (--scope raw)", scope="raw")
 
 
 def masked_columns(table: QueryTable, scopes: frozenset[str]) -> tuple[str, ...]:
