@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster test bench clean
+.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster serve test bench clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ dev: install
 dev-aws: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/python -m lakehouse.devaws
+
+# The query service (HTTP API + page) on 127.0.0.1, port LAKEHOUSE_SERVE_PORT (8080); keys: lakehouse keys add NAME.
+# It reads tables through DuckDB/Athena only, so it needs no Spark JARs.
+serve: $(STAMP)
+	$(BIN)/lakehouse serve
 
 # A Spark standalone master + 2 workers on 127.0.0.1; it prints the LAKEHOUSE_SPARK_MASTER to use.
 dev-cluster: install

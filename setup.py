@@ -40,6 +40,8 @@ setup(
         "duckdb>=1.1,<3",  # the query layer's local engine (and the benchmark's one-node baseline)
         "rich>=13,<16",
         "psycopg[binary]>=3.2,<4",
+        "fastapi>=0.115,<1",  # the query service (lakehouse serve)
+        "uvicorn>=0.30,<1",
     ],
     extras_require={
         "dev": [
@@ -47,6 +49,9 @@ setup(
             "moto[server]>=5.2,<6",
             "psutil>=5.9,<8",
             "ruff>=0.8,<1",
+            "httpx>=0.27,<1",  # the query service tests' client
+            "schemathesis>=4,<5",  # the service's OpenAPI document, fuzzed
+            "websockets>=12,<18",  # the service page test drives Chromium over the DevTools protocol
         ],
     },
     entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},

@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.query.commands import add_commands  # query, databases, catalog-tables, describe
 
     add_commands(sub)
+    from lakehouse.service.commands import add_commands as add_service_commands  # keys, serve
+
+    add_service_commands(sub)
 
     args = parser.parse_args(argv)
     import warnings

@@ -1,0 +1,116 @@
+"""Shared by the service tests: a small warehouse written through delta-rs (no Spark), API keys, and the real app
+served by uvicorn on 127.0.0.1 in a thread.
+
+The tables have the shapes of test_security's, so its corpus of bad reads replays over HTTP unchanged.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pyarrow as pa
+
+from lakehouse.config import Settings
+from lakehouse.devaws import free_port
+from lakehouse.quality.quarantine import quarantine_table
+from lakehouse.service.keys import KeyStore
+from lakehouse.storage.table_store import TableStore
+from test_security import DAY, EMAIL_HASH, ORDERS, RAW_EMAIL, RAW_PHONE
+
+DAYS = [DAY, "2024-06-04", "2024-06-05"]
+CATEGORIES, REGIONS = ["Books", "Electronics", "Garden"], ["apac", "eu", "us"]
+
+
+def put(settings: Settings, table_id: str, data: pa.Table) -> None:
+    layer, name = table_id.split(".")
+    store = TableStore(settings)
+    store.write(table_id, store.uri(layer, name), "delta", data, sorted(set(data.column("dt").to_pylist())))
+
+
+def build_lake(home: Path) -> Settings:
+    settings = Settings.from_env({"LAKEHOUSE_HOME": str(home)})
+    put(settings, "silver.orders", pa.table({
+        "order_id": [f"o-{i:05d}" for i in range(ORDERS)], "customer_id": [f"c{i % 50}" for i in range(ORDERS)],
+        "region": [REGIONS[i % 3] for i in range(ORDERS)], "amount": [float(i % 97) for i in range(ORDERS)],
+        "dt": [DAY] * ORDERS}))
+    put(settings, "silver.customers", pa.table({
+        "customer_id": ["c1", "c2"], "display_name": ["Ann L.", None], "email_hash": [EMAIL_HASH, None],
+        "email_masked": ["a***@example.com", None], "email_domain": ["example.com", None],
+        "phone_masked": ["***0134", None], "country": ["US", "CA"], "dt": [DAY, DAY]}))
+    put(settings, "bronze.shop_customers", pa.table({
+        "customer_id": ["c1"], "first_name": ["Ann"], "last_name": ["Lee"], "email": [RAW_EMAIL],
+        "phone": [RAW_PHONE], "dt": [DAY]}))
+    put(settings, "quarantine.bronze_shop_customers", quarantine_table(
+        "bronze.shop_customers", DAY, [{"reason": "unparseable", "record": f"c9,Bo,Ray,{RAW_EMAIL}"}]))
+    put(settings, "quarantine.silver_orders", quarantine_table(
+        "silver.orders", DAY, [{"reason": "positive_quantity", "record": {"order_id": "o-1"}}]))
+    rows = [{"category": c, "region": r, "transactions": 10 + i, "units": 20 + i,
+             "revenue_usd": Decimal(f"{100 + i}.25"), "avg_order_value_usd": Decimal("10.03"),
+             "unique_customers": 5 + i, "dt": d}
+            for i, (d, c, r) in enumerate((d, c, r) for d in DAYS for c in CATEGORIES for r in REGIONS)]
+    put(settings, "gold.daily_sales_summary", pa.Table.from_pylist(rows, schema=pa.schema([
+        ("category", pa.string()), ("region", pa.string()), ("transactions", pa.int64()), ("units", pa.int64()),
+        ("revenue_usd", pa.decimal128(18, 2)), ("avg_order_value_usd", pa.decimal128(18, 2)),
+        ("unique_customers", pa.int64()), ("dt", pa.string())])))
+    return settings
+
+
+def add_key(settings: Settings, name: str, *scopes: str, rate: int | None = None) -> str:
+    return KeyStore(settings.serve_keys_file).add(name, scopes, rate)[1]
+
+
+def add_key_with_unknown_scope(settings: Settings, name: str, scope: str) -> str:
+    """A key whose entry names a scope that does not exist (a hand-edited key file)."""
+    key = add_key(settings, name)
+    path = settings.serve_keys_file
+    data = json.loads(path.read_text())
+    for entry in data["keys"]:
+        if entry["name"] == name:
+            entry["scopes"] = [scope]
+    path.write_text(json.dumps(data))
+    return key
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[str]:
+    """The service for `settings` on a free port of 127.0.0.1; yields its base URL."""
+    import uvicorn
+
+    from lakehouse.service import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, name=f"service-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def client(url: str, key: str | None = None, **headers: str) -> httpx.Client:
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return httpx.Client(base_url=url, headers=headers, timeout=60)
+
+
+def one_line_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    """The body of an error answer, checked: the status, JSON, a code, one line, no traceback."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"error", "message"} and (code is None or body["error"] == code), body
+    assert "\n" not in body["message"] and "Traceback" not in response.text
+    return body

@@ -1,0 +1,421 @@
+"""The query service over HTTP, against a real uvicorn server on 127.0.0.1: every endpoint, keys and scopes,
+paging of one kept result, JSON/CSV/Arrow, limits, the audit log, and test_security's corpus of bad reads
+replayed over the wire. Tables are written with delta-rs; no Spark here."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pyarrow as pa
+import pytest
+
+from lakehouse.config import Settings
+from lakehouse.devaws import free_port
+from lakehouse.errors import ConfigError, ReadOnlyQueryError
+from lakehouse.query import QuerySyntaxError, UnknownTableError
+from lakehouse.query.guard import QueryTooComplexError
+from lakehouse.query.limits import QueryLimitError
+from lakehouse.query.scopes import AccessDeniedError
+from lakehouse.service.keys import KeyStore
+from service_testing import (DAY, DAYS, add_key, add_key_with_unknown_scope, build_lake, client, one_line_error, put,
+                             running)
+from test_security import CORPUS, EMAIL_HASH, ORDERS, RAW_EMAIL
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Settings:
+    return build_lake(tmp_path_factory.mktemp("service"))
+
+
+@pytest.fixture(scope="module")
+def keys(lake) -> dict[str, str]:
+    fast = 100_000  # requests a minute: these keys are not what the rate limit test is about
+    return {"reader": add_key(lake, "reader", rate=fast), "analyst": add_key(lake, "analyst", "pii", rate=fast),
+            "engineer": add_key(lake, "engineer", "raw", rate=fast), "admin": add_key(lake, "admin", "raw", "pii", rate=fast)}
+
+
+@pytest.fixture(scope="module")
+def url(lake, keys) -> str:
+    with running(lake) as base:
+        yield base
+
+
+def api(url: str, keys: dict[str, str], who: str = "reader", **headers):
+    return client(url, keys[who], **headers)
+
+
+def query(url, keys, sql, who="reader", **body):
+    with api(url, keys, who) as http:
+        return http.post("/v1/query", json={"sql": sql, **body})
+
+
+# --- health, keys ------------------------------------------------------------------------------------------
+
+def test_health_and_readiness(url, lake, tmp_path):
+    with client(url) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        ready = http.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["checks"]["warehouse"] == "present"
+    empty = Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path)})
+    with running(empty) as bare, client(bare) as http:
+        assert http.get("/healthz").status_code == 200
+        body = one_line_error(http.get("/readyz"), 503, "not_ready")
+        assert "no API keys yet (add one with lakehouse keys add NAME)" in body["message"]
+        add_key(empty, "first")
+        assert "the warehouse is not there yet" in one_line_error(http.get("/readyz"), 503)["message"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nonsense", "Basic dXNlcjpwYXNz",
+                                    "Bearer lhk_000000000000_" + "A" * 43])
+def test_no_key_or_a_bad_key_is_401(url, header):
+    with client(url, **({"Authorization": header} if header else {})) as http:
+        for method, path in (("GET", "/v1/databases"), ("GET", "/v1/tables"), ("POST", "/v1/query")):
+            response = http.request(method, path, json={"sql": "SELECT 1"} if method == "POST" else None)
+            body = one_line_error(response, 401, "unauthorized")
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            assert ("no API key" if header is None or header.startswith("Basic") else "not valid") in body["message"]
+
+
+def test_keys_are_stored_hashed_and_a_revoked_key_is_refused_at_once(url, lake):
+    key = add_key(lake, "short-lived")
+    text = lake.serve_keys_file.read_text()
+    assert key not in text and key.split("_")[2] not in text and oct(lake.serve_keys_file.stat().st_mode)[-3:] == "600"
+    with client(url, key) as http:
+        assert http.get("/v1/databases").status_code == 200
+        assert KeyStore(lake.serve_keys_file).revoke("short-lived")
+        one_line_error(http.get("/v1/databases"), 401, "unauthorized")  # no restart
+
+
+def test_keys_add_prints_the_key_once(tmp_path):
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path), "PYTHONPATH": os.path.join(REPO, "platform")}
+    run = subprocess.run([sys.executable, "-m", "lakehouse.cli", "keys", "add", "dashboards", "--scope", "pii",
+                          "--rate", "30"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    key = run.stdout.strip()
+    assert key.startswith("lhk_") and run.stdout.count("\n") == 1 and key not in run.stderr
+    assert "only time it is shown" in run.stderr
+    entry = KeyStore(tmp_path / "service" / "keys.json").verify(key)
+    assert entry.name == "dashboards" and entry.scopes == ("read", "pii") and entry.rate_per_minute == 30
+    listed = subprocess.run([sys.executable, "-m", "lakehouse.cli", "keys", "list"], capture_output=True, text=True,
+                            env=env, cwd=REPO)
+    assert "dashboards" in listed.stdout and key not in listed.stdout and entry.sha256 not in listed.stdout
+
+
+# --- catalog ------------------------------------------------------------------------------------------------
+
+def test_databases_and_tables(url, keys):
+    with api(url, keys) as http:
+        databases = http.get("/v1/databases").json()["databases"]
+        assert [d["database"] for d in databases] == ["bronze", "silver", "gold", "quarantine"]
+        tables = {t["table"]: t for t in http.get("/v1/tables").json()["tables"]}
+        assert tables["silver.orders"]["partitions"] == 1 and tables["silver.orders"]["readable"]
+        assert tables["gold.daily_sales_summary"]["last_partition"] == DAYS[-1]
+        assert not tables["bronze.shop_customers"]["readable"] and not tables["quarantine.silver_orders"]["readable"]
+        gold = http.get("/v1/tables", params={"database": "gold"}).json()["tables"]
+        assert gold and {t["database"] for t in gold} == {"gold"}
+        assert "unknown database 'platinum'" in one_line_error(http.get("/v1/tables", params={"database": "platinum"}),
+                                                              400, "unknown_table")["message"]
+    with api(url, keys, "engineer") as http:
+        tables = {t["table"]: t for t in http.get("/v1/tables").json()["tables"]}
+        assert tables["bronze.shop_customers"]["readable"] and tables["quarantine.silver_orders"]["readable"]
+
+
+def test_a_tables_schema_with_pii_flags_and_what_this_key_sees_masked(url, keys):
+    with api(url, keys) as http:
+        schema = http.get("/v1/tables/silver.customers/schema").json()
+        columns = {c["name"]: c for c in schema["columns"]}
+        assert schema["partitions"] == [DAY] and schema["has_data"] and schema["delta_version"] == 0
+        assert columns["email_hash"] == {"name": "email_hash", "type": "string", "pii": True, "masked": True,
+                                         "description": columns["email_hash"]["description"]}
+        assert not columns["country"]["pii"] and not columns["country"]["masked"]
+        declared = http.get("/v1/tables/gold.customer_analytics/schema").json()
+        assert not declared["has_data"] and declared["partitions"] == [] and "(declared)" in declared["columns"][0]["type"]
+        missing = one_line_error(http.get("/v1/tables/silver.order/schema"), 404, "unknown_table")
+        assert "did you mean silver.orders" in missing["message"]
+    with api(url, keys, "analyst") as http:
+        columns = {c["name"]: c for c in http.get("/v1/tables/silver.customers/schema").json()["columns"]}
+        assert columns["email_hash"]["pii"] and not columns["email_hash"]["masked"]
+
+
+# --- queries and pages --------------------------------------------------------------------------------------
+
+def test_pages_come_from_one_kept_result_through_cursors(url, keys):
+    sql = "SELECT order_id, region FROM silver.orders ORDER BY order_id"
+    first = query(url, keys, sql, page_size=700)
+    assert first.status_code == 200
+    page = first.json()
+    assert page["total_rows"] == ORDERS and page["offset"] == 0 and len(page["rows"]) == 700
+    assert [c["name"] for c in page["columns"]] == ["order_id", "region"] and not page["truncated"]
+    assert first.headers["x-next-cursor"] == page["next_cursor"] and "rel=\"next\"" in first.headers["link"]
+    rows, cursors = list(page["rows"]), []
+    with api(url, keys) as http:
+        while page["next_cursor"]:
+            cursors.append(page["next_cursor"])
+            page = http.get(f"/v1/results/{page['next_cursor']}").json()
+            rows += page["rows"]
+        assert [r[0] for r in rows] == [f"o-{i:05d}" for i in range(ORDERS)] and page["offset"] == 1400
+        assert http.get(f"/v1/results/{cursors[0]}").json()["rows"] == rows[700:1400]  # the same page again
+        smaller = http.get(f"/v1/results/{cursors[0]}", params={"page_size": 5}).json()
+        assert smaller["rows"] == rows[700:705] and smaller["next_cursor"] != cursors[1]
+        assert http.delete(f"/v1/results/{cursors[0]}").status_code == 204
+        one_line_error(http.get(f"/v1/results/{cursors[1]}"), 404, "unknown_cursor")
+
+
+def test_later_pages_do_not_rerun_the_query(url, keys, lake):
+    products = lambda tag: pa.table({"product_id": [f"{tag}-{i:02d}" for i in range(30)], "dt": [DAY] * 30})  # noqa: E731
+    put(lake, "silver.products", products("before"))
+    page = query(url, keys, "SELECT product_id FROM silver.products ORDER BY 1", page_size=10).json()
+    put(lake, "silver.products", products("after"))  # a LIMIT/OFFSET re-run would now read these
+    with api(url, keys) as http:
+        second = http.get(f"/v1/results/{page['next_cursor']}").json()
+        third = http.get(f"/v1/results/{second['next_cursor']}").json()
+    assert [r[0] for r in page["rows"] + second["rows"] + third["rows"]] == [f"before-{i:02d}" for i in range(30)]
+    assert third["next_cursor"] is None
+    fresh = query(url, keys, "SELECT product_id FROM silver.products ORDER BY 1", page_size=10).json()
+    assert fresh["rows"][0] == ["after-00"]
+
+
+def test_a_cursor_belongs_to_the_key_that_ran_the_query(url, keys):
+    cursor = query(url, keys, "SELECT order_id FROM silver.orders", page_size=10).json()["next_cursor"]
+    with api(url, keys, "analyst") as http:
+        assert "unknown or expired cursor" in one_line_error(http.get(f"/v1/results/{cursor}"), 404)["message"]
+        one_line_error(http.delete(f"/v1/results/{cursor}"), 404, "unknown_cursor")
+    with api(url, keys) as http:
+        for bogus in ("nope", cursor.split(".")[0] + ".999999", "x" * 22 + ".0", cursor + "x"):
+            one_line_error(http.get(f"/v1/results/{bogus}"), 404, "unknown_cursor")
+        assert http.get(f"/v1/results/{cursor}").status_code == 200
+
+
+def test_csv_and_arrow_pages(url, keys):
+    sql = "SELECT category, region, revenue_usd, dt FROM gold.daily_sales_summary ORDER BY dt, category, region"
+    with api(url, keys, Accept="text/csv") as http:
+        csv = http.post("/v1/query", json={"sql": sql, "page_size": 4})
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        lines = csv.text.splitlines()
+        assert lines[0] == '"category","region","revenue_usd","dt"' and len(lines) == 5
+        assert lines[1] == f'"Books","apac",100.25,"{DAY}"' and csv.headers["x-total-rows"] == "27"
+        second = http.get(f"/v1/results/{csv.headers['x-next-cursor']}")
+        assert second.text.splitlines()[1] == f'"Electronics","eu",104.25,"{DAY}"'
+    arrow_type = "application/vnd.apache.arrow.stream"
+    with api(url, keys, Accept=f"text/html;q=0.9, {arrow_type}") as http:
+        response = http.post("/v1/query", json={"sql": sql, "page_size": 20})
+        assert response.headers["content-type"] == arrow_type
+        table = pa.ipc.open_stream(response.content).read_all()
+        assert table.num_rows == 20 and table.schema.field("revenue_usd").type == pa.decimal128(18, 2)
+        last = http.get(f"/v1/results/{response.headers['x-next-cursor']}")
+        assert pa.ipc.open_stream(last.content).read_all().num_rows == 7 and "x-next-cursor" not in last.headers
+    with api(url, keys, Accept="application/xml") as http:
+        assert "text/csv" in one_line_error(http.post("/v1/query", json={"sql": sql}), 406, "not_acceptable")["message"]
+
+
+def test_json_values_are_exact_and_valid(url, keys):
+    sql = ("SELECT 1 AS a, 2 AS a, CAST('12345678901234.56' AS DECIMAL(18, 2)) AS money, DATE '2024-06-03' AS day, "
+           "TIMESTAMP '2024-06-03 10:15:00' AS ts, 'nan'::DOUBLE AS nan, 'inf'::DOUBLE AS inf, [1, 2] AS list, "
+           "{'k': 'v'} AS struct, NULL AS nothing, '<script>alert(1)</script>' AS html")
+    response = query(url, keys, sql)
+    body = json.loads(response.text)  # strict JSON: NaN would not parse in other languages
+    assert "NaN" not in response.text.replace('"NaN"', "")
+    assert [c["name"] for c in body["columns"]][:2] == ["a", "a"]
+    assert body["rows"] == [[1, 2, "12345678901234.56", "2024-06-03", "2024-06-03T10:15:00", "nan", "inf", [1, 2],
+                             {"k": "v"}, None, "<script>alert(1)</script>"]]
+    assert response.headers["content-type"] == "application/json" and response.headers["cache-control"] == "no-store"
+
+
+def test_pii_is_masked_by_the_keys_scopes(url, keys):
+    sql = "SELECT customer_id, email_hash, email_domain FROM silver.customers ORDER BY customer_id"
+    assert query(url, keys, sql).json()["rows"] == [["c1", "***", "example.com"], ["c2", None, None]]
+    assert query(url, keys, sql, "analyst").json()["rows"][0] == ["c1", EMAIL_HASH, "example.com"]
+    probe = f"SELECT count(*) AS n FROM silver.customers WHERE email_hash = '{EMAIL_HASH}'"
+    assert query(url, keys, probe).json()["rows"] == [[0]]
+    raw = "SELECT email, customer_id FROM bronze.shop_customers"
+    assert query(url, keys, raw, "engineer").json()["rows"] == [["***", "c1"]]
+    assert query(url, keys, raw, "admin").json()["rows"] == [[RAW_EMAIL, "c1"]]
+
+
+def test_a_missing_scope_is_403_naming_it(url, keys):
+    for sql in ("SELECT * FROM bronze.shop_customers", "SELECT record FROM quarantine.silver_orders"):
+        for who in ("reader", "analyst"):
+            body = one_line_error(query(url, keys, sql, who), 403, "forbidden")
+            assert body["missing_scope"] == "raw" and "needs the raw scope" in body["message"]
+
+
+def test_limits_rows_and_bytes(url, keys, lake):
+    sql = "SELECT order_id FROM silver.orders ORDER BY order_id"
+    cut = query(url, keys, sql, max_rows=1500, page_size=1000).json()
+    assert cut["truncated"] and cut["total_rows"] == 1500
+    assert "at most 100,000 here (LAKEHOUSE_SERVE_MAX_ROWS), not 200,000" in one_line_error(
+        query(url, keys, sql, max_rows=200_000), 400, "bad_limit")["message"]
+    assert "from 1 to 1,000,000, not 0" in one_line_error(query(url, keys, sql, max_rows=0), 400, "bad_limit")["message"]
+    with running(lake.with_(serve_max_result_mb=1)) as small:
+        big = "SELECT a.order_id, b.order_id AS other FROM silver.orders a, silver.orders b"
+        body = one_line_error(query(small, keys, big, max_rows=100_000), 413, "result_too_large")
+        assert "larger than 1 MB" in body["message"]
+        assert query(small, keys, sql).status_code == 200
+
+
+def test_engines_are_local_and_athena(url, keys):
+    assert query(url, keys, "SELECT 1 AS one", engine="local").json()["engine"] == "local"
+    body = one_line_error(query(url, keys, "SELECT 1", engine="athena"), 400, "query_failed")
+    assert "the Athena engine needs the Glue catalog: set LAKEHOUSE_GLUE_PREFIX" in body["message"]
+
+
+def test_rate_limit_is_429_with_retry_after(url, lake):
+    key = add_key(lake, "slow-lane", rate=1)
+    with client(url, key) as http:
+        statuses = [http.get("/v1/results/none").status_code for _ in range(lake.serve_burst)]
+        assert set(statuses) == {404}  # the burst goes through
+        limited = http.get("/v1/databases")
+        body = one_line_error(limited, 429, "rate_limited")
+        assert 50 <= int(limited.headers["retry-after"]) <= 60 and "rate of 1 requests a minute" in body["message"]
+
+
+def test_errors_are_json_with_one_line(url, keys):
+    with api(url, keys) as http:
+        assert "no such endpoint: GET /v2/x" in one_line_error(http.get("/v2/x"), 404, "not_found")["message"]
+        one_line_error(http.put("/v1/query", json={}), 405, "method_not_allowed")
+        one_line_error(http.get("/v1/tables/"), 404, "not_found")  # no redirects: one spelling per endpoint
+        for body, says in (({}, "body.sql: Field required"), ({"sql": "SELECT 1", "engine": "spark"}, "body.engine"),
+                           ({"sql": "SELECT 1", "page_size": 0}, "body.page_size"),
+                           ({"sql": "SELECT 1", "rows": 5}, "Extra inputs are not permitted"),
+                           ({"sql": "x" * 100_001}, "at most 100000 characters")):
+            assert says in one_line_error(http.post("/v1/query", json=body), 400, "bad_request")["message"]
+        broken = http.post("/v1/query", content=b'{"sql": ', headers={"Content-Type": "application/json"})
+        assert "JSON decode error" in one_line_error(broken, 400, "bad_request")["message"]
+        huge = http.post("/v1/query", content=b"x" * (2 << 20), headers={"Content-Type": "application/json"})
+        one_line_error(huge, 413, "request_too_large")
+        chunked = http.post("/v1/query", content=iter([b"x" * (1 << 19)] * 4), headers={"Content-Type": "application/json"})
+        one_line_error(chunked, 413, "request_too_large")
+        failed = one_line_error(http.post("/v1/query", json={"sql": "SELECT nope FROM silver.orders"}), 400, "query_failed")
+        assert failed["message"].startswith("query failed in DuckDB")
+
+
+def test_security_headers(url):
+    with client(url) as http:
+        page = http.get("/")
+        assert page.status_code == 200 and "<textarea" in page.text
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert http.get("/ui/app.js").headers["content-type"].startswith("text/javascript")
+        spec = http.get("/openapi.json").json()
+        assert {"/v1/databases", "/v1/tables", "/v1/tables/{table}/schema", "/v1/query", "/v1/results/{cursor}",
+                "/healthz", "/readyz"} <= set(spec["paths"])
+        assert http.get("/docs").status_code == 404  # Swagger UI would load scripts from a CDN
+
+
+# --- the audit log ------------------------------------------------------------------------------------------
+
+def test_the_audit_log_says_who_ran_what_never_data_or_keys(keys, lake, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    with running(lake.with_(serve_audit=audit)) as url:
+        query(url, keys, "SELECT customer_id, email_hash FROM silver.customers", "analyst")
+        query(url, keys, "SELECT CAST(email_masked AS INTEGER) FROM silver.customers", "analyst")  # quotes a value
+        query(url, keys, "SELECT * FROM bronze.shop_customers", "reader")
+        with client(url, "lhk_000000000000_" + "B" * 43) as http:
+            http.get("/v1/tables")
+    text = audit.read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    assert all(key not in text for key in keys.values()) and "B" * 43 not in text
+    assert EMAIL_HASH not in text and "a***@example.com" not in text  # result values, or a value quoted by DuckDB
+    ok = next(r for r in records if r.get("sql") == "SELECT customer_id, email_hash FROM silver.customers")
+    assert ok["key"] == "analyst" and ok["status"] == 200 and ok["rows"] == 2 and ok["duration_ms"] > 0
+    assert ok["scopes"] == ["pii", "read"] and ok["engine"] == "local" and ok["client"] == "127.0.0.1"
+    failed = next(r for r in records if r.get("sql", "").startswith("SELECT CAST(email_masked"))
+    assert failed["error"] == "query_failed" and "message" not in failed
+    denied = next(r for r in records if r.get("sql") == "SELECT * FROM bronze.shop_customers")
+    assert denied["status"] == 403 and "needs the raw scope" in denied["message"]
+    assert any(r["event"] == "denied" and r.get("key_id") == "000000000000" for r in records)
+
+
+# --- the corpus of bad reads, over HTTP ---------------------------------------------------------------------
+
+EXPECTED = {UnknownTableError: (400, "unknown_table"), ReadOnlyQueryError: (400, "refused"),
+            AccessDeniedError: (403, "forbidden"), QueryTooComplexError: (400, "too_complex"),
+            QuerySyntaxError: (400, "syntax_error")}
+
+
+def _expected(bad) -> tuple[int, str]:
+    if bad.error is QueryLimitError:
+        if "LAKEHOUSE_QUERY_TIMEOUT" in bad.env:
+            return 422, "timeout"
+        return (422, "memory_limit") if "LAKEHOUSE_QUERY_MEMORY_MB" in bad.env else (400, "bad_limit")
+    return EXPECTED[bad.error]
+
+
+@pytest.fixture(scope="module")
+def corpus_servers(lake, keys):
+    """One server per environment the corpus asks for (the Glue prefix lh: a case names lh_bronze.*)."""
+    keys_by_scopes = {(): keys["reader"], ("pii",): keys["analyst"],
+                      ("admin",): add_key_with_unknown_scope(lake, "corpus-admin", "admin")}
+    servers, stack = {}, []
+
+    def server(env: dict) -> tuple[str, dict]:
+        name = json.dumps(env, sort_keys=True)
+        if name not in servers:
+            settings = Settings.from_env({"LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_GLUE_PREFIX": "lh", **env})
+            context = running(settings)
+            servers[name] = context.__enter__()
+            stack.append(context)
+        return servers[name], keys_by_scopes
+
+    yield server
+    for context in reversed(stack):
+        context.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("bad", CORPUS.values(), ids=CORPUS.keys())
+def test_bad_access_over_http_is_refused_with_one_clear_line(corpus_servers, bad):
+    base, keys_by_scopes = corpus_servers(bad.env)
+    with client(base, keys_by_scopes[tuple(bad.scopes)]) as http:
+        response = http.post("/v1/query", json={"sql": bad.sql, "max_rows": bad.limit})
+    status, code = _expected(bad)
+    body = one_line_error(response, status, code)
+    assert bad.says in body["message"]
+
+
+# --- settings and the entry point ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("LAKEHOUSE_SERVE_PORT", "80800", "a TCP port, from 1 to 65535"),
+    ("LAKEHOUSE_SERVE_PORT", "http", "a TCP port"),
+    ("LAKEHOUSE_SERVE_RATE", "0", "at least 1"),
+    ("LAKEHOUSE_SERVE_MAX_ROWS", "2000000", "from 1 to 1000000"),
+    ("LAKEHOUSE_SERVE_RESULT_TTL", "soon", "a number of seconds"),
+    ("LAKEHOUSE_SERVE_CONCURRENCY", "-1", "at least 1"),
+])
+def test_service_settings_are_checked_when_they_load(variable, value, says, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({variable: value})
+    assert str(err.value).startswith(f"{variable}={value!r} is not valid") and says in str(err.value)
+    with pytest.raises(ConfigError, match="not a folder"):
+        Settings.from_env({"LAKEHOUSE_SERVE_KEYS": str(tmp_path)})
+    settings = Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_SERVE_PORT": "9090"})
+    assert settings.serve_port == 9090 and settings.serve_keys_file == tmp_path / "service" / "keys.json"
+
+
+def test_python_dash_m_lakehouse_service_listens_on_127_0_0_1_at_the_configured_port(lake):
+    port = free_port()
+    env = {**os.environ, "LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_SERVE_PORT": str(port),
+           "PYTHONPATH": os.path.join(REPO, "platform")}
+    process = subprocess.Popen([sys.executable, "-m", "lakehouse.service"], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with client(f"http://127.0.0.1:{port}") as http:
+                    assert http.get("/readyz").json()["status"] == "ready"
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in output
