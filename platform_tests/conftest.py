@@ -1,6 +1,7 @@
 """Shared fixtures: one SparkSession per test session, a tmp lakehouse per test, a moto server over HTTP."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -10,11 +11,13 @@ from lakehouse.config import Settings
 
 # Keep Spark small and quiet in tests; these are read when the session starts.
 os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
-os.environ.setdefault(
-    "LAKEHOUSE_SPARK_CONF",
-    '{"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2", "spark.driver.memory": "2g", '
-    '"spark.databricks.delta.snapshotPartitions": "2", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}',
-)
+# Tiny data: one task per stage, no adaptive re-planning, C1-compiled JIT (a short-lived JVM spends more on
+# C2 compilation than it wins back).
+os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
+    "spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1", "spark.driver.memory": "2g",
+    "spark.databricks.delta.snapshotPartitions": "1", "spark.sql.adaptive.enabled": "false",
+    "spark.databricks.delta.writeChecksumFile.enabled": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}))
 
 
 @pytest.fixture(scope="session")
