@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
@@ -83,8 +83,10 @@ def find_table(name: str, settings: Settings) -> QueryTable:
             return matches[0]
     try:
         node = sqlglot.parse_one(name, into=exp.Table, read="duckdb")
-    except ParseError:
-        raise UnknownTableError(f"{name!r} is not a table name (use layer.table, e.g. silver.orders)") from None
+    except (ParseError, TokenError):  # TokenError: an unclosed quote (silver."orders)
+        node = None
+    if not isinstance(node, exp.Table):  # "a; b" parses as a block of statements
+        raise UnknownTableError(f"{name!r} is not a table name (use layer.table, e.g. silver.orders)")
     found = resolve(node, settings, known)
     if found is None:
         raise unknown_table(node, known)
