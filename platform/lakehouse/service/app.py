@@ -12,6 +12,7 @@ import time
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -52,6 +53,24 @@ def authorized(request: Request, credentials: HTTPAuthorizationCredentials | Non
     return request.app.state.service.authenticate(credentials.credentials if credentials else None, _client(request))
 
 
+def strict_query(request: Request) -> None:
+    """Refuse query parameters an endpoint does not take: `?databse=gold` would otherwise list every table."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    taken, stack = set(), [dependant]
+    while stack:
+        node = stack.pop()
+        taken.update(p.alias for p in node.query_params)
+        stack.extend(node.dependencies)
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        takes = f"it takes {', '.join(sorted(taken))}" if taken else "it takes none"
+        raise ServiceError(400, "bad_request", f"unknown query parameter {printable(unknown[0][:60])!r} for "
+                           f"{printable(request.url.path[:200])}; {takes}")
+
+
 def _media(request: Request) -> str:
     media = formats.negotiate(request.headers.get("accept"))
     if media is None:
@@ -87,7 +106,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     service = service or Service(settings)
     app = FastAPI(title="lakehouse query service", version="1",
                   description="Read-only SQL over the lakehouse with API keys, scopes, rate limits and paging.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", redirect_slashes=False)
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", redirect_slashes=False,
+                  dependencies=[Depends(strict_query)])
     app.state.service = service
     app.add_middleware(Guardrails)
     _handlers(app)
@@ -238,11 +258,14 @@ def _handlers(app: FastAPI) -> None:
         elif exc.status_code == 413:
             error = ServiceError(413, "request_too_large", str(exc.detail))
         elif exc.status_code == 405:
+            # Starlette's Allow names the first route on the path only; GET and DELETE /v1/results/x are two
+            allowed = sorted({m for route in request.app.router.routes if isinstance(route, APIRoute)
+                              and route.path_regex.match(request.scope["path"]) for m in route.methods})
             error = ServiceError(405, "method_not_allowed", f"{request.method} is not allowed on "
-                                 f"{printable(request.url.path[:200])} (see /openapi.json)")
+                                 f"{printable(request.url.path[:200])}; it takes {', '.join(allowed)}",
+                                 {"Allow": ", ".join(allowed)})
         else:
-            error = ServiceError(exc.status_code, "http_error", printable(str(exc.detail))[:200])
-        error.headers.update(exc.headers or {})
+            error = ServiceError(exc.status_code, "http_error", printable(str(exc.detail))[:200], exc.headers)
         return _json_error(error)
 
     @app.exception_handler(Exception)

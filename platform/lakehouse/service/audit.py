@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import datetime, timezone
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
@@ -16,14 +17,19 @@ from pathlib import Path
 class AuditLog:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._handler = WatchedFileHandler(self.path, encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        self._handler: WatchedFileHandler | None = None  # opened at the first record: building an app writes nothing
+        self._lock = threading.Lock()
 
     def record(self, **fields) -> None:
         line = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **fields}
         text = json.dumps({k: v for k, v in line.items() if v is not None}, ensure_ascii=False, default=str)
+        with self._lock:
+            if self._handler is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._handler = WatchedFileHandler(self.path, encoding="utf-8")
+                self._handler.setFormatter(logging.Formatter("%(message)s"))
         self._handler.handle(logging.makeLogRecord({"msg": text, "levelno": logging.INFO, "levelname": "INFO"}))
 
     def close(self) -> None:
-        self._handler.close()
+        if self._handler is not None:
+            self._handler.close()

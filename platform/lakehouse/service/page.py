@@ -21,6 +21,7 @@ INDEX = """<!doctype html>
     <input id="key" type="password" placeholder="API key (lhk_...)" aria-label="API key">
     <button type="submit">Use key</button>
   </form>
+  <span id="who"></span>
 </header>
 <main>
   <aside>
@@ -168,16 +169,23 @@ function previous() {
   show(pages[pages.length - 1]);
 }
 
+function showKey() {
+  const id = key.split("_")[1];  // a key's id is not secret; its last part is
+  $("who").textContent = id ? "key " + id : "";
+}
+
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   key = $("key").value.trim();
   sessionStorage.setItem("lakehouse.key", key);
   $("key").value = "";
+  showKey();
   loadTables();
 });
 $("query-form").addEventListener("submit", run);
 $("next").addEventListener("click", next);
 $("prev").addEventListener("click", previous);
+showKey();
 if (key) loadTables();
 """
 
@@ -185,6 +193,7 @@ STYLE = """body { font: 14px system-ui, sans-serif; margin: 0; color: #1d1d1f; }
 header { display: flex; align-items: center; gap: 1.5rem; padding: .6rem 1rem; background: #16324f; color: #fff; }
 header h1 { font-size: 1.1rem; margin: 0; }
 header input { width: 22rem; }
+#who { font: 12px ui-monospace, monospace; opacity: .8; }
 main { display: grid; grid-template-columns: 16rem 1fr; min-height: calc(100vh - 3rem); }
 aside { border-right: 1px solid #ddd; padding: .5rem 1rem; overflow-y: auto; max-height: calc(100vh - 4rem); }
 aside h2 { font-size: 1rem; }
