@@ -241,6 +241,15 @@ def test_pii_is_masked_by_the_keys_scopes(url, keys):
     assert query(url, keys, raw, "admin").json()["rows"] == [[RAW_EMAIL, "c1"]]
 
 
+def test_filters_with_and_and_or_run(url, keys):
+    """The guard took AND/OR for functions off its allow-list (sqlglot 30 models them as functions)."""
+    sql = ("SELECT count(*) AS n FROM gold.daily_sales_summary WHERE dt = '2024-06-03' AND (region = 'eu' OR "
+           "region = 'us') AND NOT category = 'Books'")
+    assert query(url, keys, sql).json()["rows"] == [[4]]
+    hidden = one_line_error(query(url, keys, "SELECT 1 WHERE true AND getenv('HOME') = ''"), 400, "refused")
+    assert "function getenv('HOME')" in hidden["message"]  # what AND joins is still checked
+
+
 def test_a_missing_scope_is_403_naming_it(url, keys):
     for sql in ("SELECT * FROM bronze.shop_customers", "SELECT record FROM quarantine.silver_orders"):
         for who in ("reader", "analyst"):
@@ -351,7 +360,7 @@ def test_the_audit_log_says_who_ran_what_never_data_or_keys(keys, lake, tmp_path
     assert EMAIL_HASH not in text and "a***@example.com" not in text  # result values, or a value quoted by DuckDB
     ok = next(r for r in records if r.get("sql") == "SELECT customer_id, email_hash FROM silver.customers")
     assert ok["key"] == "analyst" and ok["status"] == 200 and ok["rows"] == 2 and ok["duration_ms"] > 0
-    assert ok["scopes"] == ["pii", "read"] and ok["engine"] == "local" and ok["client"] == "127.0.0.1"
+    assert ok["scopes"] == ["read", "pii"] and ok["engine"] == "local" and ok["client"] == "127.0.0.1"
     failed = next(r for r in records if r.get("sql", "").startswith("SELECT CAST(email_masked"))
     assert failed["error"] == "query_failed" and "message" not in failed
     denied = next(r for r in records if r.get("sql") == "SELECT * FROM bronze.shop_customers")

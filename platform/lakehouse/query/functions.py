@@ -51,8 +51,10 @@ SCALARS = """
 """
 # Syntax that sqlglot models as function nodes (CAST, CASE, EXTRACT, [..], {..}, EXISTS, ...): no name to list.
 # UNNEST of a list (FROM UNNEST([..])) reads nothing but its argument.
+# AND / OR / XOR are function nodes too in sqlglot 30 (Connector subclasses Func): without them here every WHERE
+# a AND b was refused as "function ... is not on the allow-list".
 _SYNTAX = (exp.Cast, exp.TryCast, exp.Case, exp.If, exp.Coalesce, exp.Extract, exp.Array, exp.Struct,
-           exp.Exists, exp.Unnest, exp.Anonymous)
+           exp.Exists, exp.Unnest, exp.Anonymous, exp.And, exp.Or, *((exp.Xor,) if hasattr(exp, "Xor") else ()))
 
 
 def _names() -> frozenset[str]:
