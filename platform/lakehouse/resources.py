@@ -75,13 +75,13 @@ class LakehouseResource(ConfigurableResource):
         """Replace this table's quarantine rows for the batch's days (a re-run never duplicates them).
 
         `count`, when the caller knows it, lets a clean batch skip the write (each Delta commit costs a
-        few Spark jobs) unless earlier rows of those days must be cleared."""
+        few Spark jobs) once the table exists, unless earlier rows of those days must be cleared."""
         name = quarantine_name(spec.id)
         uri = f"{self.settings().warehouse}/quarantine/{name}"
         fmt = "delta" if self.format_of(spec) == "delta" else "parquet"
         store = self.store()
-        if count == 0 and not set(partitions) & set(store.partitions(uri, fmt)):
-            return None
+        if count == 0 and store.exists(uri, fmt) and not set(partitions) & set(store.partitions(uri, fmt)):
+            return None  # nothing to add and nothing to clear; the (empty) table exists for readers already
         if isinstance(rows, DataFrame):
             rows = rows.select(*[rows[f.name].cast(from_arrow_type(f.type, prefer_timestamp_ntz=False))
                                  .alias(f.name) for f in QUARANTINE_SCHEMA])
