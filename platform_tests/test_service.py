@@ -70,6 +70,11 @@ def test_health_and_readiness(url, lake, tmp_path):
         assert "no API keys yet (add one with lakehouse keys add NAME)" in body["message"]
         add_key(empty, "first")
         assert "the warehouse is not there yet" in one_line_error(http.get("/readyz"), 503)["message"]
+        empty.serve_keys_file.write_text("{not json")
+        body = one_line_error(http.get("/readyz"), 503, "not_ready")
+        assert body["message"] == "not ready: the key file cannot be read (see the service log)"
+        shaped = {"Authorization": "Bearer lhk_000000000000_" + "A" * 43}
+        assert "cannot read its keys" in one_line_error(http.get("/v1/tables", headers=shaped), 503)["message"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer nonsense", "Basic dXNlcjpwYXNz",
@@ -315,6 +320,9 @@ def test_errors_are_json_with_one_line(url, keys):
         assert "no such endpoint: GET /v2/x" in one_line_error(http.get("/v2/x"), 404, "not_found")["message"]
         one_line_error(http.put("/v1/query", json={}), 405, "method_not_allowed")
         one_line_error(http.get("/v1/tables/"), 404, "not_found")  # no redirects: one spelling per endpoint
+        says = one_line_error(http.get("/v1/tables", params={"databse": "gold"}), 400, "bad_request")["message"]
+        assert says == "unknown query parameter 'databse' for /v1/tables; it takes database"
+        assert http.get("/", params={"utm_source": "mail"}).status_code == 200
         for body, says in (({}, "body.sql: Field required"), ({"sql": "SELECT 1", "engine": "spark"}, "body.engine"),
                            ({"sql": "SELECT 1", "page_size": 0}, "body.page_size"),
                            ({"sql": "SELECT 1", "rows": 5}, "Extra inputs are not permitted"),
@@ -434,7 +442,7 @@ def test_service_settings_are_checked_when_they_load(variable, value, says, tmp_
     assert settings.serve_port == 9090 and settings.serve_keys_file == tmp_path / "service" / "keys.json"
 
 
-def test_python_dash_m_lakehouse_service_listens_on_127_0_0_1_at_the_configured_port(lake):
+def test_python_dash_m_lakehouse_service_listens_on_127_0_0_1_at_the_configured_port(lake, keys):
     port = free_port()
     env = {**os.environ, "LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_SERVE_PORT": str(port),
            "PYTHONPATH": os.path.join(REPO, "platform")}

@@ -57,8 +57,8 @@ def strict_query(request: Request) -> None:
     """Refuse query parameters an endpoint does not take: `?databse=gold` would otherwise list every table."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if dependant is None or not request.query_params:
-        return
+    if dependant is None or not request.query_params or not request.url.path.startswith("/v1/"):
+        return  # the page may be opened with any query string
     taken, stack = set(), [dependant]
     while stack:
         node = stack.pop()
@@ -122,14 +122,21 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         """Keys are loaded and the warehouse is there (readiness)."""
         from lakehouse.storage.filesystem import filesystem_for
 
+        # anyone may ask: the answer names what is missing, never a path or an error's text (the log has those)
         try:
             keys = service.keys.keys()
         except LakehouseError as exc:
-            raise ServiceError(503, "not_ready", f"not ready: {exc}") from None
+            log.error("not ready: %s", exc)
+            raise ServiceError(503, "not_ready", "not ready: the key file cannot be read (see the service log)") from None
         if not keys:
             raise ServiceError(503, "not_ready", "not ready: no API keys yet (add one with lakehouse keys add NAME)")
-        fs, root = filesystem_for(settings.warehouse, settings)
-        if fs.get_file_info(root).type.name != "Directory":
+        try:
+            fs, root = filesystem_for(settings.warehouse, settings)
+            present = fs.get_file_info(root).type.name == "Directory"
+        except OSError as exc:
+            log.error("not ready: the warehouse does not answer: %s", exc)
+            raise ServiceError(503, "not_ready", "not ready: the warehouse does not answer (see the service log)") from None
+        if not present:
             raise ServiceError(503, "not_ready", "not ready: the warehouse is not there yet (nothing materialized)")
         return {"status": "ready", "checks": {"keys": f"{len(keys)} keys", "warehouse": "present"}}
 
@@ -199,7 +206,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     def forget(cursor: str, request: Request, key: ApiKey = Depends(authorized)):
         """Free a kept result before it expires."""
         with service.audited("forget", key, _client(request)):
-            result, _ = _find(service, cursor, key)
+            _find(service, cursor, key)  # 404 for a cursor this key does not own
             service.results.drop(cursor, key.id)
             return Response(status_code=204)
 

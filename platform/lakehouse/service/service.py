@@ -6,6 +6,7 @@ for paging and the audit log.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from lakehouse.service.ratelimit import RateLimiter
 from lakehouse.service.results import Result, ResultStore
 
 BEARER = {"WWW-Authenticate": 'Bearer realm="lakehouse"'}
+log = logging.getLogger("lakehouse.service")
 
 
 class Service:
@@ -40,8 +42,9 @@ class Service:
     def authenticate(self, token: str | None, client: str | None) -> ApiKey:
         try:
             key = self.keys.verify(token)
-        except KeyFileError as exc:
-            raise ServiceError(503, "not_ready", f"the service cannot read its keys: {exc}") from None
+        except KeyFileError as exc:  # the caller is not known yet: the details go to the log only
+            log.error("cannot read the keys: %s", exc)
+            raise ServiceError(503, "not_ready", "the service cannot read its keys (see the service log)") from None
         if key is None:
             self.audit.record(event="denied", status=401, client=client, key_id=key_id_of(token or ""))
             message = ("the API key is not valid (unknown, revoked or mistyped)" if token else
