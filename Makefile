@@ -62,6 +62,7 @@ test: install browser-deps postgres-deps lint
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.service
 
 clean:
 	rm -rf .lakehouse

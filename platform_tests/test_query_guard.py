@@ -67,6 +67,19 @@ def test_everyday_functions_are_on_the_allow_list(lakehouse_env, expression):
     check(f"SELECT {expression} FROM silver.orders GROUP BY ALL", lakehouse_env)
 
 
+@pytest.mark.parametrize("where", [
+    "region = 'EU' AND amount > 10", "region = 'EU' OR amount > 10",
+    "NOT (region = 'EU' AND amount > 10) OR dt = '2024-06-03'",
+])
+def test_boolean_connectives_are_syntax_not_functions(lakehouse_env, where):
+    check(f"SELECT count(*) FROM silver.orders WHERE {where}", lakehouse_env)
+
+
+def test_what_a_connective_joins_is_still_checked(lakehouse_env):
+    with pytest.raises(Exception, match="current_setting"):
+        check("SELECT 1 FROM silver.orders WHERE amount > 1 AND current_setting('threads') = '1'", lakehouse_env)
+
+
 @pytest.mark.parametrize("sql, message", [
     ("SELECT count(*) FROM silver.fx_rates, LATERAL range(3)", "table function range(0, 3)"),
     ("SELECT * FROM silver.orders, generate_series(1, 3)", "table function generate_series(1, 3)"),
