@@ -151,8 +151,10 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
         heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
         print(json.dumps({"rows": written.rows, "text_bytes": text_bytes, "heap": heap}))
     """)
-    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "lh"), "LAKEHOUSE_SPARK_MASTER": "local[2]",
+    # one task at a time with 16 MB Parquet row groups: a small heap holds one writer's buffer, never the batch
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "lh"), "LAKEHOUSE_SPARK_MASTER": "local[1]",
            "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.memory": "512m", "spark.sql.shuffle.partitions": "8",
+                                                "spark.hadoop.parquet.block.size": str(16 << 20),
                                                 "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"})}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
