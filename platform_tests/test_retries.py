@@ -26,7 +26,9 @@ def _events(result, kind):
 
 def test_transient_storage_error_is_retried_and_the_run_succeeds(lakehouse_env, monkeypatch):
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 20, 1)
-    original, calls = TableStore.write, []
+    from lakehouse.storage.table_store import SparkStore
+
+    original, calls = SparkStore.write_df, []  # the write a run makes (Spark from the executors)
 
     def flaky(self, table_id, *args, **kwargs):
         if table_id == "bronze.fx_rates" and not calls:
@@ -34,7 +36,7 @@ def test_transient_storage_error_is_retried_and_the_run_succeeds(lakehouse_env, 
             raise OSError("S3 answered 503 Slow Down (injected)")
         return original(self, table_id, *args, **kwargs)
 
-    monkeypatch.setattr(TableStore, "write", flaky)
+    monkeypatch.setattr(SparkStore, "write_df", flaky)
     result = _run_fx()
     assert result.success
     assert calls == ["bronze.fx_rates"]
