@@ -145,8 +145,8 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
             F.when(F.col("id") % 2 == 0, F.lit(days[0])).otherwise(F.lit(days[1])).alias("dt"))
         store.write_df("bronze.big", src, "delta", rows, days)
         batch = store.read_df(spark, src, "delta", days)
-        text_bytes = batch.agg(F.sum(F.length("a") + F.length("b"))).first()[0]
         result = batch.select("id", F.upper("a").alias("a"), F.concat("b", "a").alias("ab"), "dt")
+        text_bytes = result.agg(F.sum(F.length("a") + F.length("ab"))).first()[0]  # the batch being written
         written = store.write_df("silver.big", dst, "delta", result, days)
         heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
         print(json.dumps({"rows": written.rows, "text_bytes": text_bytes, "heap": heap}))
