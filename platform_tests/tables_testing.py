@@ -10,12 +10,12 @@ RUN_STAMPS = {"_ingested_at", "quarantined_at"}  # when a run happened, not what
 
 def table_content(table: str, quarantine: bool = False, partitions: Sequence[str] | None = None) -> pa.Table:
     """Rows of a table (or of its quarantine), run stamps left out, sorted by every column."""
-    from lakehouse.quality.quarantine import quarantine_name
     from lakehouse.resources import LakehouseResource
     from lakehouse.tables.registry import get_spec
 
     lh, spec = LakehouseResource(), get_spec(table)
-    uri = f"{lh.settings().warehouse}/quarantine/{quarantine_name(table)}" if quarantine else lh.uri_of(spec)
-    data = lh.store().read(uri, lh.format_of(spec), partitions)
+    where = lh.location(spec)
+    uri, fmt = (where.quarantine_uri, where.side_format) if quarantine else (where.uri, where.format)
+    data = lh.store().read(uri, fmt, partitions)
     data = data.select([c for c in data.column_names if c not in RUN_STAMPS])
     return data.sort_by([(c, "ascending") for c in data.column_names if c != "rules"])

@@ -30,10 +30,10 @@ def _published(domain: str) -> dict[str, str]:
 
     lh, out = LakehouseResource(), {}
     for spec in specs_in(domain=domain):
-        if lh.store().exists(lh.uri_of(spec), lh.format_of(spec)):
+        where = lh.location(spec)
+        if lh.store().exists(where.uri, where.format):
             out[spec.id] = _digest(table_content(spec.id))
-        quarantine = f"{lh.settings().warehouse}/quarantine/{spec.id.replace('.', '_')}"
-        if lh.store().exists(quarantine, lh.format_of(spec)):
+        if lh.store().exists(where.quarantine_uri, where.side_format):
             out[f"quarantine of {spec.id}"] = _digest(table_content(spec.id, quarantine=True))
     return out
 
@@ -64,9 +64,9 @@ def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeyp
         digests[store] = _published("commerce")
         if store == "spark":
             lh = LakehouseResource()
-            written = [lh.uri_of(get_spec(t)) for t in ("bronze.shop_orders", "silver.orders",
-                                                         "gold.daily_sales_summary")]
-            written.append(f"{lh.settings().warehouse}/quarantine/silver_orders")
+            written = [lh.location(get_spec(t)).uri for t in ("bronze.shop_orders", "silver.orders",
+                                                               "gold.daily_sales_summary")]
+            written.append(lh.location(get_spec("silver.orders")).quarantine_uri)
             for uri in written:
                 engine = DeltaTable(uri).history(1)[0].get("engineInfo", "")
                 assert "Apache-Spark" in engine and "Delta-Lake" in engine, (uri, engine)

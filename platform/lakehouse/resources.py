@@ -11,7 +11,8 @@ from pyspark.sql.pandas.types import from_arrow_type
 from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
-from lakehouse.quality.quarantine import QUARANTINE_SCHEMA, quarantine_name
+from lakehouse.quality.quarantine import QUARANTINE_SCHEMA
+from lakehouse.storage.locations import TableLocation
 from lakehouse.storage.table_store import WriteResult, store_for
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
@@ -35,11 +36,14 @@ class LakehouseResource(ConfigurableResource):
     def store(self):
         return store_for(self.settings())
 
+    def location(self, spec: TableSpec) -> TableLocation:
+        return TableLocation.of(spec, self.settings())
+
     def format_of(self, spec: TableSpec) -> str:
-        return spec.format or self.settings().table_format
+        return self.location(spec).format
 
     def uri_of(self, spec: TableSpec) -> str:
-        return f"{self.settings().warehouse}/{spec.layer}/{spec.name}"
+        return self.location(spec).uri
 
     # --- reading -------------------------------------------------------------------------------
     def partitions_of(self, spec: TableSpec) -> list[str]:
@@ -76,27 +80,25 @@ class LakehouseResource(ConfigurableResource):
 
         `count`, when the caller knows it, lets a clean batch skip the write (each Delta commit costs a
         few Spark jobs) once the table exists, unless earlier rows of those days must be cleared."""
-        name = quarantine_name(spec.id)
-        uri = f"{self.settings().warehouse}/quarantine/{name}"
-        fmt = "delta" if self.format_of(spec) == "delta" else "parquet"
-        store = self.store()
+        where = self.location(spec)
+        uri, fmt, store = where.quarantine_uri, where.side_format, self.store()
         if count == 0 and store.exists(uri, fmt) and not set(partitions) & set(store.partitions(uri, fmt)):
             return None  # nothing to add and nothing to clear; the (empty) table exists for readers already
         if isinstance(rows, DataFrame):
             rows = rows.select(*[rows[f.name].cast(from_arrow_type(f.type, prefer_timestamp_ntz=False))
                                  .alias(f.name) for f in QUARANTINE_SCHEMA])
-            result = store.write_df(f"quarantine.{name}", uri, fmt, rows, list(partitions))
+            result = store.write_df(where.quarantine_id, uri, fmt, rows, list(partitions))
         else:
             rows = rows.select(QUARANTINE_SCHEMA.names).cast(QUARANTINE_SCHEMA)
-            result = store.write(f"quarantine.{name}", uri, fmt, rows, list(partitions))
-        self._register("quarantine", name, f"Rows set aside from {spec.id}, with the reason.", result, "daily", {})
+            result = store.write(where.quarantine_id, uri, fmt, rows, list(partitions))
+        self._register("quarantine", where.quarantine_name, f"Rows set aside from {spec.id}, with the reason.", result, "daily", {})
         return result
 
     def write_rejected(self, spec: TableSpec, df: DataFrame, partitions: Sequence[str]) -> str:
         """Keep a batch a blocking gate refused, outside the published table, for a person to inspect."""
-        uri = f"{self.settings().warehouse}/_rejected/{spec.layer}/{spec.name}"
-        self.store().write_df(f"rejected.{spec.id}", uri, self.format_of(spec), df, partitions)
-        return uri
+        where = self.location(spec)
+        self.store().write_df(f"rejected.{spec.id}", where.rejected_uri, where.side_format, df, partitions)
+        return where.rejected_uri
 
     def _register(self, layer, name, description, result: WriteResult, partitioning, tags) -> str | None:
         catalog = catalog_for(self.settings())

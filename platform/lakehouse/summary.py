@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lakehouse.quality.quarantine import quarantine_name
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.spec import TableSpec
 
@@ -26,11 +25,10 @@ def _in_range(spec: TableSpec, dt: str, start: str | None, end: str | None) -> b
 
 def table_status(lakehouse: LakehouseResource, spec: TableSpec, start: str | None = None,
                  end: str | None = None) -> TableStatus:
-    store, fmt, uri = lakehouse.store(), lakehouse.format_of(spec), lakehouse.uri_of(spec)
+    store, where = lakehouse.store(), lakehouse.location(spec)
+    fmt, uri, q_uri, q_fmt = where.format, where.uri, where.quarantine_uri, where.side_format
     parts = [p for p in store.partitions(uri, fmt) if _in_range(spec, p, start, end)]
     rows = store.read(uri, fmt, parts, columns=["dt"]).num_rows if parts else 0
-    q_uri = f"{lakehouse.settings().warehouse}/quarantine/{quarantine_name(spec.id)}"
-    q_fmt = "delta" if fmt == "delta" else "parquet"
     q_parts = [p for p in store.partitions(q_uri, q_fmt) if _in_range(spec, p, start, end)]
     quarantined = store.read(q_uri, q_fmt, q_parts, columns=["dt"]).num_rows if q_parts else 0
     return TableStatus(spec.id, fmt, len(parts), rows, quarantined, uri)

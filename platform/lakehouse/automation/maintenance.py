@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta, timezone
 from dagster import (DefaultScheduleStatus, MetadataValue, Nothing, OpExecutionContext, Out, Output,
                      ScheduleDefinition, job, op)
 
-from lakehouse.quality.quarantine import quarantine_name
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days
 from lakehouse.tables.registry import all_specs
@@ -30,10 +29,10 @@ def apply_retention(lakehouse: LakehouseResource, spec: TableSpec, today: date |
     old = _expired(spec, lakehouse.partitions_of(spec), cutoff)
     if old:
         store.delete_partitions(lakehouse.uri_of(spec), fmt, old)
-    warehouse = lakehouse.settings().warehouse
-    side_fmt = "delta" if fmt == "delta" else "parquet"
+    where = lakehouse.location(spec)
+    side_fmt = where.side_format
     # quarantined rows and refused batches are kept as long as the table's own rows, judged by their own days
-    for uri in (f"{warehouse}/quarantine/{quarantine_name(spec.id)}", f"{warehouse}/_rejected/{spec.layer}/{spec.name}"):
+    for uri in (where.quarantine_uri, where.rejected_uri):
         if store.exists(uri, side_fmt):
             side_old = [p for p in store.partitions(uri, side_fmt) if p < cutoff]
             if side_old:

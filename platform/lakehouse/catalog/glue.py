@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from lakehouse.catalog.types import glue_columns
 from lakehouse.config import LAYERS, Settings
 from lakehouse.errors import LakehouseError
+from lakehouse.storage.locations import QUARANTINE
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -47,7 +48,7 @@ MAX_DESCRIPTION = 2048  # Glue's limit for a table description
 # Parameters this module owns: rewritten on every registration, never carried over from the old entry.
 OWNED_PREFIXES = ("projection.", "lakehouse.")
 OWNED_KEYS = {"storage.location.template", "table_type", "classification", "EXTERNAL"}
-EXTRA_LAYERS = ("quarantine",)
+EXTRA_LAYERS = (QUARANTINE,)
 
 
 def glue_location(location: str) -> str:

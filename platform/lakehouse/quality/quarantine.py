@@ -21,11 +21,6 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-def quarantine_name(table_id: str) -> str:
-    """bronze.shop_orders -> quarantine table name bronze_shop_orders (stored under warehouse/quarantine/)."""
-    return table_id.replace(".", "_")
-
-
 def quarantine_table(
     source_table: str,
     dt: str,

@@ -4,11 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import LAYERS, Settings
-from lakehouse.quality.quarantine import quarantine_name
+from lakehouse.storage.locations import QUARANTINE, TableLocation, table_uri
 from lakehouse.tables.registry import all_specs
 from lakehouse.tables.spec import TableSpec
 
-QUARANTINE = "quarantine"
 DATABASES = (*LAYERS, QUARANTINE)
 
 
@@ -38,7 +37,7 @@ class QueryTable:
         return (("record",) if self.spec.pii else ()) if self.is_quarantine else tuple(self.spec.pii)
 
     def uri(self, settings: Settings) -> str:
-        return f"{settings.warehouse}/{self.layer}/{self.name}"
+        return table_uri(settings.warehouse, self.layer, self.name)
 
     def glue_name(self, settings: Settings) -> str | None:
         if settings.glue_prefix is None:
@@ -49,12 +48,9 @@ class QueryTable:
 def known_tables(settings: Settings) -> dict[str, QueryTable]:
     """{"silver.orders": QueryTable, "quarantine.silver_orders": QueryTable, ...} in registry order."""
     out: dict[str, QueryTable] = {}
-    for spec in all_specs():
-        fmt = spec.format or settings.table_format
-        out[spec.id] = QueryTable(spec.layer, spec.name, spec, fmt)
-    for spec in all_specs():
-        # the quarantine is Delta when the table is, Parquet otherwise (as LakehouseResource writes it)
-        fmt = "delta" if (spec.format or settings.table_format) == "delta" else "parquet"
-        table = QueryTable(QUARANTINE, quarantine_name(spec.id), spec, fmt)
-        out[table.id] = table
+    where = [TableLocation.of(spec, settings) for spec in all_specs()]
+    for w in where:
+        out[w.spec.id] = QueryTable(w.spec.layer, w.spec.name, w.spec, w.format)
+    for w in where:
+        out[w.quarantine_id] = QueryTable(QUARANTINE, w.quarantine_name, w.spec, w.side_format)
     return out

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError, SchemaMismatchError
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
+from lakehouse.storage.locations import table_uri
 
 PARTITION = "dt"
 
@@ -169,7 +170,7 @@ class TableStore:
         self.settings = settings
 
     def uri(self, layer: str, name: str) -> str:
-        return f"{self.settings.warehouse}/{layer}/{name}"
+        return table_uri(self.settings.warehouse, layer, name)
 
     # Delta ------------------------------------------------------------------------------------
     def _delta(self, uri: str):
