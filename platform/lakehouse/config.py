@@ -215,6 +215,33 @@ def _athena_output(env: Mapping[str, str]) -> str | None:
 
 
 @dataclass(frozen=True)
+class AwsKeys:
+    """Static AWS keys from the environment (AWS_ACCESS_KEY_ID, ...); without them, boto3, pyarrow and S3A each
+    use the usual AWS chain (instance profile, web identity, ...). Never shown: the repr hides every value."""
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "AwsKeys | None":
+        key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+        return cls(key, secret, env.get("AWS_SESSION_TOKEN") or None) if key and secret else None
+
+    def __repr__(self) -> str:
+        return f"AwsKeys({MASK})"
+
+    __str__ = __repr__
+
+
+def secrets_in_env(env: Mapping[str, str] | None = None) -> tuple[str | None, tuple[str | None, ...]]:
+    """(the billing DSN, other secret values) as set, even when the settings would not parse: what an error
+    message is scrubbed of before a person sees it."""
+    env = os.environ if env is None else env
+    return env.get("LAKEHOUSE_BILLING_DSN"), (env.get("LAKEHOUSE_PII_SALT"), env.get("AWS_SECRET_ACCESS_KEY"),
+                                              env.get("AWS_SESSION_TOKEN"))
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     warehouse: str
@@ -222,6 +249,7 @@ class Settings:
     glue_prefix: str | None = None
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+    aws_keys: AwsKeys | None = None
     spark_master: str = "local[*]"
     spark_remote: str | None = None
     spark_conf: Mapping[str, str] = field(default_factory=dict)
@@ -254,6 +282,7 @@ class Settings:
     serve_cache_mb: int = 256  # results kept for paging, all keys together
     serve_result_ttl: float = 600.0  # seconds a result is kept after its last page was read
     serve_concurrency: int = 4  # queries running at once; more wait for a slot
+    dagster_home: Path | None = None  # DAGSTER_HOME: runs are recorded in that instance (and shown in the UI)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -270,6 +299,8 @@ class Settings:
                                  "letters, digits and _, starting with a letter (Glue databases are <prefix>_<layer>)"),
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            aws_keys=AwsKeys.from_env(env),
+            dagster_home=Path(env["DAGSTER_HOME"]).expanduser() if env.get("DAGSTER_HOME") else None,
             spark_master=_pattern(env, "LAKEHOUSE_SPARK_MASTER", _SPARK_MASTER,
                                   "local[*], local[N], spark://host:7077, yarn or k8s://...", "local[*]"),
             spark_remote=(_pattern(env, "LAKEHOUSE_SPARK_REMOTE", _SPARK_REMOTE, "sc://host:port or local[N]")

@@ -41,9 +41,9 @@ class RangeRun:
 
 def instance_for_runs() -> DagsterInstance:
     """The persistent instance when DAGSTER_HOME is set (runs show in the UI), otherwise a throwaway one."""
-    import os
+    from lakehouse.config import Settings
 
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    return DagsterInstance.get() if Settings.from_env().dagster_home else DagsterInstance.ephemeral()
 
 
 def materialize_range(defs: Definitions, start: str, end: str, instance: DagsterInstance | None = None,

@@ -59,10 +59,9 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
     if settings.aws_endpoint_url:  # moto, MinIO, LocalStack: path-style addressing on a plain endpoint
         conf.update({"fs.s3a.endpoint": settings.aws_endpoint_url, "fs.s3a.path.style.access": "true",
                      "fs.s3a.connection.ssl.enabled": str(settings.aws_endpoint_url.startswith("https")).lower()})
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        token = os.environ.get("AWS_SESSION_TOKEN")
-        conf.update({"fs.s3a.access.key": key, "fs.s3a.secret.key": secret})
+    if keys := settings.aws_keys:
+        token = keys.session_token
+        conf.update({"fs.s3a.access.key": keys.access_key, "fs.s3a.secret.key": keys.secret_key})
         conf["fs.s3a.aws.credentials.provider"] = (
             "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider" if token
             else "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")

@@ -1,7 +1,6 @@
 """One way to reach file:// and s3:// locations: pyarrow filesystems, plus the options delta-rs needs."""
 from __future__ import annotations
 
-import os
 from urllib.parse import unquote, urlparse
 
 import pyarrow.fs as pafs
@@ -19,9 +18,8 @@ def filesystem_for(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
         if settings.aws_endpoint_url:
             endpoint = urlparse(settings.aws_endpoint_url)
             kwargs.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme or "https")
-        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-        if key and secret:
-            kwargs.update(access_key=key, secret_key=secret, session_token=os.environ.get("AWS_SESSION_TOKEN"))
+        if keys := settings.aws_keys:
+            kwargs.update(access_key=keys.access_key, secret_key=keys.secret_key, session_token=keys.session_token)
         # Ask for retries on throttling / 5xx; the asset retry policy covers longer outages.
         kwargs["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=5)
         return pafs.S3FileSystem(**kwargs), f"{parsed.netloc}{parsed.path}".rstrip("/")
@@ -40,9 +38,10 @@ def delta_storage_options(settings: Settings, uri: str | None = None) -> dict[st
         options["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
         if settings.aws_endpoint_url.startswith("http://"):
             options["AWS_ALLOW_HTTP"] = "true"
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if os.environ.get(var):
-            options[var] = os.environ[var]
+    if keys := settings.aws_keys:
+        options.update(AWS_ACCESS_KEY_ID=keys.access_key, AWS_SECRET_ACCESS_KEY=keys.secret_key)
+        if keys.session_token:
+            options["AWS_SESSION_TOKEN"] = keys.session_token
     # S3 has no atomic rename; delta-rs then needs a lock service (DynamoDB) for concurrent writers. The
     # platform has one writer per table at a time (runs are queued, one step writes a table), so it is safe.
     options["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"

@@ -8,7 +8,6 @@ log). New columns are added to the table; a changed column type is refused befor
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -551,5 +550,4 @@ def _with_spark_retries(fn, *args, attempts: int = 3):
 def store_for(settings: Settings) -> TableStore:
     """SparkStore unless LAKEHOUSE_STORE=delta-rs asks for the Arrow + delta-rs path (a run's rows then
     cross the driver: kept for comparison and for single-machine use without the Spark JARs)."""
-    kind = getattr(settings, "store", None) or os.environ.get("LAKEHOUSE_STORE", "spark")
-    return TableStore(settings) if kind.lower() == "delta-rs" else SparkStore(settings)
+    return TableStore(settings) if settings.store == "delta-rs" else SparkStore(settings)
