@@ -71,12 +71,12 @@ class ModelRun:
     violations: dict[str, int]
     failed_rules: dict[str, int]
     valid_frame: DataFrame
-    contract_model: Any
+    spec: TableSpec
 
     @cached_property
     def contract(self) -> ContractResult:
         """The contract on the published rows, evaluated on first use (pandera runs a job per check)."""
-        return evaluate_contract(self.valid_frame, self.contract_model)
+        return evaluate_contract(self.valid_frame, self.spec)
 
     def rows(self, *columns: str, lineage: bool = False) -> list[dict]:
         """Published rows (all columns, or the ones named), sorted, lineage columns left out by default."""
@@ -128,8 +128,7 @@ def run_model(spark: SparkSession, table: str, inputs: Mapping[str, Sequence[Map
         valid_frame = spark.createDataFrame([tuple(r.values()) for r in valid], outcome.valid.schema)
     finally:
         outcome.release()
-    return ModelRun(result, valid, quarantined, outcome.violations, outcome.failed_rules, valid_frame,
-                    spec.contract)
+    return ModelRun(result, valid, quarantined, outcome.violations, outcome.failed_rules, valid_frame, spec)
 
 
 def _partition_keys(spec: TableSpec, start: str, end: str) -> list[str]:

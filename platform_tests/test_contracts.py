@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 
 import pandera.pyspark as pa
-import pyspark.sql.types as T
 import pytest
 from pandera.config import ValidationDepth, config_context
 
-from lakehouse.quality.contracts import contract_columns, evaluate_contract
+from lakehouse.quality.contracts import contract_schema, evaluate_contract
+from lakehouse.tables.spec import Column, TableSpec
 
 SCHEMA = "order_id string, line int, amount_usd double, currency string, dt string"
 GOOD = [
@@ -18,16 +18,16 @@ GOOD = [
 ]
 
 
-class Orders(pa.DataFrameModel):
-    order_id: T.StringType() = pa.Field(description="order id", str_startswith="o")
-    line: T.IntegerType() = pa.Field(ge=1)
-    amount_usd: T.DoubleType() = pa.Field(gt=0)
-    currency: T.StringType() = pa.Field(nullable=True, isin=["USD", "EUR"])
-    dt: T.StringType() = pa.Field(str_matches=r"\d{4}-\d{2}-\d{2}$")
-
-    class Config:
-        name = "orders"
-        unique = ["order_id", "line"]
+# Columns, types, nullability and key come from the spec; the contract adds value checks per column.
+Orders = TableSpec(
+    "silver", "test", "orders", "Test orders.",
+    columns=(Column("order_id", "string", "order id", True), Column("line", "int", required=True),
+             Column("amount_usd", "double", required=True), Column("currency", "string"),
+             Column("dt", "string", required=True)),
+    contract={"order_id": dict(str_startswith="o"), "line": dict(ge=1), "amount_usd": dict(gt=0),
+              "currency": dict(isin=("USD", "EUR"))},
+    unique_key=("order_id", "line"),
+)
 
 
 def by_check(result):
@@ -42,7 +42,8 @@ def test_a_passing_frame(spark):
 
 
 def test_no_contract_passes(spark):
-    result = evaluate_contract(spark.createDataFrame(GOOD, SCHEMA), None)
+    bronze = TableSpec("bronze", "test", "orders", "As received.", columns=Orders.columns)
+    result = evaluate_contract(spark.createDataFrame(GOOD, SCHEMA), bronze)
     assert result.passed and result.failures == []
 
 
@@ -81,7 +82,7 @@ def test_string_checks(spark):
     rows = [*GOOD, ("x9", 1, 1.0, "USD", "2024-1-2")]
     failures = by_check(evaluate_contract(spark.createDataFrame(rows, SCHEMA), Orders))
     assert failures[("order_id", "str_startswith('o')")].failed_rows == 1
-    assert failures[("dt", r"str_matches('\d{4}-\d{2}-\d{2}$')")].failed_rows == 1
+    assert failures[("dt", r"str_matches('^\d{4}-\d{2}-\d{2}$')")].failed_rows == 1
 
 
 def test_duplicate_keys_from_config_unique(spark):
@@ -116,25 +117,43 @@ def test_validation_runs_at_full_depth_even_when_disabled_by_config(spark):
 
 
 def test_examples_are_json_able(spark):
-    class Events(pa.DataFrameModel):
-        day: T.DateType() = pa.Field(nullable=True)
-        price: T.DecimalType(10, 2) = pa.Field(gt=0)
+    events = TableSpec("silver", "test", "events", "Test events.",
+                       columns=(Column("day", "date"), Column("price", "decimal(10,2)", required=True)),
+                       contract={"price": dict(gt=0)})
 
     df = spark.sql("SELECT DATE'2024-01-01' AS day, CAST(-1.50 AS DECIMAL(10,2)) AS price")
-    result = evaluate_contract(df, Events)
+    result = evaluate_contract(df, events)
     assert result.failures[0].examples == [{"day": "2024-01-01", "price": "-1.50"}]
     json.dumps(result.metadata())
 
 
-def test_contract_columns():
-    assert contract_columns(Orders) == [
+def test_the_contract_is_the_specs_columns_with_their_checks():
+    schema = contract_schema(Orders)
+    assert [(n, c.dtype.type.simpleString(), c.nullable, c.description) for n, c in schema.columns.items()] == [
         ("order_id", "string", False, "order id"),
-        ("line", "int", False, ""),
-        ("amount_usd", "double", False, ""),
-        ("currency", "string", True, ""),
-        ("dt", "string", False, ""),
+        ("line", "int", False, None),
+        ("amount_usd", "double", False, None),
+        ("currency", "string", True, None),
+        ("dt", "string", False, None),
     ]
-    assert contract_columns(None) == []
+    assert schema.strict and schema.unique == ["order_id", "line"]
+    assert [c.name for c in schema.columns["dt"].checks] == ["str_matches"]  # a day, added for every table
+    monthly = TableSpec("gold", "test", "m", "Monthly.", columns=(Column("dt", "string", required=True),),
+                        contract={}, partitioning="monthly")
+    assert contract_schema(monthly).columns["dt"].checks[0].statistics["pattern"].endswith("-01$")
+
+
+def test_a_check_on_an_undeclared_column_is_refused():
+    typo = TableSpec("silver", "test", "t", "Typo.", columns=Orders.columns, contract={"amount": dict(gt=0)})
+    with pytest.raises(ValueError, match="silver.t: the contract checks columns the table does not declare: amount"):
+        contract_schema(typo)
+
+
+def test_every_registry_contract_builds():
+    from lakehouse.tables.registry import all_specs
+
+    built = [s.id for s in all_specs() if contract_schema(s) is not None]
+    assert built == [s.id for s in all_specs() if s.layer != "bronze"]
 
 
 @pytest.mark.parametrize("sample", [0])
@@ -163,7 +182,7 @@ def test_the_screen_passes_exactly_what_pandera_passes(spark, case):
     from lakehouse.quality.contracts import _evaluate, _screen
 
     df = spark.createDataFrame(SCREEN_CASES[case], SCHEMA)
-    schema = Orders.to_schema()
+    schema = contract_schema(Orders)
     full = _evaluate(df, schema, sample=0)  # pandera's own validation, one job per check
     screened = _screen(df, schema)
     assert (screened is not None) == full.passed, (case, full.summary())
@@ -174,16 +193,18 @@ def test_the_screen_passes_exactly_what_pandera_passes(spark, case):
 def test_a_custom_check_always_goes_to_pandera(spark):
     from lakehouse.quality.contracts import _screen
 
-    class WithCustom(Orders):
-        @pa.check("amount_usd")
-        def below_a_million(cls, frame):  # a custom check (pandera's pyspark backend hands it the frame)
-            return frame.filter("amount_usd >= 1000000").limit(1).count() == 0
+    from lakehouse.quality.contracts import _evaluate
 
+    def below_a_million(frame):  # a custom check (pandera's pyspark backend hands it the frame)
+        return frame.filter("amount_usd >= 1000000").limit(1).count() == 0
+
+    with_custom = contract_schema(Orders)
+    with_custom.columns["amount_usd"].checks.append(pa.Check(below_a_million, name="below_a_million"))
     df = spark.createDataFrame(GOOD, SCHEMA)
-    assert _screen(df, WithCustom.to_schema()) is None
-    assert evaluate_contract(df, WithCustom).passed
+    assert _screen(df, with_custom) is None
+    assert _evaluate(df, with_custom, sample=5).passed
     bad = spark.createDataFrame([*GOOD, ("o9", 1, 2e6, "USD", "2024-01-02")], SCHEMA)
-    result = evaluate_contract(bad, WithCustom)
+    result = _evaluate(bad, with_custom, sample=5)
     assert not result.passed and any("below_a_million" in f.check for f in result.failures), result.summary()
 
 
@@ -196,5 +217,5 @@ def test_the_screen_leaves_wrong_types_and_missing_columns_to_pandera(spark, ddl
     from lakehouse.quality.contracts import _screen
 
     df = spark.createDataFrame([row], ddl)
-    assert _screen(df, Orders.to_schema()) is None
+    assert _screen(df, contract_schema(Orders)) is None
     assert not evaluate_contract(df, Orders).passed

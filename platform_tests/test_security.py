@@ -436,8 +436,8 @@ def test_json_keeps_control_characters_escaped(lake, capsys):
 # --- contract examples never carry PII (Spark) --------------------------------------------------------------
 
 def test_contract_failure_examples_leave_pii_columns_out(spark):
-    from lakehouse.domains.commerce.contracts import CrmContacts
     from lakehouse.quality.contracts import evaluate_contract
+    from lakehouse.tables.registry import get_spec
 
     row = ["k1", "Ann L.", EMAIL_HASH, RAW_EMAIL, "example.com", "Acme", "lead", None, None, None, False, "f", 1, DAY]
     frame = spark.createDataFrame([row, ["k1", *row[1:]]], "contact_id string, display_name string, "
@@ -445,7 +445,7 @@ def test_contract_failure_examples_leave_pii_columns_out(spark):
                                   "lifecycle_stage string, customer_id string, created_at timestamp, "
                                   "updated_at timestamp, is_archived boolean, _source_file string, "
                                   "_line_number bigint, dt string")
-    result = evaluate_contract(frame, CrmContacts)
+    result = evaluate_contract(frame, get_spec("silver.crm_contacts"))
     assert not result.passed
     checks = {f.check: f for f in result.failures}
     masked = next(f for f in result.failures if f.column == "email_masked")

@@ -152,7 +152,7 @@ def cmd_tables(args) -> int:
         table.add_column(col)
     for s in all_specs():
         table.add_row(s.id, s.domain, s.partitioning, ", ".join(u.table for u in s.upstreams) or "landing",
-                      str(len(s.rules)), s.contract.__name__ if s.contract else "-", ", ".join(s.pii) or "-")
+                      str(len(s.rules)), f"{len(s.contract)} columns checked" if s.contract is not None else "-", ", ".join(s.pii) or "-")
     console.print(table)
     return 0
 
@@ -257,13 +257,13 @@ def plain(text: str):
 
 def error_line(exc: BaseException) -> str:
     """The error as one line of plain text: no configured secret, no terminal control characters."""
-    import os
-
+    from lakehouse.config import secrets_in_env
     from lakehouse.query.output import printable
     from lakehouse.secrets import scrub
 
     text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
-    text = scrub(text, dsn=os.environ.get("LAKEHOUSE_BILLING_DSN"), plain=(os.environ.get("LAKEHOUSE_PII_SALT"),))
+    dsn, others = secrets_in_env()
+    text = scrub(text, dsn=dsn, plain=others)
     return printable(" ".join(text.split()))
 
 

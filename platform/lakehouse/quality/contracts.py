@@ -1,9 +1,15 @@
 """Pandera contracts on Spark DataFrames, used as blocking gates before a table is published.
 
+A table's contract is built from its spec (`contract_schema`): the columns, their types and nullability
+(`required`) and the key (`unique_key`) are the spec's own, declared once; the spec's `contract` adds value
+checks per column, named as pandera's `Check` constructors (`{"quantity": dict(gt=0, le=10_000)}`). The
+contract is strict: a column the model starts to emit, or stops emitting, fails the gate instead of drifting
+into the table; `dt` must look like a day (or a month's first day for monthly tables).
+
 pandera's pyspark backend says WHICH checks failed (missing columns, dtypes, nullability, value checks)
 but neither how many rows failed nor which ones. So pandera decides what failed, and this module counts
 the failures and fetches a few example rows with Spark: one aggregation for every count, then one small
-`limit(sample)` job per failing check. Key uniqueness (the model's `Config.unique`) is checked here
+`limit(sample)` job per failing check. Key uniqueness (the spec's `unique_key`) is checked here
 directly, because pandera counts duplicated keys rather than rows and gives no examples (and its pyspark
 uniqueness support has a history of silently passing).
 
@@ -17,11 +23,13 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandera.pyspark as pandera
+import pyspark.sql.types as T
 from pandera.config import ValidationDepth, config_context
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.tables.registry import all_specs
+from lakehouse.tables.spec import DT, MONTH_DT, TableSpec
 
 MAX_EXAMPLES = 5  # per failure in metadata(): enough to debug, small enough for the Dagster UI
 HIDDEN = "***"
@@ -129,18 +137,41 @@ def _passes(check, column: Column) -> Column | None:
     return None
 
 
-def _schema(contract):
-    return contract.to_schema() if hasattr(contract, "to_schema") else contract
+_SIMPLE_TYPES = {"string": T.StringType, "int": T.IntegerType, "bigint": T.LongType, "double": T.DoubleType,
+                 "boolean": T.BooleanType, "date": T.DateType, "timestamp": T.TimestampType}
 
 
-def contract_columns(contract) -> list[tuple[str, str, bool, str]]:
-    """(name, Spark SQL type, nullable, description) per contract column, for docs and catalog metadata."""
-    if contract is None:
-        return []
-    return [
-        (name, col.dtype.type.simpleString(), bool(col.nullable), col.description or "")
-        for name, col in _schema(contract).columns.items()
-    ]
+def spark_type(name: str) -> T.DataType:
+    """The Spark type of a spec column's type name ("bigint", "decimal(18,2)", ...), without a Spark session
+    (pyspark parses DDL in the JVM)."""
+    text = name.replace(" ", "").lower()
+    if text in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[text]()
+    if text.startswith("decimal(") and text.endswith(")"):
+        precision, _, scale = text[8:-1].partition(",")
+        return T.DecimalType(int(precision), int(scale or 0))
+    raise ValueError(f"column type {name!r}: use one of {', '.join(_SIMPLE_TYPES)} or decimal(p,s)")
+
+
+def contract_schema(spec: TableSpec) -> pandera.DataFrameSchema | None:
+    """The pandera schema guarding `spec`'s table, or None for a table without a contract (bronze)."""
+    if spec.contract is None:
+        return None
+    declared = {c.name for c in spec.columns}
+    unknown = sorted(set(spec.contract) - declared)
+    if unknown:
+        raise ValueError(f"{spec.id}: the contract checks columns the table does not declare: {', '.join(unknown)}")
+    dt_pattern = MONTH_DT if spec.partitioning == "monthly" else DT
+    columns = {}
+    for col in spec.columns:
+        checks = dict(spec.contract.get(col.name, {}))
+        if col.name == "dt":
+            checks.setdefault("str_matches", dt_pattern)
+        columns[col.name] = pandera.Column(
+            spark_type(col.type), nullable=not col.required, description=col.description or None,
+            checks=[getattr(pandera.Check, name)(list(value) if isinstance(value, (tuple, set)) else value)
+                    for name, value in checks.items()])
+    return pandera.DataFrameSchema(columns, strict=True, unique=list(spec.unique_key) or None, name=spec.id)
 
 
 def _pandera_errors(df: DataFrame, schema) -> list[tuple[str, dict]]:
@@ -156,21 +187,16 @@ def _pandera_errors(df: DataFrame, schema) -> list[tuple[str, dict]]:
             for entry in entries]
 
 
-def pii_of(contract) -> frozenset[str]:
-    """The PII columns of every table `contract` guards, from the registry."""
-    return frozenset(c for spec in all_specs() if spec.contract is contract for c in spec.pii)
+def evaluate_contract(df: DataFrame, spec: TableSpec, *, sample: int = 5) -> ContractResult:
+    """Validate `df` against the contract of `spec`'s table; count and sample every failure.
 
-
-def evaluate_contract(df: DataFrame, contract, *, sample: int = 5, pii=None) -> ContractResult:
-    """Validate `df` against a pandera.pyspark DataFrameModel; count and sample every failure.
-
-    `contract` None means there is nothing to check: passed, with rows_checked 0 (no Spark job is run).
-    `pii` names the columns examples must not show (default: the registry's flags for this contract).
+    A table without a contract passes, with rows_checked 0 (no Spark job is run). Examples never show the
+    table's PII columns.
     """
-    if contract is None:
+    schema = contract_schema(spec)
+    if schema is None:
         return ContractResult(passed=True, rows_checked=0)
-    pii = pii_of(contract) if pii is None else frozenset(pii)
-    schema = _schema(contract)
+    pii = frozenset(spec.pii)
     already_cached = df.storageLevel.useMemory or df.storageLevel.useDisk
     if not already_cached:
         df = df.persist()  # pandera runs one job per check; the counts and examples below read it again
@@ -276,7 +302,7 @@ def _evaluate(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozense
 
 
 def _duplicate_keys(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozenset()) -> list[CheckFailure]:
-    """Key uniqueness from the model's Config.unique.
+    """Key uniqueness from the schema's `unique` (the spec's `unique_key`).
 
     failed_rows counts every row that shares its key with another row; the examples are the duplicated
     keys with how many rows carry each.

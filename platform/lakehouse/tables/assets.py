@@ -34,7 +34,7 @@ from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
-from lakehouse.quality.contracts import contract_columns, evaluate_contract
+from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
@@ -91,11 +91,9 @@ def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
 
 
 def required_columns(spec: TableSpec) -> list[str]:
-    """Columns a row must have: declared required, or not nullable in the contract. Their null rate among
-    the rows that came in is reported per day."""
-    names = [c.name for c in spec.columns if c.required]
-    names += [name for name, _, nullable, _ in contract_columns(spec.contract) if not nullable and name not in names]
-    return [n for n in names if n != "dt"]
+    """Columns a row must have (declared required, so not nullable in the contract either). Their null rate
+    among the rows that came in is reported per day."""
+    return [n for n in spec.required_columns if n != "dt"]
 
 
 def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[str, dict]) -> None:
@@ -277,7 +275,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                 allow_retries=False,
             )
         with watch("contract"):
-            contract = evaluate_contract(rules.valid, spec.contract)
+            contract = evaluate_contract(rules.valid, spec)
         yield AssetCheckResult(check_name="contract", passed=contract.passed,
                                metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
                                          for k, v in contract.metadata().items()})

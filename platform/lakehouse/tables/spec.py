@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 Layer = Literal["bronze", "silver", "gold"]
+DT = r"^\d{4}-\d{2}-\d{2}$"  # a daily partition's name
+MONTH_DT = r"^\d{4}-\d{2}-01$"  # a monthly partition's name: the month's first day
 Severity = Literal["warn", "drop", "fail"]
 
 
@@ -76,7 +78,10 @@ class TableSpec:
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
     transform: Callable[..., Any] | None = None  # Python transform when SQL cannot express it
     rules: tuple[RowRule, ...] = ()
-    contract: Any = None  # a pandera.pyspark DataFrameModel class
+    # The blocking contract (quality.contracts.contract_schema): these columns, types and `required` flags,
+    # unique on `unique_key`, plus value checks per column named as pandera Checks: {"qty": dict(gt=0)}.
+    # None: no contract (bronze keeps rows as received).
+    contract: dict[str, dict[str, Any]] | None = None
     unique_key: tuple[str, ...] = ()
     format: Literal["delta", "parquet"] | None = None  # None: the configured default
     partitioning: Literal["daily", "monthly"] = "daily"

@@ -21,7 +21,7 @@ DAILY_REVENUE = TableSpec(
                Upstream("silver.billing_subscriptions")),
     rules=(RowRule("amounts_not_negative",
                    "invoiced_usd >= 0 and collected_usd >= 0 and refunded_usd >= 0 and mrr_usd >= 0", "fail"),),
-    contract=c.DailyRevenue,
+    contract=c.DAILY_REVENUE,
     unique_key=("dt",),
 )
 

@@ -42,7 +42,7 @@ USERS = _silver(
     [Column("user_id", "bigint", required=True), Column("email", "string", "Lower-cased, trimmed."),
      Column("full_name", "string"), Column("country", "string", "Upper-cased ISO code."), CREATED, UPDATED],
     [*_present("user_id", "created_at"), LATEST],
-    c.Users, ("dt", "user_id"), pii=("email", "full_name"),
+    c.USERS, ("dt", "user_id"), pii=("email", "full_name"),
 )
 
 SUBSCRIPTIONS = _silver(
@@ -61,7 +61,7 @@ SUBSCRIPTIONS = _silver(
      USD_ONLY,
      RowRule("canceled_has_date", "status <> 'canceled' or canceled_at is not null", "drop"),
      LATEST],
-    c.Subscriptions, ("dt", "subscription_id"),
+    c.SUBSCRIPTIONS, ("dt", "subscription_id"),
 )
 
 INVOICES = _silver(
@@ -74,7 +74,7 @@ INVOICES = _silver(
      RowRule("known_status", f"status in {_in(c.INVOICE_STATUSES)}", "drop"),
      RowRule("amount_not_negative", "amount >= 0", "drop"),
      USD_ONLY, LATEST],
-    c.Invoices, ("dt", "invoice_id"),
+    c.INVOICES, ("dt", "invoice_id"),
 )
 
 TRANSACTIONS = _silver(
@@ -89,7 +89,7 @@ TRANSACTIONS = _silver(
      RowRule("known_status", f"status in {_in(c.TRANSACTION_STATUSES)}", "drop"),
      RowRule("positive_amount", "amount > 0", "drop"),
      USD_ONLY, LATEST],
-    c.Transactions, ("dt", "transaction_id"),
+    c.TRANSACTIONS, ("dt", "transaction_id"),
 )
 
 SILVER = (USERS, SUBSCRIPTIONS, INVOICES, TRANSACTIONS)

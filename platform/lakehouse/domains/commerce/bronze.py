@@ -1,23 +1,11 @@
 """Commerce landing entities: every row kept as received (strings), plus lineage columns added at ingest."""
 from __future__ import annotations
 
-from lakehouse.tables.spec import Column, LandingSource, TableSpec
+from functools import partial
 
+from lakehouse.tables.declare import landed, strings as _cols
 
-def _cols(*names: str, required: tuple[str, ...] = ()) -> tuple[Column, ...]:
-    return tuple(Column(n, "string", required=n in required) for n in names)
-
-
-def _bronze(name: str, source: str, entity: str, fmt: str, description: str, columns, pii=()) -> TableSpec:
-    return TableSpec(
-        layer="bronze",
-        domain="commerce",
-        name=name,
-        description=description,
-        columns=columns,
-        landing=LandingSource(source, entity, fmt),
-        pii=tuple(pii),
-    )
+_bronze = partial(landed, "commerce")
 
 
 BRONZE = (

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from lakehouse.domains.commerce import contracts as c
+from lakehouse.tables.declare import DT_COLUMN
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
 
 def _gold(name, description, columns, upstreams, rules, contract, unique_key, partitioning="daily") -> TableSpec:
     return TableSpec(layer="gold", domain="commerce", name=name, description=description,
-                     columns=tuple(columns) + (Column("dt", "string", "Partition day.", True),),
+                     columns=tuple(columns) + (DT_COLUMN,),
                      upstreams=tuple(upstreams), rules=tuple(rules), contract=contract,
                      unique_key=tuple(unique_key), partitioning=partitioning)
 
@@ -24,7 +25,7 @@ DAILY_SALES_SUMMARY = _gold(
     [Upstream("silver.orders"), Upstream("silver.products", "lookback", PRODUCTS_LOOKBACK_DAYS)],
     [RowRule("revenue_not_negative", "revenue_usd >= 0", "fail"),
      RowRule("known_category", "category <> 'Unknown'", "warn")],
-    c.DailySalesSummary, ("dt", "category", "region"),
+    c.DAILY_SALES_SUMMARY, ("dt", "category", "region"),
 )
 
 CUSTOMER_ANALYTICS = _gold(
@@ -35,7 +36,7 @@ CUSTOMER_ANALYTICS = _gold(
      Column("segment", "string", "VIP > 10000, High Value > 5000, Medium Value > 1000, else Low Value.", True)],
     [Upstream("silver.orders", "history")],
     [RowRule("purchase_dates_ordered", "first_purchase_date <= last_purchase_date", "fail")],
-    c.CustomerAnalytics, ("dt", "customer_id"),
+    c.CUSTOMER_ANALYTICS, ("dt", "customer_id"),
 )
 
 BUSINESS_METRICS = _gold(
@@ -45,7 +46,7 @@ BUSINESS_METRICS = _gold(
      Column("avg_order_value_usd", "decimal(18,2)", required=True)],
     [Upstream("silver.orders", "month"), Upstream("silver.products", "month")],
     [RowRule("revenue_not_negative", "revenue_usd >= 0", "fail")],
-    c.BusinessMetrics, ("dt", "category"), partitioning="monthly",
+    c.BUSINESS_METRICS, ("dt", "category"), partitioning="monthly",
 )
 
 CONVERSION_FUNNEL = _gold(
@@ -58,7 +59,7 @@ CONVERSION_FUNNEL = _gold(
     [Upstream("silver.events")],
     [RowRule("funnel_narrows", "views >= add_to_cart and add_to_cart >= checkout and checkout >= purchase", "fail"),
      RowRule("has_views", "views > 0", "warn")],
-    c.ConversionFunnel, ("dt",),
+    c.CONVERSION_FUNNEL, ("dt",),
 )
 
 GOLD = (DAILY_SALES_SUMMARY, CUSTOMER_ANALYTICS, BUSINESS_METRICS, CONVERSION_FUNNEL)

@@ -3,17 +3,10 @@ from __future__ import annotations
 
 from lakehouse.domains.commerce import contracts as c
 from lakehouse.domains.pii import SaltedSql
+from lakehouse.tables.declare import LINEAGE, present as _present, sql_in as _in
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
-
-def _in(values) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 KNOWN_CURRENCY = _in(c.KNOWN_CURRENCIES)
-LINEAGE = (Column("_source_file", "string", "Landing file the row came from."),
-           Column("_line_number", "bigint", "Line of the row in that file."),
-           Column("dt", "string", "Day the rows arrived (partition).", required=True))
 # Pseudonymized personal data, as in silver.apollo_contacts (see sql/silver/customers.sql): still personal data,
 # so flagged PII and masked for readers without the pii scope.
 PSEUDONYMS = (Column("display_name", "string", "First name and last initial."),
@@ -33,10 +26,6 @@ def _silver(name, description, columns, upstreams, rules, contract, unique_key, 
                      sql=f"silver/{name}.sql" if transform is not None else None)
 
 
-def _present(*cols: str) -> list[RowRule]:
-    return [RowRule(f"{col}_present", f"{col} is not null", "drop") for col in cols]
-
-
 FX_RATES = _silver(
     "fx_rates", "One USD rate per rate date and currency, per delivery day.",
     [Column("rate_date", "date", "Day the rate is for.", True), Column("currency", "string", "ISO 4217 code.", True),
@@ -45,7 +34,7 @@ FX_RATES = _silver(
     [*_present("rate_date", "currency"),
      RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
      RowRule("positive_rate", "usd_rate > 0", "drop")],
-    c.FxRates, ("dt", "rate_date", "currency"),
+    c.FX_RATES, ("dt", "rate_date", "currency"),
 )
 
 ORDERS = _silver(
@@ -74,7 +63,7 @@ ORDERS = _silver(
      RowRule("plausible_order_date", "order_date is null or order_date between date_sub(to_date(dt), 366) "
              "and date_add(to_date(dt), 1)", "drop"),
      RowRule("arrived_on_order_day", "order_date >= to_date(dt)", "warn")],
-    c.Orders, ("dt", "order_id"),
+    c.ORDERS, ("dt", "order_id"),
 )
 
 PRODUCTS = _silver(
@@ -88,7 +77,7 @@ PRODUCTS = _silver(
      RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
      RowRule("category_present", "category is not null", "warn"),
      RowRule("active_flag_readable", "is_active is not null", "warn")],
-    c.Products, ("dt", "product_id"),
+    c.PRODUCTS, ("dt", "product_id"),
 )
 
 CUSTOMERS = _silver(
@@ -106,7 +95,7 @@ CUSTOMERS = _silver(
      EMAIL_WELL_FORMED,
      # a broken interval is a bug in the model, not in the data: refuse the whole batch
      RowRule("valid_interval", "valid_to is null or valid_to > valid_from", "fail")],
-    c.Customers, ("dt", "customer_id", "valid_from"),
+    c.CUSTOMERS, ("dt", "customer_id", "valid_from"),
     pii=("display_name", "email_hash", "email_masked", "phone_masked"), transform=SaltedSql("silver/customers.sql"),
 )
 
@@ -121,7 +110,7 @@ EVENTS = _silver(
      RowRule("parsable_timestamp", "event_ts is not null", "drop"),
      RowRule("known_event_type", f"event_type in {_in(c.EVENT_TYPES)}", "drop"),
      RowRule("non_negative_value", "event_value is null or event_value >= 0", "drop")],
-    c.Events, ("dt", "event_id"),
+    c.EVENTS, ("dt", "event_id"),
 )
 
 CRM_CONTACTS = _silver(
@@ -133,7 +122,7 @@ CRM_CONTACTS = _silver(
      Column("created_at", "timestamp"), Column("updated_at", "timestamp"), Column("is_archived", "boolean", required=True)],
     [Upstream("bronze.crm_contacts")],
     [*_present("contact_id"), EMAIL_WELL_FORMED],
-    c.CrmContacts, ("dt", "contact_id"), pii=("display_name", "email_hash", "email_masked"),
+    c.CRM_CONTACTS, ("dt", "contact_id"), pii=("display_name", "email_hash", "email_masked"),
     transform=SaltedSql("silver/crm_contacts.sql"),
 )
 
@@ -150,7 +139,7 @@ CRM_DEALS = _silver(
      RowRule("non_negative_amount", "amount >= 0", "drop"),
      RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
      RowRule("fx_rate_available", "amount_usd is not null", "drop")],
-    c.CrmDeals, ("dt", "deal_id"),
+    c.CRM_DEALS, ("dt", "deal_id"),
 )
 
 SILVER = (FX_RATES, ORDERS, PRODUCTS, CUSTOMERS, EVENTS, CRM_CONTACTS, CRM_DEALS)

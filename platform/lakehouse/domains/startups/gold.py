@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from lakehouse.domains.startups import contracts as c
+from lakehouse.tables.declare import DT_COLUMN
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
 # Web, health and contact signals older than this are not part of a day's profile (also in the SQL).
@@ -25,7 +26,7 @@ STARTUP_PROFILES = TableSpec(
         Column("is_reachable", "boolean"), Column("last_crawled_at", "timestamp"),
         Column("contacts_count", "bigint", required=True), Column("decision_maker_count", "bigint", required=True),
         Column("completeness_score", "int", "10 points for each of 10 signals present.", True),
-        Column("dt", "string", "Partition day.", True),
+        DT_COLUMN,
     ),
     upstreams=(
         Upstream("silver.companies"),
@@ -38,7 +39,7 @@ STARTUP_PROFILES = TableSpec(
         RowRule("health_in_range", "health_score is null or health_score between 0 and 100", "fail"),
         RowRule("decision_makers_within_contacts", "decision_maker_count <= contacts_count", "fail"),
     ),
-    contract=c.StartupProfiles,
+    contract=c.STARTUP_PROFILES,
     unique_key=("dt", "domain"),
 )
 

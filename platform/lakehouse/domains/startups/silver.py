@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from lakehouse.domains.startups import contracts as c
 from lakehouse.domains.startups.transforms import CONTACTS_SQL, apollo_contacts
+from lakehouse.tables.declare import DT_COLUMN, LINEAGE, present as _present
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
 # The same pattern as contracts.DOMAIN, in Spark SQL: labels of [a-z0-9-], at least one dot, a TLD of 2+ letters.
 USABLE_DOMAIN = "'^[a-z0-9]([a-z0-9-]*[a-z0-9])?([.][a-z0-9]([a-z0-9-]*[a-z0-9])?)*[.][a-z]{2,}$'"
-LINEAGE = (Column("_source_file", "string", "Landing file the row came from."),
-           Column("_line_number", "bigint", "Line of the row in that file."),
-           Column("dt", "string", "Day the rows arrived (partition).", required=True))
-DT_ONLY = (Column("dt", "string", "Partition day.", required=True),)
+DT_ONLY = (DT_COLUMN,)
 
 
 def _silver(name, description, columns, upstreams, rules, contract, unique_key, pii=(), lineage=LINEAGE,
@@ -23,10 +21,6 @@ def _silver(name, description, columns, upstreams, rules, contract, unique_key, 
     return TableSpec(layer="silver", domain="startups", name=name, description=description,
                      columns=tuple(columns) + lineage, upstreams=tuple(upstreams), rules=tuple(rules),
                      contract=contract, unique_key=tuple(unique_key), pii=tuple(pii), **extra)
-
-
-def _present(*cols: str) -> list[RowRule]:
-    return [RowRule(f"{col}_present", f"{col} is not null", "drop") for col in cols]
 
 
 def _usable(col: str, name: str = "usable_domain") -> RowRule:
@@ -47,7 +41,7 @@ APOLLO_COMPANIES = _silver(
     [*_present("company_id"), _usable("domain"), LATEST_DELIVERY,
      RowRule("founded_year_plausible", "__founded_year_raw is null or founded_year is not null", "warn"),
      RowRule("name_present", "company_name is not null", "warn")],
-    c.ApolloCompanies, ("dt", "company_id"),
+    c.APOLLO_COMPANIES, ("dt", "company_id"),
 )
 
 APOLLO_CONTACTS = _silver(
@@ -65,7 +59,7 @@ APOLLO_CONTACTS = _silver(
     [*_present("contact_id"), _usable("organization_domain", "organization_domain_usable"), LATEST_DELIVERY,
      RowRule("email_present", "email_hash is not null", "warn"),
      RowRule("email_well_formed", "email_hash is null or email_masked is not null", "warn")],
-    c.ApolloContacts, ("dt", "contact_id"),
+    c.APOLLO_CONTACTS, ("dt", "contact_id"),
     pii=("display_name", "email_hash", "email_masked", "phone_masked"),  # pseudonymized is still personal data
     sql=CONTACTS_SQL, transform=apollo_contacts,
 )
@@ -93,7 +87,7 @@ COMPANIES = _silver(
      RowRule("provider_id_present", "crunchbase_uuid is not null or apollo_id is not null", "drop"),
      LATEST_DELIVERY,
      RowRule("name_present", "company_name is not null", "warn")],
-    c.Companies, ("dt", "domain"),
+    c.COMPANIES, ("dt", "domain"),
 )
 
 WEB_EXTRACTS = _silver(
@@ -115,7 +109,7 @@ WEB_EXTRACTS = _silver(
      RowRule("latest_fetch", "__delivery_rank = 1", "drop"),
      RowRule("status_code_readable", "status_code between 100 and 599", "warn"),
      RowRule("crawl_not_in_future", "crawl_age_days >= 0", "warn")],
-    c.WebExtracts, ("dt", "page_url"),
+    c.WEB_EXTRACTS, ("dt", "page_url"),
 )
 
 DOMAIN_HEALTH = _silver(
@@ -130,7 +124,7 @@ DOMAIN_HEALTH = _silver(
     [RowRule("health_score_in_range", "health_score between 0 and 100", "fail"),
      RowRule("pages_ok_within_crawled", "pages_ok <= pages_crawled", "fail"),
      RowRule("recently_crawled", "crawl_age_days <= 30", "warn")],
-    c.DomainHealth, ("dt", "domain"), lineage=DT_ONLY,
+    c.DOMAIN_HEALTH, ("dt", "domain"), lineage=DT_ONLY,
 )
 
 SILVER = (APOLLO_COMPANIES, APOLLO_CONTACTS, COMPANIES, WEB_EXTRACTS, DOMAIN_HEALTH)
