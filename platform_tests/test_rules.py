@@ -35,7 +35,7 @@ def orders(spark):
 def test_rules_split_rows_exactly_with_counts(orders):
     out = apply_rules(orders, RULES, "silver.orders")
     try:
-        assert (out.rows_in, out.rows_valid, out.rows_quarantined) == (5, 2, 3)
+        assert (out.rows_in, out.rows_published, out.rows_quarantined) == (5, 2, 3)
         assert out.violations == {"positive_quantity": 3, "known_currency": 1, "not_gbp": 1}
         assert out.failed_rules == {}
         assert sorted(r.order_id for r in out.valid.collect()) == ["o1", "o5"]  # warn keeps the row
@@ -51,7 +51,7 @@ def test_rules_split_rows_exactly_with_counts(orders):
             "order_id": "o4", "currency": "EUR", "_source_file": "f.csv", "_line_number": 4, "dt": "2024-01-02",
         }  # to_json leaves out NULL fields
         assert out.metadata() == {
-            "rows_in": 5, "rows_valid": 2, "rows_quarantined": 3,
+            "rows_in": 5, "rows_published": 2, "rows_quarantined": 3,
             "violations.positive_quantity": 3, "violations.known_currency": 1, "violations.not_gbp": 1,
         }
     finally:
@@ -87,13 +87,13 @@ def test_fail_rules_are_reported_and_rows_are_kept(orders):
     # o5 (5) breaks it and o4 (NULL) breaks it; o4 is also quarantined by a drop rule.
     assert out.failed_rules == {"small_quantity": 2}
     assert out.violations["small_quantity"] == 2
-    assert out.rows_in == out.rows_valid + out.rows_quarantined == 5
+    assert out.rows_in == out.rows_published + out.rows_quarantined == 5
 
 
 def test_no_rules_passes_everything(orders):
     out = apply_rules(orders, [], "silver.orders")
     out.release()
-    assert (out.rows_in, out.rows_valid, out.rows_quarantined) == (5, 5, 0)
+    assert (out.rows_in, out.rows_published, out.rows_quarantined) == (5, 5, 0)
     assert out.quarantine.count() == 0
     assert out.violations == {} and out.failed_rules == {}
 
@@ -102,7 +102,7 @@ def test_accounting_holds_on_an_empty_frame(spark):
     df = spark.createDataFrame([], SCHEMA)
     out = apply_rules(df, RULES, "silver.orders")
     out.release()
-    assert (out.rows_in, out.rows_valid, out.rows_quarantined) == (0, 0, 0)
+    assert (out.rows_in, out.rows_published, out.rows_quarantined) == (0, 0, 0)
     assert out.violations == {"positive_quantity": 0, "known_currency": 0, "not_gbp": 0}
 
 

@@ -38,7 +38,7 @@ class RuleOutcome:
     valid: DataFrame
     quarantine: DataFrame
     rows_in: int
-    rows_valid: int
+    rows_published: int
     rows_quarantined: int
     violations: dict[str, int]  # every rule -> rows that violated it
     failed_rules: dict[str, int]  # only severity=fail rules that were violated
@@ -50,7 +50,7 @@ class RuleOutcome:
         """Flat and JSON-able, for Dagster metadata: one `violations.<rule>` entry per rule."""
         meta: dict = {
             "rows_in": self.rows_in,
-            "rows_valid": self.rows_valid,
+            "rows_published": self.rows_published,
             "rows_quarantined": self.rows_quarantined,
         }
         meta.update({f"violations.{name}": n for name, n in self.violations.items()})
@@ -154,7 +154,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns if not c.startswith("__")]),
         quarantine=quarantine,
         rows_in=rows_in,
-        rows_valid=rows_in - rows_quarantined,
+        rows_published=rows_in - rows_quarantined,
         rows_quarantined=rows_quarantined,
         violations=violations,
         failed_rules=failed,

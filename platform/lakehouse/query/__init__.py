@@ -1,5 +1,5 @@
 """Read-only SQL over the lakehouse: list and describe tables, run a query locally (DuckDB) or on Athena."""
-from lakehouse.query.catalog import describe, list_databases, list_tables
+from lakehouse.query.listing import describe, list_databases, list_tables
 from lakehouse.query.guard import QuerySyntaxError, UnknownTableError, check
 from lakehouse.query.result import DEFAULT_LIMIT, QueryResult
 from lakehouse.query.run import execute, run_query

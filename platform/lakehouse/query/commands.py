@@ -50,7 +50,7 @@ def cmd_query(args) -> int:
 
 
 def cmd_databases(args) -> int:
-    from lakehouse.query.catalog import list_databases
+    from lakehouse.query.listing import list_databases
 
     try:
         _print(list_databases(), args.format, title="databases")
@@ -60,7 +60,7 @@ def cmd_databases(args) -> int:
 
 
 def cmd_catalog_tables(args) -> int:
-    from lakehouse.query.catalog import list_tables
+    from lakehouse.query.listing import list_tables
 
     try:
         _print(list_tables(layer=args.database), args.format, title="tables")
@@ -70,7 +70,7 @@ def cmd_catalog_tables(args) -> int:
 
 
 def cmd_catalog_describe(args) -> int:
-    from lakehouse.query.catalog import describe
+    from lakehouse.query.listing import describe
 
     try:
         d = describe(args.table)

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
-from lakehouse.query.catalog import describe, list_databases, list_tables
+from lakehouse.query.listing import describe, list_databases, list_tables
 from lakehouse.query.names import UnknownTableError
 from lakehouse.query.output import printable
 from lakehouse.query.scopes import AccessDeniedError, check_access, masked_columns, scopes_of

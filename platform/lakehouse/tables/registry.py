@@ -24,9 +24,12 @@ def all_specs() -> tuple[TableSpec, ...]:
 
 
 def get_spec(table_id: str) -> TableSpec:
-    for spec in all_specs():
-        if spec.id == table_id or spec.name == table_id:
-            return spec
+    """The spec of "layer.name"; a bare name only when one layer has it (fx_rates is bronze and silver)."""
+    found = [s for s in all_specs() if s.id == table_id] or [s for s in all_specs() if s.name == table_id]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise KeyError(f"{table_id!r} is ambiguous: say {' or '.join(s.id for s in found)}")
     raise KeyError(f"no table {table_id!r}; known: {', '.join(s.id for s in all_specs())}")
 
 
