@@ -31,7 +31,7 @@ dev: install
 
 dev-aws: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
-	$(BIN)/python -m lakehouse.devaws
+	$(BIN)/python -m lakehouse.dev.aws
 
 # The query service (HTTP API + page) on 127.0.0.1, port LAKEHOUSE_SERVE_PORT (8080); keys: lakehouse keys add NAME.
 # It reads tables through DuckDB/Athena only, so it needs no Spark JARs.
@@ -40,7 +40,7 @@ serve: $(STAMP)
 
 # A Spark standalone master + 2 workers on 127.0.0.1; it prints the LAKEHOUSE_SPARK_MASTER to use.
 dev-cluster: install
-	$(BIN)/python -m lakehouse.devcluster
+	$(BIN)/python -m lakehouse.dev.cluster
 
 # The UI test drives Debian's chromium; where apt cannot install it, that one test skips and says why.
 browser-deps:

@@ -116,7 +116,7 @@ def main() -> int:
     moto = None
     if os.environ.get("BENCH_CATALOG", "1") == "1":
         # the platform registers every table in Glue, here a moto server over HTTP: its cost is measured
-        from lakehouse.devaws import start_moto
+        from lakehouse.dev.aws import start_moto
 
         moto, endpoint = start_moto()
         base.update(AWS_ENDPOINT_URL=endpoint, LAKEHOUSE_GLUE_PREFIX="bench", AWS_ACCESS_KEY_ID="testing",
@@ -164,7 +164,7 @@ def main() -> int:
         if connect:
             step("window_platform_connect", "platform", start, wend, {**env, "LAKEHOUSE_SPARK_REMOTE": "local[2]"})
         if standalone:  # a real spark:// master with two workers (own JVMs, own Python workers) on 127.0.0.1
-            from lakehouse.devcluster import start_standalone
+            from lakehouse.dev.cluster import start_standalone
 
             with start_standalone(workers=2, cores=1, memory="1g") as cluster:
                 step("window_platform_standalone", "platform", start, wend, {
@@ -185,7 +185,7 @@ def main() -> int:
             if standalone and factor == factors[-1]:
                 # the largest day on two workers with the driver capped at 1 GB: the measured tree is the driver
                 # (Python + driver JVM); executors live under the workers, outside it
-                from lakehouse.devcluster import start_standalone
+                from lakehouse.dev.cluster import start_standalone
 
                 with start_standalone(workers=2, cores=1, memory="1g") as cluster:
                     step(f"scale_x{factor}_standalone_driver_1g", "platform", start, scale_end, {

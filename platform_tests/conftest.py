@@ -43,7 +43,7 @@ def moto_endpoint():
     It runs in its own process: delta-rs blocks the calling thread (and the GIL) while it waits for S3,
     so an in-process threaded server would never get to answer.
     """
-    from lakehouse.devaws import start_moto
+    from lakehouse.dev.aws import start_moto
 
     process, endpoint = start_moto()
     yield endpoint

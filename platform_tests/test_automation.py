@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
-from lakehouse.generate.commerce import land_commerce
+from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.resources import LakehouseResource
 from lakehouse.runs import RANGE_END, RANGE_START
 from lakehouse.tables.registry import specs_in

@@ -208,7 +208,7 @@ def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_day
     from dagster import DagsterInstance
 
     from lakehouse.definitions import build_definitions
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(lakehouse_env, date.fromisoformat(A), 2, 20, 7)
     defs, instance = build_definitions(), DagsterInstance.ephemeral()

@@ -38,7 +38,7 @@ def pg():
 def billing_db(pg):
     import psycopg
 
-    from lakehouse.generate.billing import seed_database
+    from lakehouse.dev.generate.billing import seed_database
 
     with psycopg.connect(pg.dsn(), autocommit=True) as conn:
         conn.execute("create database billing")

@@ -60,7 +60,7 @@ def _assert_bronze_accounting(settings, result):
 
 
 def test_bronze_two_days_in_one_run_on_local_disk(lakehouse_env):
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(lakehouse_env, date(2024, 6, 3), 2, 60, 11)
     result, instance = _run_bronze()
@@ -85,7 +85,7 @@ def test_bronze_two_days_in_one_run_on_local_disk(lakehouse_env):
 def test_bronze_on_s3_registers_glue_tables(s3_lakehouse_env):
     import boto3
 
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(s3_lakehouse_env, date(2024, 6, 3), 2, 30, 5)
     result, _ = _run_bronze()

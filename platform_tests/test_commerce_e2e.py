@@ -74,7 +74,7 @@ def _land_bad_orders(settings, day: str, unit_price: str) -> Path:
 
 def test_commerce_bronze_to_gold_with_gates(lakehouse_env):
     from lakehouse.definitions import build_definitions
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(lakehouse_env, date.fromisoformat(START), 3, 200, 7)
     defs = build_definitions()
@@ -142,7 +142,7 @@ def test_each_day_of_a_backfill_reports_its_own_numbers(lakehouse_env):
     """A two-day single-run backfill: each partition's materialization carries that day's rows in, published,
     quarantined, rule violations and null rates, and they add up to what the tables hold per day."""
     from lakehouse.definitions import build_definitions
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(lakehouse_env, date.fromisoformat(START), 2, 60, 3)
     tables = ["bronze.shop_orders", "bronze.fx_rates", "silver.fx_rates", "silver.orders"]

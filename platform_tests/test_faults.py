@@ -188,7 +188,7 @@ def test_a_dagster_run_on_s3_survives_injected_503s_and_publishes_what_a_clean_r
     from dagster import AssetKey, DagsterInstance
 
     from lakehouse.definitions import build_definitions
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.resources import LakehouseResource
     from lakehouse.runs import RANGE_END, RANGE_START
     from lakehouse.tables.registry import get_spec

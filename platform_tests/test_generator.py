@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from lakehouse.generate import DOMAINS
-from lakehouse.generate.commerce import land_commerce
+from lakehouse.dev.generate import DOMAINS
+from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.ingest.landing import list_landing
 from lakehouse.ingest.readers import read_landing_partition
 from lakehouse.tables.registry import get_spec, specs_in

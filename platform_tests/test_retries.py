@@ -6,7 +6,7 @@ from datetime import date
 import pyarrow as pa
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from lakehouse.generate.commerce import land_commerce
+from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.storage.table_store import TableStore
 
 FX = AssetKey(["bronze", "fx_rates"])

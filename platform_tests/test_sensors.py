@@ -13,7 +13,7 @@ from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context
 
 from lakehouse.automation.sensors import (SENSOR_NAME, LandingCursor, batches, build_landing_sensor,
                                           changed_batches, list_landed)
-from lakehouse.generate.commerce import land_commerce
+from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.registry import specs_in
 

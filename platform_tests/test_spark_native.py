@@ -45,7 +45,7 @@ def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeyp
     from deltalake import DeltaTable
 
     from lakehouse.definitions import defs
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.resources import LakehouseResource
     from lakehouse.runs import materialize_range
 
@@ -76,7 +76,7 @@ def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeyp
 
 def test_bronze_parses_on_the_executors_exactly_like_the_driver_reader(lakehouse_env, spark):
     """Per-line semantics, lineage, `_rescued_data`, quarantine reasons and file stats are the reader's."""
-    from lakehouse.generate.commerce import land_commerce
+    from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.ingest.executors import parse_landing
     from lakehouse.ingest.readers import read_landing_partition
 

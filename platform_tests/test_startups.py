@@ -250,8 +250,8 @@ def _text(key: str, payload: bytes) -> str:
 
 
 def test_generator_is_deterministic_and_dirty(lakehouse_env, tmp_path):
-    from lakehouse.generate import DOMAINS
-    from lakehouse.generate.startups import land_startups
+    from lakehouse.dev.generate import DOMAINS
+    from lakehouse.dev.generate.startups import land_startups
     from lakehouse.ingest.readers import read_landing_partition
     from lakehouse.tables.registry import get_spec
 
@@ -316,7 +316,7 @@ def test_startups_end_to_end(lakehouse_env):
     from dagster import DagsterInstance
 
     from lakehouse.definitions import build_definitions
-    from lakehouse.generate.startups import land_startups
+    from lakehouse.dev.generate.startups import land_startups
     from lakehouse.runs import materialize_range
     from lakehouse.tables.registry import specs_in
 

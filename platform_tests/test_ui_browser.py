@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.devaws import free_port
+from lakehouse.dev.aws import free_port
 from lakehouse.tables.registry import all_specs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ def _end(start: str, days: int) -> str:
 
 def _seed(settings, args):
     """Run the domain's generator; a database-fed domain's connection errors become one line without the DSN."""
-    from lakehouse.generate import DOMAINS
+    from lakehouse.dev.generate import DOMAINS
 
     try:
         return DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
@@ -43,7 +43,7 @@ def _seed(settings, args):
 
 def cmd_land(args) -> int:
     from lakehouse.config import Settings
-    from lakehouse.generate import DOMAINS
+    from lakehouse.dev.generate import DOMAINS
     from lakehouse.tables.registry import landing_domains
 
     if args.domain not in DOMAINS:

@@ -32,7 +32,7 @@ import zlib
 from datetime import date, datetime, timedelta, timezone
 
 from lakehouse.config import Settings
-from lakehouse.generate.files import csv_bytes, jsonl_bytes, write_landing
+from lakehouse.dev.generate.files import csv_bytes, jsonl_bytes, write_landing
 
 CATEGORIES = ("Electronics", "Home", "Books", "Clothing", "Sports", "Toys", "Beauty")
 REGIONS = ("North America", "Europe", "APAC", "LATAM")

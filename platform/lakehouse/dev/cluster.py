@@ -1,7 +1,7 @@
 """A Spark standalone cluster on 127.0.0.1 (one master, N workers), from the `spark-class` pyspark ships.
 
 For the benchmark's scale-out path and for trying the platform against a real `spark://` master without a
-cluster: `python -m lakehouse.devcluster` (or `make dev-cluster`) starts it and prints the master URL to put
+cluster: `python -m lakehouse.dev.cluster` (or `make dev-cluster`) starts it and prints the master URL to put
 in LAKEHOUSE_SPARK_MASTER. Executors run in their own JVMs with their own Python workers, so everything that
 crosses the driver/executor boundary is really serialized, as on a real cluster.
 """
@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakehouse.devaws import free_port
+from lakehouse.dev.aws import free_port
 
 
 def spark_home() -> Path:

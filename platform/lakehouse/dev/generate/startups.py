@@ -29,7 +29,7 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 from lakehouse.config import Settings
-from lakehouse.generate.files import csv_bytes, jsonl_bytes, write_landing
+from lakehouse.dev.generate.files import csv_bytes, jsonl_bytes, write_landing
 
 PREFIXES = ("nova", "quant", "bright", "hyper", "cloud", "deep", "blue", "flux", "orbit", "pixel", "stack",
             "neuro", "atlas", "vector", "lumen", "terra", "swift", "kite", "echo", "zen")
