@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import pyarrow as pa
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_type
 
@@ -25,7 +26,16 @@ class LakehouseResource(ConfigurableResource):
     landing: str | None = None
     glue_prefix: str | None = None
 
+    _resolved: Settings | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Once per run: every step and table of a run sees the same settings, read and checked one time.
+        self._resolved = self._resolve()
+
     def settings(self) -> Settings:
+        return self._resolved or self._resolve()
+
+    def _resolve(self) -> Settings:
         base = Settings.from_env()
         return base.with_(
             warehouse=(self.warehouse or base.warehouse).rstrip("/"),
