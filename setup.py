@@ -46,6 +46,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
+            "pytest-xdist>=3.6,<4",  # make test runs the suite on two workers, one SparkSession each
             "moto[server]>=5.2,<6",
             "psutil>=5.9,<8",
             "ruff>=0.8,<1",
