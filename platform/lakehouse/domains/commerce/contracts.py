@@ -181,6 +181,12 @@ class CustomerAnalytics(_GoldContract):
     first_purchase_date: T.DateType() = pa.Field()
     last_purchase_date: T.DateType() = pa.Field()
     segment: T.StringType() = pa.Field(isin=list(SEGMENTS))
+    # engagement from silver.customer_behavior: NULL when no behaviour is known for the customer
+    sessions_30d: T.LongType() = pa.Field(nullable=True, ge=0)
+    page_views_30d: T.LongType() = pa.Field(nullable=True, ge=0)
+    cart_adds_30d: T.LongType() = pa.Field(nullable=True, ge=0)
+    minutes_on_site_30d: T.DecimalType(18, 2) = pa.Field(nullable=True, ge=0)
+    last_active_date: T.DateType() = pa.Field(nullable=True)
 
     class Config:
         strict = True  # Config is not inherited: each contract states it

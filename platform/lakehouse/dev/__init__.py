@@ -1,0 +1,1 @@
+"""Development-only code: sample-data generators and launchers, never imported by a run."""
