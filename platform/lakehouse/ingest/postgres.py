@@ -211,7 +211,7 @@ def _to_batch(rows: Sequence[tuple], schema: pa.Schema, offset: int, source: str
 
 def _export_once(dsn: str, source: DatabaseSource, dt: str, mode: str, batch_rows: int, ingested_at: datetime,
                  attempt: int, path: str, staging: Staging) -> tuple[int, int, int | None]:
-    """One attempt: (rows written to `path`, batches, the source's count or None)."""
+    """One attempt: (rows in the staged file `path`, batches, the source's count or None)."""
     import psycopg
     from psycopg import sql
 
@@ -229,7 +229,7 @@ def _export_once(dsn: str, source: DatabaseSource, dt: str, mode: str, batch_row
         count = None
         if source.count_check:
             count = conn.execute(sql.SQL("select count(*) from {} where {}").format(table, where), params).fetchone()[0]
-        rows_written = batches = 0
+        fetched = batches = 0
         with staging.writer(path, schema) as out, conn.cursor(name=f"lakehouse_export_{source.name}") as cur:
             cur.itersize = batch_rows  # server-side cursor: the server keeps the rest of the day
             cur.execute(sql.SQL("select {} from {} where {} order by {}").format(
@@ -238,14 +238,16 @@ def _export_once(dsn: str, source: DatabaseSource, dt: str, mode: str, batch_row
                 rows = cur.fetchmany(batch_rows)
                 if not rows:
                     break
-                out.write_batch(_to_batch(rows, schema, rows_written, where_src, ingested_at, dt))
-                rows_written += len(rows)
+                batch = _to_batch(rows, schema, fetched, where_src, ingested_at, dt)
+                out.write_batch(batch)
+                fetched += len(rows)
                 batches += 1
                 event = BatchEvent(source.qualified, dt, attempt, batches, len(rows), conn.info.backend_pid)
                 for listener in list(BATCH_LISTENERS):
                     listener(event)
         conn.rollback()  # read only: nothing to keep
-        return rows_written, batches, count
+        # "written" is what the staged file holds, read back from its footer, not what was fetched
+        return staging.rows_in(path), batches, count
     finally:
         conn.close()
 

@@ -48,6 +48,11 @@ class Staging:
         self.fs.create_dir(self.path, recursive=True)
         return pq.ParquetWriter(path, schema, filesystem=self.fs, compression="zstd")
 
+    def rows_in(self, path: str) -> int:
+        """Rows of a staged file, from its Parquet footer."""
+        with self.fs.open_input_file(path) as f:
+            return pq.ParquetFile(f).metadata.num_rows
+
     def remove(self, path: str) -> None:
         try:
             self.fs.delete_file(path)
