@@ -170,14 +170,6 @@ class DatabaseSettings:
     retries: int = 3  # further attempts of a day's export after a transient connection error
     retry_delay: float = 1.0  # seconds before the first retry, doubled each time
 
-    @property
-    def env_prefix(self) -> str:
-        return f"LAKEHOUSE_{self.name.upper()}"
-
-    @property
-    def dsn_variable(self) -> str:
-        return f"{self.env_prefix}_DSN"
-
     def __repr__(self) -> str:
         return (f"DatabaseSettings(name={self.name!r}, dsn={mask_dsn(self.dsn)!r}, export_mode={self.export_mode!r}, "
                 f"batch_rows={self.batch_rows}, retries={self.retries}, retry_delay={self.retry_delay})")

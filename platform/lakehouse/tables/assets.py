@@ -28,15 +28,18 @@ from dagster import (
     TableSchema,
     asset,
 )
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.automation.conditions import condition_for
 from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
+from lakehouse.ingest.staging import Staging
 from lakehouse.quality.contracts import contract_columns, evaluate_contract
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
+from lakehouse.storage.table_store import spark_path
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.registry import get_spec
 from lakehouse.tables.spec import TableSpec
@@ -196,9 +199,6 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
     """A bronze table fed by an extractor (a database export): each day is streamed to staging Parquet files,
     then the blocking count check; Spark reads the staged days and publishes them in one commit. A day whose
     rows written differ from the source's count publishes nothing. Staging is deleted either way."""
-    from lakehouse.ingest.staging import Staging
-    from lakehouse.storage.table_store import spark_path
-
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
     ingested_at = datetime.now(timezone.utc)
@@ -224,7 +224,7 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
         with watch("spark_session"):
             session = spark.session()
         files = [spark_path(f) for r in results.values() for f in r.files]
-        schema = _spark_schema(next(iter(results.values())).schema) if results else None
+        schema = from_arrow_schema(next(iter(results.values())).schema) if results else None
         data = session.read.schema(schema).parquet(*files) if files else pa.table({})
         yield Output(data, metadata={
             "source": next(iter(results.values())).source if results else "",
@@ -237,12 +237,6 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
         })
     finally:  # after the IO manager published the Output (or the step failed)
         staging.clear()
-
-
-def _spark_schema(schema: pa.Schema):
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(schema)
 
 
 def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
