@@ -330,3 +330,59 @@ def test_warehouse_extract_of_a_query_source(warehouse_db):
     assert staged.column("_source_file")[0].as_py().endswith("/analytics.engaged_customers")
     with pytest.raises(ValueError, match="a query has no row id"):
         DatabaseSource("redshift", "analytics.x", (("a", "text"),), query="select 1 as a")
+
+
+# --- the models on tiny rows (SQLMesh-style), no server ---------------------------------------------------------
+def test_warehouse_extract_silver_model_types_conforms_and_quarantines(spark):
+    from model_testing import run_model
+
+    def raw(cid, sessions="2", views="5", carts="1", minutes="12.50", updated="2024-06-03T01:00:00.000000Z", **kw):
+        return {"customer_id": cid, "day": END, "sessions": sessions, "page_views": views, "cart_adds": carts,
+                "minutes_on_site": minutes, "updated_at": updated, "dt": END, **kw}
+
+    run = run_model(spark, "silver.customer_behavior", {"bronze_customer_behavior": [
+        raw(" c000001 ", _line_number=1),
+        raw("C000002", sessions="3", _line_number=2),  # re-sent below with later numbers: the later one wins
+        raw("C000002", sessions="4", views="9", updated="2024-06-03T02:00:00.000000Z", _line_number=3),
+        raw(None, _line_number=4), raw("C000003", views="1", _line_number=5), raw("C000004", carts="-1"),
+        raw("C000005", minutes="1500.00"), raw("C000006", sessions="two"),
+    ]}, END)
+    assert run.rows("customer_id", "sessions", "page_views", "minutes_on_site") == [
+        {"customer_id": "C000001", "sessions": 2, "page_views": 5, "minutes_on_site": Decimal("12.50")},
+        {"customer_id": "C000002", "sessions": 4, "page_views": 9, "minutes_on_site": Decimal("12.50")},
+    ]
+    assert {(r["customer_id"], tuple(r["rules"])) for r in run.quarantine("customer_id")} == {
+        ("C000002", ("latest_version",)), (None, ("customer_id_present",)), ("C000003", ("views_cover_sessions",)),
+        ("C000004", ("counts_not_negative",)), ("C000005", ("minutes_within_day",)),
+        ("C000006", ("numeric_counts",))}
+    assert str(run.rows("activity_date")[0]["activity_date"]) == END
+    assert run.contract.passed, run.contract.summary()
+
+
+def test_warehouse_extract_gold_engagement_is_a_30_day_window_and_optional(spark):
+    from model_testing import run_model
+
+    def sold(oid, cid):
+        return {"order_id": oid, "customer_id": cid, "amount_usd": "100.00", "order_date": END, "status": "placed",
+                "dt": END}
+
+    def seen(cid, day, sessions, minutes="10.00"):
+        return {"customer_id": cid, "activity_date": day, "sessions": sessions, "page_views": sessions + 1,
+                "cart_adds": 1, "minutes_on_site": minutes, "dt": day}
+
+    orders = [sold("o1", "C1"), sold("o2", "C2"), sold("o3", "C3")]
+    cols = ("customer_id", "sessions_30d", "page_views_30d", "cart_adds_30d", "minutes_on_site_30d", "last_active_date")
+    run = run_model(spark, "gold.customer_analytics", {"silver_orders": orders, "silver_customer_behavior": [
+        seen("C1", END, 2), seen("C1", "2024-05-05", 3),  # 05-05 is the 30th day back from 06-03: counted
+        seen("C2", "2024-05-04", 7),  # the 31st day back: not counted
+        seen("C3", "2024-06-04", 5),  # after dt: not counted
+    ]}, END)
+    out = [tuple(str(v) if v is not None else None for v in r.values()) for r in run.rows(*cols)]
+    assert out == [("C1", "5", "7", "2", "20.00", END), ("C2", None, None, None, None, None),
+                   ("C3", None, None, None, None, None)]
+    assert run.contract.passed, run.contract.summary()
+
+    # the behaviour source not configured: an empty upstream, every customer still published, engagement NULL
+    bare = run_model(spark, "gold.customer_analytics", {"silver_orders": orders}, END)
+    assert [r["customer_id"] for r in bare.rows("customer_id", "sessions_30d") if r["sessions_30d"] is None] == \
+        ["C1", "C2", "C3"]

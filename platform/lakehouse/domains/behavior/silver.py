@@ -25,14 +25,15 @@ CUSTOMER_BEHAVIOR = TableSpec(
         Column("dt", "string", "Activity day (partition).", required=True),
     ),
     upstreams=(Upstream("bronze.customer_behavior"),),
+    # NULL counts break numeric_counts alone: the other rules let NULL pass so each row names its real fault
     rules=(
         RowRule("customer_id_present", "customer_id is not null", "drop"),
         RowRule("numeric_counts", "sessions is not null and page_views is not null and cart_adds is not null "
                                   "and minutes_on_site is not null", "drop"),
-        RowRule("counts_not_negative", "sessions >= 0 and page_views >= 0 and cart_adds >= 0 "
-                                       "and minutes_on_site >= 0", "drop"),
-        RowRule("views_cover_sessions", "page_views >= sessions", "drop"),
-        RowRule("minutes_within_day", f"minutes_on_site <= {c.MAX_MINUTES}", "drop"),
+        RowRule("counts_not_negative", "coalesce(sessions >= 0 and page_views >= 0 and cart_adds >= 0 "
+                                       "and minutes_on_site >= 0, true)", "drop"),
+        RowRule("views_cover_sessions", "coalesce(page_views >= sessions, true)", "drop"),
+        RowRule("minutes_within_day", f"coalesce(minutes_on_site <= {c.MAX_MINUTES}, true)", "drop"),
         RowRule("latest_version", "__version_rank = 1", "drop"),
     ),
     contract=c.CustomerBehavior,
