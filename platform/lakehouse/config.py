@@ -27,6 +27,9 @@ DEV_PII_SALT = "dev-only-insecure-pii-salt"
 STORES = ("spark", "delta-rs")
 _STORE_ALIASES = {"spark-native": "spark"}
 EXPORT_MODES = ("incremental", "full")
+# Source databases a DatabaseSource may name (lakehouse.ingest.database): each is configured by
+# LAKEHOUSE_<NAME>_DSN, _EXPORT_MODE, _BATCH_ROWS, _RETRIES and _RETRY_DELAY, validated here.
+DATABASES = ("billing", "redshift")
 _SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|local-cluster\[[\d,\s]+\]|yarn|(spark|k8s|mesos)://\S+)$")
 _SPARK_REMOTE = re.compile(r"^(sc://\S+|local(\[(\*|\d+)\])?)$")
 _GLUE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -156,15 +159,44 @@ def _retention(env: Mapping[str, str]) -> dict[str, int]:
             for layer, days in DEFAULT_RETENTION_DAYS.items()}
 
 
-def _billing_dsn(env: Mapping[str, str]) -> str | None:
-    raw = env.get("LAKEHOUSE_BILLING_DSN")
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """One source database's connection and export settings (env LAKEHOUSE_<NAME>_*); the DSN is never shown."""
+
+    name: str
+    dsn: str | None = None
+    export_mode: str = "incremental"  # "incremental" (each table's day window) or "full"
+    batch_rows: int = 10_000  # rows per server-side cursor fetch = rows held in Python at once
+    retries: int = 3  # further attempts of a day's export after a transient connection error
+    retry_delay: float = 1.0  # seconds before the first retry, doubled each time
+
+    def __repr__(self) -> str:
+        return (f"DatabaseSettings(name={self.name!r}, dsn={mask_dsn(self.dsn)!r}, export_mode={self.export_mode!r}, "
+                f"batch_rows={self.batch_rows}, retries={self.retries}, retry_delay={self.retry_delay})")
+
+    __str__ = __repr__
+
+
+def _dsn(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
     if raw is None or not raw.strip():
         return None
     try:
         check_dsn(raw.strip())
     except DsnError as exc:  # the message already shows the DSN masked
-        raise ConfigError(f"LAKEHOUSE_BILLING_DSN={exc}") from None
+        raise ConfigError(f"{name}={exc}") from None
     return raw.strip()
+
+
+def _database(env: Mapping[str, str], name: str) -> DatabaseSettings:
+    prefix = f"LAKEHOUSE_{name.upper()}"
+    return DatabaseSettings(
+        name=name, dsn=_dsn(env, f"{prefix}_DSN"),
+        export_mode=_choice(env, f"{prefix}_EXPORT_MODE", EXPORT_MODES),
+        batch_rows=_int(env, f"{prefix}_BATCH_ROWS", 10_000, 1, "rows"),
+        retries=_int(env, f"{prefix}_RETRIES", 3, 0, "retries"),
+        retry_delay=_float(env, f"{prefix}_RETRY_DELAY", 1.0, 0, "seconds"),
+    )
 
 
 def _pii_salt(env: Mapping[str, str]) -> str:
@@ -262,12 +294,9 @@ class Settings:
     pii_salt: str = DEV_PII_SALT
     """Salt for hashing personal data (env LAKEHOUSE_PII_SALT). The default is a development value: set
     LAKEHOUSE_PII_SALT to a secret in production, and keep it stable (changing it changes every hash)."""
-    # billing: the PostgreSQL export (lakehouse.ingest.postgres); the DSN is never shown with its password
-    billing_dsn: str | None = None
-    billing_export_mode: str = "incremental"  # "incremental" (each table's day window) or "full"
-    billing_batch_rows: int = 10_000  # rows per server-side cursor fetch = rows held in Python at once
-    billing_retries: int = 3  # further attempts of a day's export after a transient connection error
-    billing_retry_delay: float = 1.0  # seconds before the first retry, doubled each time
+    # source databases by name (DATABASES), read by lakehouse.ingest.database; DSNs are never shown
+    databases: Mapping[str, DatabaseSettings] = field(
+        default_factory=lambda: {name: DatabaseSettings(name) for name in DATABASES})
     # the local query engine's limits (lakehouse.query.limits): each stops a query with one clear line
     query_timeout: float = 60.0  # seconds
     query_memory_mb: int = 1024
@@ -314,11 +343,7 @@ class Settings:
                                       "an Athena workgroup name (letters, digits, . _ -)"),
             retention_days=_retention(env),
             pii_salt=_pii_salt(env),
-            billing_dsn=_billing_dsn(env),
-            billing_export_mode=_choice(env, "LAKEHOUSE_BILLING_EXPORT_MODE", EXPORT_MODES),
-            billing_batch_rows=_int(env, "LAKEHOUSE_BILLING_BATCH_ROWS", 10_000, 1, "rows"),
-            billing_retries=_int(env, "LAKEHOUSE_BILLING_RETRIES", 3, 0, "retries"),
-            billing_retry_delay=_float(env, "LAKEHOUSE_BILLING_RETRY_DELAY", 1.0, 0, "seconds"),
+            databases={name: _database(env, name) for name in DATABASES},
             query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),
             query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes"),
             serve_port=_port(env, "LAKEHOUSE_SERVE_PORT", 8080),
@@ -338,11 +363,38 @@ class Settings:
 
     def __repr__(self) -> str:  # what a log, an error or Dagster shows: never the password or the salt
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        shown["billing_dsn"] = mask_dsn(self.billing_dsn)
         shown["pii_salt"] = "<development salt>" if self.pii_salt == DEV_PII_SALT else MASK
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     __str__ = __repr__
+
+    def database(self, name: str) -> DatabaseSettings:
+        """The settings of source database `name` (one of DATABASES)."""
+        if name not in self.databases:
+            raise ConfigError(f"no source database {name!r} is known; known: {', '.join(sorted(self.databases))} "
+                              "(lakehouse.config.DATABASES)")
+        return self.databases[name]
+
+    # the billing connection's settings under their former names
+    @property
+    def billing_dsn(self) -> str | None:
+        return self.database("billing").dsn
+
+    @property
+    def billing_export_mode(self) -> str:
+        return self.database("billing").export_mode
+
+    @property
+    def billing_batch_rows(self) -> int:
+        return self.database("billing").batch_rows
+
+    @property
+    def billing_retries(self) -> int:
+        return self.database("billing").retries
+
+    @property
+    def billing_retry_delay(self) -> float:
+        return self.database("billing").retry_delay
 
     @property
     def warehouse_is_local(self) -> bool:

@@ -5,6 +5,7 @@ from dagster import AssetSelection, AutomationConditionSensorDefinition, Default
 from lakehouse.automation.health import build_freshness
 from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
 from lakehouse.automation.sensors import build_landing_sensor
+from lakehouse.domains.behavior.schedule import behavior_export_schedule
 from lakehouse.domains.billing.schedule import billing_export_schedule
 from lakehouse.engine.spark import SparkResource
 from lakehouse.io_manager import LakehouseIOManager
@@ -23,7 +24,7 @@ def build_definitions() -> Definitions:
         assets=assets,
         asset_checks=freshness_checks,
         jobs=[*build_jobs(specs), lakehouse_maintenance],
-        schedules=[maintenance_schedule, billing_export_schedule],
+        schedules=[maintenance_schedule, billing_export_schedule, behavior_export_schedule],
         sensors=[
             build_landing_sensor(tuple(s for s in specs if s.layer == "bronze")),
             # silver and gold follow by their automation conditions (automation/conditions.py)

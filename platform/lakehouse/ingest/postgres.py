@@ -1,61 +1,47 @@
-"""PostgreSQL -> bronze: one day of one source table, exported in batches from one consistent snapshot.
+"""A day of a database source, exported over the PostgreSQL wire protocol (PostgreSQL, Amazon Redshift).
 
-How a day is exported (`export_day`):
+How a day is exported (`export_day`; which rows belong to a day: lakehouse.ingest.database):
 
-- one connection, one REPEATABLE READ READ ONLY transaction: the `count(*)` of the day's rows and the rows
-  themselves are read from the same snapshot, so the count check (`source_count == rows written`) is exact
-  even while the application keeps writing;
-- the rows are streamed through a server-side (named) cursor, `fetchmany(batch_rows)` at a time, and each
-  batch becomes an Arrow record batch at once. Python never holds more than one batch of rows; the day's
-  Arrow batches (compact, columnar strings) are kept until the bronze partition is committed in one write,
-  which is what makes a day's publish atomic;
-- values are exported as text, exactly as PostgreSQL prints them (timestamps as ISO 8601 in UTC), like
+- one connection, one REPEATABLE READ (or SERIALIZABLE) READ ONLY transaction: the `count(*)` of the day's
+  rows and the rows themselves are read from the same snapshot, so the count check (`source_count == rows
+  written`) is exact even while the application keeps writing;
+- the rows are streamed through a server-side (named) cursor, `fetchmany(batch_rows)` at a time; each
+  batch becomes an Arrow record batch and is appended at once to the day's staging Parquet file
+  (lakehouse.ingest.staging) as one row group. Python never holds more than one batch of rows, and the day
+  is not kept in memory at all: Spark reads the staged files and publishes the days in one commit;
+- values are exported as text, exactly as the server prints them (timestamps as ISO 8601 in UTC), like
   every bronze table here: typing and conforming is silver's job;
 - transient errors (connection refused or dropped, the backend terminated by an administrator, a
   serialization failure, too many connections) restart the day's export from scratch on a new connection
-  and a new snapshot, `retries` times with exponential backoff; the partial batches are thrown away.
+  and a new snapshot, `retries` times with exponential backoff; the failed attempt's staging file is deleted.
   Permanent errors (a malformed DSN, authentication failure, unknown database, missing table or column,
   no privilege) raise `SourceError` at once, naming the table and the host -- never the password.
 
-Which rows belong to day `dt` depends on the table's `window` (and on `mode`):
-
-- "created": rows created on dt (UTC), for immutable facts (invoices, transactions);
-- "updated": rows created or updated on dt (`coalesce(updated_at, created_at)`), a change feed for
-  mutable rows (users): a late change lands on the day it was made;
-- "snapshot": every row that exists by the end of dt, for small mutable state that a day's numbers need in
-  full (subscriptions: active subscriptions and MRR), so a change of any age is always picked up;
-- mode "full" exports every row of the table, whatever its window (a backfill or a reconciliation).
-
-A row whose window column is NULL is never in any day's incremental export; the full mode carries it.
+Why a cursor and not Spark's JDBC reader: JDBC reads partitions on several connections, which only agree
+on one snapshot through `pg_export_snapshot()` / `SET TRANSACTION SNAPSHOT`; Redshift has no exported
+snapshots, so the count check would not be exact there. One cursor in one transaction works on both.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta, timezone
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import pyarrow as pa
 
 from lakehouse.errors import LakehouseError
+from lakehouse.ingest.database import DatabaseSource
+from lakehouse.ingest.staging import Staging
 from lakehouse.secrets import DsnError, check_dsn, mask_dsn
 from lakehouse.secrets import scrub as scrub_secrets
 
 log = logging.getLogger(__name__)
 
-Window = Literal["created", "updated", "snapshot"]
-Kind = Literal["text", "timestamp"]
 MODES = ("incremental", "full")
 APPLICATION_NAME = "lakehouse-export"
 CONNECT_TIMEOUT = 10
-
-EXPORT_LINEAGE = [
-    pa.field("_source_file", pa.string()),  # the source table: postgresql://user@host:port/db/schema.table
-    pa.field("_line_number", pa.int64()),  # the row's position in the day's export (ordered by the key)
-    pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
-    pa.field("dt", pa.string()),
-]
 
 
 class SourceError(LakehouseError):
@@ -67,43 +53,32 @@ class SourceUnavailable(Exception):
     policy may try again later."""
 
 
-@dataclass(frozen=True)
-class SourceTable:
-    """A table of the source database and how its rows are cut into days."""
-
-    name: str
-    columns: tuple[tuple[str, Kind], ...]
-    window: Window = "created"
-    schema: str = "public"
-    key: tuple[str, ...] = ("id",)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c for c, _ in self.columns)
-
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c, pa.string()) for c in self.column_names] + EXPORT_LINEAGE)
-
-
 @dataclass
 class ExportResult:
-    """One day of one table: the rows, what the source counted for the day in the same snapshot, and how."""
+    """One day of one table: where its rows were staged, what the source counted for the day in the same
+    snapshot (None when the source's count check is off), and how."""
 
-    table: pa.Table
-    source_count: int
+    files: list[str]  # staging Parquet files (URIs), in order
+    rows_written: int
+    source_count: int | None
     batches: int
     attempts: int
     source: str
     mode: str
     window: str
+    schema: pa.Schema = field(repr=False, default=None)
 
     @property
-    def rows_written(self) -> int:
-        return self.table.num_rows
+    def count_matches(self) -> bool:
+        return self.source_count is None or self.source_count == self.rows_written
+
+    def read_table(self) -> pa.Table:
+        """The staged rows as one Arrow table (for scripts and tests; runs read them with Spark)."""
+        import pyarrow.dataset as ds
+
+        from lakehouse.storage.table_store import spark_path
+
+        return ds.dataset([spark_path(f) for f in self.files], format="parquet", schema=self.schema).to_table()
 
 
 @dataclass(frozen=True)
@@ -157,7 +132,7 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _explain(exc: BaseException) -> str:
+def _explain(exc: BaseException, source: DatabaseSource) -> str:
     import psycopg
 
     state = getattr(exc, "sqlstate", None)
@@ -169,31 +144,44 @@ def _explain(exc: BaseException) -> str:
         return "the user may not read the table"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.ProgrammingError) and not state:
-        return "malformed DSN (LAKEHOUSE_BILLING_DSN): " + text
+        return f"malformed DSN ({source.dsn_variable}): " + text
     return text
 
 
 # --- the export -----------------------------------------------------------------------------------------
-def _day_bounds(dt: str) -> tuple[datetime, datetime]:
-    start = datetime.combine(date.fromisoformat(dt), dtime(0), tzinfo=timezone.utc)
-    return start, start + timedelta(days=1)
+def _day_params(source: DatabaseSource, dt: str) -> dict:
+    day = date.fromisoformat(dt)
+    if source.day_type == "date":
+        return {"start": day, "end": day + timedelta(days=1)}
+    start = datetime.combine(day, dtime(0), tzinfo=timezone.utc)
+    return {"start": start, "end": start + timedelta(days=1)}
 
 
-def _where(source: SourceTable, mode: str):
+def _where(source: DatabaseSource, mode: str):
     from psycopg import sql
 
     if mode == "full":
         return sql.SQL("true")
+    day = sql.Identifier(source.day_column)
     if source.window == "created":
-        return sql.SQL("created_at >= %(start)s and created_at < %(end)s")
+        return sql.SQL("{day} >= %(start)s and {day} < %(end)s").format(day=day)
     if source.window == "updated":
-        return sql.SQL("coalesce(updated_at, created_at) >= %(start)s and coalesce(updated_at, created_at) < %(end)s")
+        stamp = sql.SQL("coalesce({}, {})").format(sql.Identifier(source.updated_column), day)
+        return sql.SQL("{t} >= %(start)s and {t} < %(end)s").format(t=stamp)
     if source.window == "snapshot":
-        return sql.SQL("created_at < %(end)s")
+        return sql.SQL("{day} < %(end)s").format(day=day)
     raise LakehouseError(f"{source.qualified}: unknown export window {source.window!r}")
 
 
-def _select_list(source: SourceTable):
+def _from(source: DatabaseSource):
+    from psycopg import sql
+
+    if source.query is not None:
+        return sql.SQL("({}) as src").format(sql.SQL(source.query))
+    return sql.Identifier(source.schema, source.name)
+
+
+def _select_list(source: DatabaseSource):
     from psycopg import sql
 
     items = []
@@ -221,70 +209,79 @@ def _to_batch(rows: Sequence[tuple], schema: pa.Schema, offset: int, source: str
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _export_once(dsn: str, source: SourceTable, dt: str, mode: str, batch_rows: int, ingested_at: datetime,
-                 attempt: int) -> tuple[list[pa.RecordBatch], int]:
+def _export_once(dsn: str, source: DatabaseSource, dt: str, mode: str, batch_rows: int, ingested_at: datetime,
+                 attempt: int, path: str, staging: Staging) -> tuple[int, int, int | None]:
+    """One attempt: (rows in the staged file `path`, batches, the source's count or None)."""
     import psycopg
     from psycopg import sql
 
-    start, end = _day_bounds(dt)
-    params = {"start": start, "end": end}
-    where = _where(source, mode)
-    table = sql.Identifier(source.schema, source.name)
-    order = sql.SQL(", ").join([sql.Identifier(k) for k in source.key] + [sql.SQL("ctid")])
+    params = _day_params(source, dt)
+    where, table = _where(source, mode), _from(source)
+    order = sql.SQL(", ").join([sql.Identifier(k) for k in source.key]
+                               + ([sql.SQL(source.tiebreak)] if source.tiebreak else []))
     schema, where_src = source.arrow_schema(), describe_dsn(dsn) + "/" + source.qualified
     conn = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT, application_name=APPLICATION_NAME)
     try:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.isolation_level = (psycopg.IsolationLevel.SERIALIZABLE if source.isolation == "serializable"
+                                else psycopg.IsolationLevel.REPEATABLE_READ)
         conn.read_only = True
         # the first statement takes the transaction's snapshot: the count and the rows below share it
-        count = conn.execute(sql.SQL("select count(*) from {} where {}").format(table, where), params).fetchone()[0]
-        batches: list[pa.RecordBatch] = []
-        offset = 0
-        with conn.cursor(name=f"lakehouse_export_{source.name}") as cur:  # server-side cursor
-            cur.itersize = batch_rows
+        count = None
+        if source.count_check:
+            count = conn.execute(sql.SQL("select count(*) from {} where {}").format(table, where), params).fetchone()[0]
+        fetched = batches = 0
+        with staging.writer(path, schema) as out, conn.cursor(name=f"lakehouse_export_{source.name}") as cur:
+            cur.itersize = batch_rows  # server-side cursor: the server keeps the rest of the day
             cur.execute(sql.SQL("select {} from {} where {} order by {}").format(
                 _select_list(source), table, where, order), params)
             while True:
                 rows = cur.fetchmany(batch_rows)
                 if not rows:
                     break
-                batches.append(_to_batch(rows, schema, offset, where_src, ingested_at, dt))
-                offset += len(rows)
-                event = BatchEvent(source.qualified, dt, attempt, len(batches), len(rows), conn.info.backend_pid)
+                batch = _to_batch(rows, schema, fetched, where_src, ingested_at, dt)
+                out.write_batch(batch)
+                fetched += len(rows)
+                batches += 1
+                event = BatchEvent(source.qualified, dt, attempt, batches, len(rows), conn.info.backend_pid)
                 for listener in list(BATCH_LISTENERS):
                     listener(event)
         conn.rollback()  # read only: nothing to keep
-        return batches, count
+        # "written" is what the staged file holds, read back from its footer, not what was fetched
+        return staging.rows_in(path), batches, count
     finally:
         conn.close()
 
 
-def export_day(dsn: str | None, source: SourceTable, dt: str, *, mode: str = "incremental",
-               batch_rows: int = 10_000, ingested_at: datetime | None = None, retries: int = 3,
-               retry_delay: float = 1.0) -> ExportResult:
-    """Export the rows of `source` that belong to day `dt` (see the module doc); retried on transient errors."""
+def export_day(dsn: str | None, source: DatabaseSource, dt: str, *, staging: Staging | None = None,
+               mode: str = "incremental", batch_rows: int = 10_000, ingested_at: datetime | None = None,
+               retries: int = 3, retry_delay: float = 1.0) -> ExportResult:
+    """Export the rows of `source` that belong to day `dt` into one staging Parquet file; retried on
+    transient errors. Without `staging`, the file goes to a private temporary folder."""
     import psycopg
 
     if not dsn:
-        raise SourceError(f"cannot export {source.qualified}: no DSN is configured (set LAKEHOUSE_BILLING_DSN)")
+        raise SourceError(f"cannot export {source.qualified}: no DSN is configured (set {source.dsn_variable})")
     try:  # before connecting: libpq would quote a malformed DSN, password and all, in its error
         check_dsn(dsn)
     except DsnError as exc:
-        raise SourceError(f"cannot export {source.qualified}: malformed DSN (LAKEHOUSE_BILLING_DSN): {exc}") from None
+        raise SourceError(f"cannot export {source.qualified}: malformed DSN ({source.dsn_variable}): {exc}") from None
     if mode not in MODES:
         raise SourceError(f"cannot export {source.qualified}: export mode {mode!r} is not one of {MODES} "
-                          "(LAKEHOUSE_BILLING_EXPORT_MODE)")
+                          f"(LAKEHOUSE_{source.connection.upper()}_EXPORT_MODE)")
     if batch_rows < 1:
         raise SourceError(f"cannot export {source.qualified}: batch size must be at least 1, not {batch_rows}")
+    staging = staging or Staging.local_temp()
     ingested_at = ingested_at or datetime.now(timezone.utc)
     where = describe_dsn(dsn)
     attempt = 0
     while True:
         attempt += 1
+        uri, path = staging.file(dt, attempt)
         try:
-            batches, count = _export_once(dsn, source, dt, mode, batch_rows, ingested_at, attempt)
+            rows, batches, count = _export_once(dsn, source, dt, mode, batch_rows, ingested_at, attempt, path, staging)
         except (psycopg.Error, OSError) as exc:
-            reason = scrub(_explain(exc), dsn)
+            staging.remove(path)  # a partial day is never read
+            reason = scrub(_explain(exc, source), dsn)
             if not is_transient(exc):
                 raise SourceError(f"cannot export {source.qualified} for {dt} from {where}: {reason}") from None
             if attempt > retries:
@@ -295,31 +292,6 @@ def export_day(dsn: str | None, source: SourceTable, dt: str, *, mode: str = "in
                         source.qualified, dt, where, attempt, reason, delay)
             time.sleep(delay)
             continue
-        table = pa.Table.from_batches(batches, schema=source.arrow_schema())
-        return ExportResult(table=table, source_count=count, batches=len(batches), attempts=attempt,
+        return ExportResult(files=[uri], rows_written=rows, source_count=count, batches=batches, attempts=attempt,
                             source=f"{where}/{source.qualified}", mode=mode,
-                            window="full" if mode == "full" else source.window)
-
-
-@dataclass(frozen=True)
-class PostgresExport:
-    """The extractor a bronze TableSpec holds: `extract(settings, spec, dt, ingested_at) -> ExportResult`.
-
-    `settings_prefix` names the Settings fields to read: <prefix>_dsn, _export_mode, _batch_rows, _retries,
-    _retry_delay (e.g. "billing" -> billing_dsn, from LAKEHOUSE_BILLING_DSN).
-    """
-
-    source: SourceTable
-    settings_prefix: str
-
-    def __call__(self, settings, spec, dt: str, ingested_at: datetime) -> ExportResult:
-        p = self.settings_prefix
-        return export_day(
-            getattr(settings, f"{p}_dsn"), self.source, dt, mode=getattr(settings, f"{p}_export_mode"),
-            batch_rows=getattr(settings, f"{p}_batch_rows"), ingested_at=ingested_at,
-            retries=getattr(settings, f"{p}_retries"), retry_delay=getattr(settings, f"{p}_retry_delay"),
-        )
-
-    def __str__(self) -> str:
-        env = f"LAKEHOUSE_{self.settings_prefix.upper()}_DSN"
-        return f"PostgreSQL {self.source.qualified} ({self.source.window} window, DSN from {env})"
+                            window="full" if mode == "full" else source.window, schema=source.arrow_schema())

@@ -28,15 +28,18 @@ from dagster import (
     TableSchema,
     asset,
 )
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.automation.conditions import condition_for
 from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
+from lakehouse.ingest.staging import Staging
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
+from lakehouse.storage.table_store import spark_path
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.registry import get_spec
 from lakehouse.tables.spec import TableSpec
@@ -69,6 +72,8 @@ def _definition_metadata(spec: TableSpec) -> dict:
         meta["source"] = str(spec.extract)
     if spec.landing:
         meta["landing"] = f"{spec.landing.prefix}/dt=YYYY-MM-DD/*.{spec.landing.format}[.gz]"
+    if any(u.optional for u in spec.upstreams):
+        meta["optional_upstreams"] = MetadataValue.json([u.table for u in spec.upstreams if u.optional])
     if spec.rules:
         meta["row_rules"] = MetadataValue.json([f"{r.name} [{r.severity}]: {r.expr}" for r in spec.rules])
     return meta
@@ -112,7 +117,7 @@ def build_asset(spec: TableSpec) -> AssetsDefinition:
         key=key,
         name=None,
         description=spec.description,
-        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id],
+        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and not u.optional],
         group_name=f"{spec.domain}_{spec.layer}",
         tags=_tags(spec),
         metadata=_definition_metadata(spec),
@@ -135,7 +140,7 @@ def build_asset(spec: TableSpec) -> AssetsDefinition:
 def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
                  spark: SparkResource):
     if spec.extract is not None:
-        yield from _extract_body(spec, context, lakehouse)
+        yield from _extract_body(spec, context, lakehouse, spark)
         return
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
@@ -187,42 +192,49 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
         batch.release()
 
 
-def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource):
-    """A bronze table fed by an extractor (a database export): one extract per day, then the blocking count
-    check; a day whose rows written differ from the source's count publishes nothing."""
+def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
+                  spark: SparkResource):
+    """A bronze table fed by an extractor (a database export): each day is streamed to staging Parquet files,
+    then the blocking count check; Spark reads the staged days and publishes them in one commit. A day whose
+    rows written differ from the source's count publishes nothing. Staging is deleted either way."""
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
     ingested_at = datetime.now(timezone.utc)
     watch = Stopwatch()
     results = {}
-    with watch("extract"):
-        for dt in keys:
-            results[dt] = spec.extract(settings, spec, dt, ingested_at)
-            r = results[dt]
-            context.log.info(f"{spec.id} {dt}: {r.rows_written} rows in {r.batches} batches from {r.source} "
-                             f"(source count {r.source_count}, attempt {r.attempts}, {r.mode})")
-        data = pa.concat_tables([r.table for r in results.values()]) if results else pa.table({})
-    mismatched = {dt: {"source_count": r.source_count, "rows_written": r.rows_written}
-                  for dt, r in results.items() if r.source_count != r.rows_written}
-    yield AssetCheckResult(
-        check_name="source_count_matches",
-        passed=not mismatched,
-        metadata={"days": MetadataValue.json({dt: {"source_count": r.source_count, "rows_written": r.rows_written}
-                                              for dt, r in results.items()}),
-                  "mismatched": MetadataValue.json(mismatched)},
-    )
-    if mismatched:
-        raise Failure(description=f"{spec.id}: rows written differ from the source's count {mismatched}; "
-                      "nothing was published.", allow_retries=False)
-    yield Output(data, metadata={
-        "source": next(iter(results.values())).source if results else "",
-        "source_rows": sum(r.source_count for r in results.values()),
-        "rows_written": data.num_rows,
-        "batches": sum(r.batches for r in results.values()),
-        "attempts": max((r.attempts for r in results.values()), default=0),
-        "mode": next(iter(results.values())).mode if results else "",
-        **watch.metadata(),
-    })
+    staging = Staging.for_run(settings, spec.layer, spec.name)
+    try:
+        with watch("extract"):
+            for dt in keys:
+                results[dt] = r = spec.extract(settings, spec, dt, ingested_at, staging)
+                context.log.info(f"{spec.id} {dt}: {r.rows_written} rows in {r.batches} batches from {r.source} "
+                                 f"(source count {r.source_count}, attempt {r.attempts}, {r.mode})")
+        counts = {dt: {"source_count": r.source_count, "rows_written": r.rows_written} for dt, r in results.items()}
+        mismatched = {dt: counts[dt] for dt, r in results.items() if not r.count_matches}
+        yield AssetCheckResult(
+            check_name="source_count_matches",
+            passed=not mismatched,
+            metadata={"days": MetadataValue.json(counts), "mismatched": MetadataValue.json(mismatched)},
+        )
+        if mismatched:
+            raise Failure(description=f"{spec.id}: rows written differ from the source's count {mismatched}; "
+                          "nothing was published.", allow_retries=False)
+        with watch("spark_session"):
+            session = spark.session()
+        files = [spark_path(f) for r in results.values() for f in r.files]
+        schema = from_arrow_schema(next(iter(results.values())).schema) if results else None
+        data = session.read.schema(schema).parquet(*files) if files else pa.table({})
+        yield Output(data, metadata={
+            "source": next(iter(results.values())).source if results else "",
+            "source_rows": sum(r.source_count or 0 for r in results.values()),
+            "rows_written": sum(r.rows_written for r in results.values()),
+            "batches": sum(r.batches for r in results.values()),
+            "attempts": max((r.attempts for r in results.values()), default=0),
+            "mode": next(iter(results.values())).mode if results else "",
+            **watch.metadata(),
+        })
+    finally:  # after the IO manager published the Output (or the step failed)
+        staging.clear()
 
 
 def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
@@ -240,7 +252,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
             parts = [p for p in present if p < keys[0]]
         else:
             parts = upstream_partitions(up, spec, keys, present)
-            if up.window == "same" and not parts:
+            if up.window == "same" and not parts and not up.optional:
                 raise Failure(
                     description=f"{spec.id} needs {up.table} for {covered[0]}..{covered[-1]}, "
                     "which has no partitions yet: materialize it first.",

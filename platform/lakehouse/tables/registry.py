@@ -8,9 +8,9 @@ from lakehouse.tables.spec import TableSpec
 
 @lru_cache(maxsize=1)
 def all_specs() -> tuple[TableSpec, ...]:
-    from lakehouse.domains import billing, commerce, startups
+    from lakehouse.domains import behavior, billing, commerce, startups
 
-    specs = (*commerce.SPECS, *startups.SPECS, *billing.SPECS)
+    specs = (*commerce.SPECS, *startups.SPECS, *billing.SPECS, *behavior.SPECS)
     ids = [s.id for s in specs]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:

@@ -55,6 +55,10 @@ class Upstream:
     table: str  # "layer.name"
     window: Literal["same", "lookback", "history", "month"] = "same"
     lookback_days: int = 0
+    # An optional upstream enriches the model when it has data (a source that may not be configured, e.g.
+    # customer behaviour from Redshift) and reads as an empty frame of its declared columns when it has none.
+    # It is not an asset dependency, so its absence never holds back the model's job or automation.
+    optional: bool = False
 
     @property
     def view(self) -> str:
@@ -71,9 +75,10 @@ class TableSpec:
     columns: tuple[Column, ...] = ()
     upstreams: tuple[Upstream, ...] = ()
     landing: LandingSource | None = None
-    # A bronze table fed by an extractor instead of landing files (e.g. lakehouse.ingest.postgres.PostgresExport):
-    # extract(settings, spec, dt, ingested_at) -> a result with .table (pa.Table of the day's rows, with `dt`),
-    # .source_count (rows the source counted for the day), .batches, .attempts, .source, .mode.
+    # A bronze table fed by an extractor instead of landing files (e.g. lakehouse.ingest.database.DatabaseExport):
+    # extract(settings, spec, dt, ingested_at, staging) -> a result with .files (the day's staged Parquet files,
+    # rows with `dt`), .schema, .rows_written, .source_count (the source's count for the day, None if not
+    # checked), .count_matches, .batches, .attempts, .source, .mode.
     extract: Callable[..., Any] | None = None
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
     transform: Callable[..., Any] | None = None  # Python transform when SQL cannot express it

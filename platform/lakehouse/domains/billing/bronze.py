@@ -1,4 +1,4 @@
-"""Billing bronze: the PostgreSQL tables exported per day (lakehouse.ingest.postgres), values as text.
+"""Billing bronze: the PostgreSQL tables exported per day (lakehouse.ingest.database), values as text.
 
 Which rows a day holds (mode "incremental", the default; LAKEHOUSE_BILLING_EXPORT_MODE=full exports every row):
 - invoices, transactions: immutable facts, rows *created* on dt (UTC);
@@ -9,24 +9,29 @@ Which rows a day holds (mode "incremental", the default; LAKEHOUSE_BILLING_EXPOR
 """
 from __future__ import annotations
 
-from lakehouse.ingest.postgres import PostgresExport, SourceTable
+from lakehouse.ingest.database import DatabaseExport, DatabaseSource
 from lakehouse.tables.spec import Column, TableSpec
 
 T, TS = "text", "timestamp"
 
+
+def _source(table: str, columns, window) -> DatabaseSource:
+    return DatabaseSource("billing", f"public.{table}", columns, window=window)
+
+
 SOURCES = {
-    "users": SourceTable("users", (("id", T), ("email", T), ("full_name", T), ("country", T),
-                                   ("created_at", TS), ("updated_at", TS)), window="updated"),
-    "subscriptions": SourceTable("subscriptions", (
+    "users": _source("users", (("id", T), ("email", T), ("full_name", T), ("country", T),
+                              ("created_at", TS), ("updated_at", TS)), "updated"),
+    "subscriptions": _source("subscriptions", (
         ("id", T), ("user_id", T), ("plan", T), ("billing_interval", T), ("amount", T), ("currency", T),
         ("status", T), ("started_at", TS), ("canceled_at", TS), ("created_at", TS), ("updated_at", TS)),
-        window="snapshot"),
-    "invoices": SourceTable("invoices", (
+        "snapshot"),
+    "invoices": _source("invoices", (
         ("id", T), ("user_id", T), ("subscription_id", T), ("amount", T), ("currency", T), ("status", T),
-        ("created_at", TS), ("updated_at", TS)), window="created"),
-    "transactions": SourceTable("transactions", (
+        ("created_at", TS), ("updated_at", TS)), "created"),
+    "transactions": _source("transactions", (
         ("id", T), ("invoice_id", T), ("user_id", T), ("kind", T), ("amount", T), ("currency", T),
-        ("status", T), ("created_at", TS), ("updated_at", TS)), window="created"),
+        ("status", T), ("created_at", TS), ("updated_at", TS)), "created"),
 }
 
 DESCRIPTIONS = {
@@ -45,7 +50,7 @@ def _bronze(entity: str, pii=()) -> TableSpec:
     source = SOURCES[entity]
     columns = tuple(Column(n, "string", required=n == "id") for n in source.column_names)
     return TableSpec(layer="bronze", domain="billing", name=f"billing_{entity}", description=DESCRIPTIONS[entity],
-                     columns=columns + LINEAGE, extract=PostgresExport(source, "billing"), pii=tuple(pii),
+                     columns=columns + LINEAGE, extract=DatabaseExport(source), pii=tuple(pii),
                      tags={"source": "postgresql", "export_window": source.window})
 
 

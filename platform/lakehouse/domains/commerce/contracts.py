@@ -79,6 +79,11 @@ CUSTOMER_ANALYTICS = {
     "total_orders": dict(gt=0),
     "avg_order_value_usd": dict(ge=0),
     "segment": dict(isin=list(SEGMENTS)),
+    # engagement from silver.customer_behavior: NULL when no behaviour is known for the customer
+    "sessions_30d": dict(ge=0),
+    "page_views_30d": dict(ge=0),
+    "cart_adds_30d": dict(ge=0),
+    "minutes_on_site_30d": dict(ge=0),
 }
 
 BUSINESS_METRICS = {

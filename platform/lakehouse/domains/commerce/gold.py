@@ -28,13 +28,25 @@ DAILY_SALES_SUMMARY = _gold(
     c.DAILY_SALES_SUMMARY, ("dt", "category", "region"),
 )
 
+# Engagement (silver.customer_behavior, from the analytics warehouse) is summed over the 30 days up to dt.
+ENGAGEMENT_DAYS = 30
+_ENGAGEMENT = "NULL when no behaviour is known for the customer in the 30 days (or the source is not configured)."
+
 CUSTOMER_ANALYTICS = _gold(
-    "customer_analytics", "Lifetime value per customer as of each day, with a value segment.",
+    "customer_analytics", "Lifetime value per customer as of each day, with a value segment and the customer's "
+                          "engagement over the last 30 days (when the behaviour source has data).",
     [Column("customer_id", "string", required=True), Column("total_spent_usd", "decimal(18,2)", required=True),
      Column("total_orders", "bigint", required=True), Column("avg_order_value_usd", "decimal(18,2)", required=True),
      Column("first_purchase_date", "date", required=True), Column("last_purchase_date", "date", required=True),
-     Column("segment", "string", "VIP > 10000, High Value > 5000, Medium Value > 1000, else Low Value.", True)],
-    [Upstream("silver.orders", "history")],
+     Column("segment", "string", "VIP > 10000, High Value > 5000, Medium Value > 1000, else Low Value.", True),
+     Column("sessions_30d", "bigint", "Sessions in the 30 days up to dt. " + _ENGAGEMENT),
+     Column("page_views_30d", "bigint", "Page views in the 30 days up to dt. " + _ENGAGEMENT),
+     Column("cart_adds_30d", "bigint", "Cart adds in the 30 days up to dt. " + _ENGAGEMENT),
+     Column("minutes_on_site_30d", "decimal(18,2)", "Minutes on site in the 30 days up to dt. " + _ENGAGEMENT),
+     Column("last_active_date", "date", "Latest activity day within the 30 days. " + _ENGAGEMENT)],
+    # behaviour is optional: the commerce job and its automation never wait for it (see docs/architecture.md)
+    [Upstream("silver.orders", "history"),
+     Upstream("silver.customer_behavior", "lookback", ENGAGEMENT_DAYS - 1, optional=True)],
     [RowRule("purchase_dates_ordered", "first_purchase_date <= last_purchase_date", "fail")],
     c.CUSTOMER_ANALYTICS, ("dt", "customer_id"),
 )
