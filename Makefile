@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster serve test bench clean
+.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster serve test bench bench-native clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,7 +62,12 @@ test: install browser-deps postgres-deps lint
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.native
 	$(BIN)/python -m bench.service
+
+# The Spark-native path against plain PySpark (paired A B B A) and driver memory at x1/x4/x16 rows per day.
+bench-native: install
+	$(BIN)/python -m bench.native
 
 clean:
 	rm -rf .lakehouse

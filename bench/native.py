@@ -1,0 +1,109 @@
+"""`make bench-native`: the platform's Spark-native data path against plain PySpark, paired so noise cancels.
+
+What it answers (docs/operations.md, "Spark does the data work"):
+- platform range / plain range: one Dagster run over BENCH_DAYS days with every rule, contract, quarantine and
+  Glue update, against a hand-written PySpark job writing the same Delta tables. Measured A B B A (plain,
+  platform, platform, plain), so a machine that gets busier or quieter during the run shifts both sides alike;
+  the ratio is the sum of the platform's two times over the sum of the plain script's.
+- driver peak RSS at x1, x4 and x16 rows per day (local mode: the whole process tree, driver and executors),
+  and x16 on a standalone master with two workers and the driver capped at 1 GB (the driver alone is measured).
+
+Sizes: BENCH_DAYS (default 30) x BENCH_ROWS orders/day (default 5000); BENCH_STANDALONE=0 skips the cluster.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.run import REPO, RESULTS, _days, land, measure
+
+
+def main() -> int:
+    days = int(os.environ.get("BENCH_DAYS", 30))
+    rows = int(os.environ.get("BENCH_ROWS", 5000))
+    standalone = os.environ.get("BENCH_STANDALONE", "1") == "1"
+    start = "2024-05-06"
+    end = _days(start, days)[-1]
+    tmp = Path(tempfile.mkdtemp(prefix="lakehouse-bench-native-"))
+    base = {**os.environ, "BENCH_TMP": str(tmp), "PYTHONPATH": f"{REPO}/platform:{REPO}",
+            "LAKEHOUSE_SPARK_MASTER": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[*]")}
+    for var in ("LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "AWS_ENDPOINT_URL", "LAKEHOUSE_GLUE_PREFIX",
+                "LAKEHOUSE_SPARK_REMOTE"):
+        base.pop(var, None)
+    from lakehouse.dev.aws import start_moto
+
+    moto, endpoint = start_moto()  # the Glue updates are part of what the platform does, so they are measured
+    base.update(AWS_ENDPOINT_URL=endpoint, LAKEHOUSE_GLUE_PREFIX="bench", AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
+    console = Console(width=150)
+    m: dict = {}
+    began = time.perf_counter()
+
+    def step(name: str, task: str, first: str, last: str, env: dict) -> None:
+        console.print(f"[dim]{time.perf_counter() - began:6.0f}s[/] {name}: {task} {first}..{last}")
+        m[name] = measure(task, first, last, env)
+
+    try:
+        env = {**base, "LAKEHOUSE_HOME": str(tmp / "range"), "LAKEHOUSE_LANDING": str(tmp / "range" / "landing")}
+        land(env, (date.fromisoformat(start) - timedelta(days=7)).isoformat(), days + 7, rows)
+        for name, task in (("plain_range_a", "plain"), ("platform_range_a", "platform"),
+                           ("platform_range_b", "platform"), ("plain_range_b", "plain")):
+            step(name, task, start, end, env)
+        scale_days, base_rows = 2, max(rows // 4, 1)
+        scale_end = _days(start, scale_days)[-1]
+        for factor in (1, 4, 16):
+            home = tmp / f"scale{factor}"
+            senv = {**base, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_LANDING": str(home / "landing")}
+            land(senv, (date.fromisoformat(start) - timedelta(days=7)).isoformat(), 7 + scale_days, base_rows * factor)
+            step(f"scale_x{factor}", "platform", start, scale_end, senv)
+            m[f"scale_x{factor}"]["rows_per_day"] = base_rows * factor
+        if standalone:
+            from lakehouse.dev.cluster import start_standalone
+
+            with start_standalone(workers=2, cores=1, memory="1g") as cluster:
+                step("scale_x16_standalone_driver_1g", "platform", start, scale_end, {
+                    **senv, "LAKEHOUSE_SPARK_MASTER": cluster.master_url,
+                    "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.executor.memory": "768m", "spark.driver.memory": "1g",
+                                                        "spark.driver.host": "127.0.0.1"})})
+            m["scale_x16_standalone_driver_1g"]["rows_per_day"] = base_rows * 16
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        moto.terminate()
+
+    plain = m["plain_range_a"]["wall_s"] + m["plain_range_b"]["wall_s"]
+    platform = m["platform_range_a"]["wall_s"] + m["platform_range_b"]["wall_s"]
+    same = m["platform_range_a"].get("digest") == m["platform_range_b"].get("digest")
+    ratios = {
+        "platform range / plain range (ABBA)": round(platform / plain, 2),
+        "peak RSS x4 / x1": round(m["scale_x4"]["peak_rss_mb"] / m["scale_x1"]["peak_rss_mb"], 2),
+        "peak RSS x16 / x1": round(m["scale_x16"]["peak_rss_mb"] / m["scale_x1"]["peak_rss_mb"], 2),
+        "wall x16 / x1": round(m["scale_x16"]["wall_s"] / m["scale_x1"]["wall_s"], 2),
+    }
+    table = Table(title=f"Spark-native path: {days} days x {rows} orders/day (range); scale runs: 2 days")
+    for col in ("measurement", "wall s", "peak RSS MB", "orders/day"):
+        table.add_column(col)
+    for name, r in m.items():
+        table.add_row(name, f"{r['wall_s']:.1f}", str(r["peak_rss_mb"]), str(r.get("rows_per_day", rows)))
+    console.print(table)
+    for k, v in ratios.items():
+        console.print(f"{k}: {v:.2f}")
+    console.print(f"both platform runs published the same rows: {'yes' if same else 'NO'}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"bench-native-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"days": days, "rows_per_day": rows, "measurements": m, "ratios": ratios,
+                               "total_s": round(time.perf_counter() - began)}, indent=2))
+    console.print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
