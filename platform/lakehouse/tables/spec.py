@@ -53,6 +53,9 @@ class Upstream:
     table: str  # "layer.name"
     window: Literal["same", "lookback", "history", "month"] = "same"
     lookback_days: int = 0
+    # One of several alternative sources (e.g. click events from files or from Kafka): the table waits for at
+    # least one of its optional upstreams, never for a particular one, and reads whichever have the days.
+    optional: bool = False
 
     @property
     def view(self) -> str:
@@ -73,6 +76,9 @@ class TableSpec:
     # extract(settings, spec, dt, ingested_at) -> a result with .table (pa.Table of the day's rows, with `dt`),
     # .source_count (rows the source counted for the day), .batches, .attempts, .source, .mode.
     extract: Callable[..., Any] | None = None
+    # A bronze table fed from a message stream (lakehouse.ingest.kafka.KafkaStream): its .body(spec, context,
+    # lakehouse, spark) is the asset's body; it commits its own rows with the stream offsets.
+    stream: Any = None
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
     transform: Callable[..., Any] | None = None  # Python transform when SQL cannot express it
     rules: tuple[RowRule, ...] = ()
