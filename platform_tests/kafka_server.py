@@ -1,13 +1,16 @@
 """A throwaway Kafka broker for the tests: lakehouse.dev.kafka_broker started once per session on 127.0.0.1.
 
 `make test` fetches the broker's JARs first (`make kafka-deps`); a test run without them fetches them here,
-so a fresh machine with Maven runs these tests instead of skipping them.
+so a fresh machine with Maven runs these tests instead of skipping them. Test modules take the fixtures with
+`from kafka_server import *`.
 """
 from __future__ import annotations
 
 import uuid
 
 import pytest
+
+__all__ = ["kafka_broker", "kafka_topic"]
 
 from lakehouse.dev.kafka_broker import create_topic, fetch, start_kafka
 

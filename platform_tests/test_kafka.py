@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from kafka_server import kafka_broker, kafka_topic  # noqa: F401  (fixtures)
+from kafka_server import *  # noqa: F403  (the broker and topic fixtures)
 
 from lakehouse.config import Settings
 from lakehouse.dev.kafka_events import produce_clicks
@@ -172,3 +172,35 @@ def test_kafka_settings_are_checked_and_optional(lakehouse_env, monkeypatch):
     monkeypatch.delenv("LAKEHOUSE_KAFKA_BOOTSTRAP")
     monkeypatch.delenv("LAKEHOUSE_KAFKA_TOPIC")
     assert Settings.from_env().kafka_bootstrap is None
+
+
+def _commits(settings: Settings) -> int:
+    log = Path(urlparse(kafka.table_uri(settings, SPEC)).path) / "_delta_log"
+    return len(list(log.glob("*.json"))) if log.is_dir() else 0
+
+
+def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, kafka_topic, monkeypatch):
+    """100k messages over 3 partitions; the ingest process (with its JVM) is killed after its first commit,
+    while the next batch is being read and written, then started again."""
+    sent = produce_clicks(os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"], kafka_topic, START, days=4, sessions=6000,
+                          limit=100_000)
+    assert sent.messages == 100_000 and sent.late > 0 and sent.malformed > 0
+    monkeypatch.setenv("LAKEHOUSE_KAFKA_BATCH_MESSAGES", "12000")  # 36k a batch: three batches
+    settings = _settings()
+    command = [sys.executable, "-m", "lakehouse.ingest.kafka"]
+    run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while _commits(settings) < 1 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # into the second batch's read and write
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the Python driver and its JVM, no goodbye
+        run.wait(timeout=30)
+    done = committed_offsets(store_for(settings), kafka.table_uri(settings, SPEC))
+    assert 0 < sum(done.next.values()) < sent.messages, "the kill must come mid-way"
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    summary = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert summary["messages"] == sent.messages - sum(done.next.values())
+    assert _landed(spark, settings) == (sent.messages, sent.messages, 1)
