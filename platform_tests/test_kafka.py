@@ -204,3 +204,59 @@ def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, ka
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
     assert summary["messages"] == sent.messages - sum(done.next.values())
     assert _landed(spark, settings) == (sent.messages, sent.messages, 1)
+
+
+def test_kafka_sensor_requests_the_days_and_a_late_message_reruns_its_day(spark, lakehouse_env, kafka_topic,
+                                                                           monkeypatch):
+    from confluent_kafka import Producer
+    from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
+
+    from lakehouse.automation.kafka_sensor import kafka_sensor
+    from lakehouse.engine.spark import SparkResource
+    from lakehouse.ingest.kafka_asset import END_TAG
+    from lakehouse.io_manager import LakehouseIOManager
+    from lakehouse.resources import LakehouseResource
+    from lakehouse.tables.assets import build_asset
+
+    bootstrap = os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"]
+    lakehouse = LakehouseResource()
+    resources = {"lakehouse": lakehouse, "spark": SparkResource(), "io_manager": LakehouseIOManager(lakehouse=lakehouse)}
+    instance = DagsterInstance.ephemeral()
+    bronze, silver = build_asset(SPEC), build_asset(get_spec("silver.events"))
+
+    def tick():
+        return kafka_sensor(build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
+
+    assert isinstance(tick(), SkipReason)  # an empty topic
+    sent = produce_clicks(bootstrap, kafka_topic, START, days=2, sessions=40)
+    request = tick()
+    assert isinstance(request, RunRequest)
+    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) \
+        == ("2026-11-01", "2026-11-02")  # late events keep their event day
+    assert materialize([bronze], resources=resources, instance=instance, tags=request.tags).success
+    assert _landed(spark, _settings()) == (sent.messages, sent.messages, 1)
+    assert isinstance(tick(), SkipReason)  # everything committed
+
+    # one late event for an old day: the sensor asks for that day, its bronze partition and silver follow
+    late = {"event_id": "E-late-1", "event_ts": "2026-10-20T08:00:00Z", "event_type": "purchase", "user_id": "C1",
+            "session_id": "S-late", "page": "/checkout", "value": 12.5}
+    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+    producer.produce(kafka_topic, json.dumps(late).encode(), b"S-late", timestamp=1792483200000)
+    producer.flush(30)
+    request = tick()
+    assert request.tags["dagster/asset_partition_range_start"] == request.tags["dagster/asset_partition_range_end"] \
+        == "2026-10-20"
+    assert json.loads(request.tags[END_TAG]) == {p: high for p, (_, high) in
+                                                 ((str(p), m) for p, m in watermarks(bootstrap, kafka_topic).items())}
+    assert materialize([bronze], resources=resources, instance=instance, tags=request.tags).success
+    # silver.events reads the Kafka events (no landed click files exist): the click-event model unchanged
+    assert materialize([silver], resources=resources, instance=instance, partition_key="2026-10-20",
+                       selection=[silver.key]).success
+    rows = lakehouse.store().read(lakehouse.uri_of(get_spec("silver.events")), "delta", ["2026-10-20"]).to_pylist()
+    assert [(r["event_id"], r["_source_file"], str(r["event_value"])) for r in rows] == [
+        ("E-late-1", f"kafka://{kafka_topic}/{rows[0]['_source_file'].rsplit('/', 1)[1]}", "12.50")]
+
+    # Kafka switched off: the sensor skips, the asset does nothing and fails nothing
+    monkeypatch.delenv("LAKEHOUSE_KAFKA_BOOTSTRAP")
+    assert "not set" in tick().skip_message
+    assert materialize([bronze], resources=resources, instance=instance, partition_key="2026-10-21").success
