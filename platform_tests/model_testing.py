@@ -32,7 +32,7 @@ _BRONZE_EXTRA = "_rescued_data string, _source_file string, _line_number bigint,
 
 def view_schema(spec: TableSpec) -> T.StructType:
     """The schema a stored partition of `spec` has when the factory reads it as an upstream view."""
-    if spec.layer == "bronze":
+    if spec.layer == "bronze" and spec.stream is None:  # a stream-fed table declares its lineage itself
         ddl = ", ".join(f"`{c.name}` string" for c in spec.columns) + f", {_BRONZE_EXTRA}, dt string"
     else:
         ddl = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns if c.name != "dt") + ", dt string"
