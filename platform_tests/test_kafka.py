@@ -260,3 +260,25 @@ def test_kafka_sensor_requests_the_days_and_a_late_message_reruns_its_day(spark,
     monkeypatch.delenv("LAKEHOUSE_KAFKA_BOOTSTRAP")
     assert "not set" in tick().skip_message
     assert materialize([bronze], resources=resources, instance=instance, partition_key="2026-10-21").success
+
+
+def test_kafka_silver_events_reads_both_click_sources_and_dedups_across_them(spark):
+    from model_testing import run_model
+
+    day = "2026-11-02"
+
+    def event(event_id, **lineage):
+        return {"event_id": event_id, "event_ts": f"{day}T10:00:00Z", "event_type": "page_view", "user_id": "u1",
+                "session_id": "s1", "page": "/", "value": None, "_ingested_at": f"{day}T11:00:00", "dt": day,
+                **lineage}
+
+    run = run_model(spark, "silver.events", {
+        "bronze_events_clickstream": [event("e1", _source_file="file:///landing/a.jsonl", _line_number=1)],
+        "bronze_events_kafka": [event("e1", _source_file="kafka://clicks/0", _line_number=7),
+                                event("e2", _source_file="kafka://clicks/2", _line_number=3)],
+    }, day)
+    assert run.rows("event_id", "_source_file", "_line_number", lineage=True) == [
+        {"event_id": "e1", "_source_file": "file:///landing/a.jsonl", "_line_number": 1},
+        {"event_id": "e2", "_source_file": "kafka://clicks/2", "_line_number": 3}]
+    assert run.quarantine("event_id", "_source_file") == [
+        {"event_id": "e1", "_source_file": "kafka://clicks/0", "rules": ["first_delivery"]}]
