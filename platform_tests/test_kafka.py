@@ -185,7 +185,7 @@ def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, ka
     sent = produce_clicks(os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"], kafka_topic, START, days=4, sessions=6000,
                           limit=100_000)
     assert sent.messages == 100_000 and sent.late > 0 and sent.malformed > 0
-    monkeypatch.setenv("LAKEHOUSE_KAFKA_BATCH_MESSAGES", "12000")  # 36k a batch: three batches
+    monkeypatch.setenv("LAKEHOUSE_KAFKA_BATCH_MESSAGES", "20000")  # 60k, then 40k
     settings = _settings()
     command = [sys.executable, "-m", "lakehouse.ingest.kafka"]
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -201,6 +201,7 @@ def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, ka
     assert 0 < sum(done.next.values()) < sent.messages, "the kill must come mid-way"
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    print(finished.stdout)
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
     assert summary["messages"] == sent.messages - sum(done.next.values())
     assert _landed(spark, settings) == (sent.messages, sent.messages, 1)
@@ -282,3 +283,32 @@ def test_kafka_silver_events_reads_both_click_sources_and_dedups_across_them(spa
         {"event_id": "e2", "_source_file": "kafka://clicks/2", "_line_number": 3}]
     assert run.quarantine("event_id", "_source_file") == [
         {"event_id": "e1", "_source_file": "kafka://clicks/0", "rules": ["first_delivery"]}]
+
+
+def test_kafka_decode_files_each_message_or_says_why_not(spark):
+    """The executors' decoding, on a tiny frame shaped like Spark's Kafka source."""
+    from datetime import datetime, timezone
+
+    values = [
+        b'{"event_id": "a", "event_ts": "2026-11-01T23:30:00-02:00", "value": 1.50, "context": {"device": "ios"}}',
+        b'{"event_id": "b", "event_id": "c", "event_ts": "2026-11-01 10:00:00", "x": 1, "x": 2}',  # repeated keys
+        b'["page_view"]', b'{"event_id": "d"', b"\xff\xfe", None, b'{"foo": 1}', b'{"event_id": "e"}',
+        b'{"event_id": "f", "event_ts": "later"}',
+    ]
+    stamp = datetime(2026, 10, 31, tzinfo=timezone.utc)
+    df = spark.createDataFrame([("t", 1, i, stamp, v) for i, v in enumerate(values)],
+                               "topic string, partition int, offset bigint, timestamp timestamp, value binary")
+    rows = [r.asDict() for r in kafka.decode(df, SPEC, SPEC.stream, stamp).orderBy("_kafka_offset").collect()]
+    assert [(r["event_id"], r["value"], r["_rescued_data"], r["dt"], r["__reason"]) for r in rows] == [
+        ("a", "1.5", '{"context":"{\\"device\\":\\"ios\\"}"}', "2026-11-02", None),  # UTC day; numbers as Spark prints them
+        ("c", None, '{"x":"1"}', "2026-11-01", None),
+        (None, None, None, "2026-10-31", "not a JSON object"),
+        (None, None, None, "2026-10-31", "not a JSON object"),
+        (None, None, None, "2026-10-31", "not UTF-8"),
+        (None, None, None, "2026-10-31", "empty message (no value)"),
+        (None, None, '{"foo":"1"}', "2026-10-31", "none of the declared fields"),
+        ("e", None, None, "2026-10-31", "event_ts missing: no event time to file it under"),
+        ("f", None, None, "2026-10-31", "event_ts is not a timestamp"),
+    ]
+    assert [r["_source_file"] for r in rows[:2]] == ["kafka://t/1", "kafka://t/1"]
+    assert rows[4]["__raw"] == "base64://4="  # undecodable bytes kept losslessly

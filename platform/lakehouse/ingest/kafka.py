@@ -4,8 +4,9 @@ and one Delta commit adds the rows together with the offsets they came from.
 Each batch (lakehouse.ingest.kafka_offsets.next_batch) runs:
 1. a batch read of [start, end) per partition with Spark's Kafka source (`startingOffsets`/`endingOffsets`
    JSON, `failOnDataLoss`), decoded with Spark SQL on the executors: UTF-8, a JSON object, the declared
-   fields as strings exactly as sent (nested values as JSON text, undeclared fields in `_rescued_data`, as the
-   landing reader does), the day of `event_ts` as `dt`. No message crosses the driver; only counts per day do.
+   fields as strings (nested values as JSON text and undeclared fields in `_rescued_data`, as the landing
+   reader does; numbers as Spark's JSON parser prints them, 1.50 -> 1.5), the UTC day of `event_ts` as `dt`.
+   No message crosses the driver; only counts per day do.
 2. the messages that cannot be used (not UTF-8, not a JSON object, none of the declared fields, no parsable
    event time to bucket them by) replace the quarantine rows of the same offset range (`replaceWhere` on
    source_file = kafka://<topic>/<partition> and line_number = offset), so a batch re-run after a crash
@@ -96,7 +97,8 @@ def decode(messages: DataFrame, spec: TableSpec, stream: KafkaStream, ingested_a
     df = df.withColumn("__utf8", F.expr("value is not null and is_valid_utf8(__text)"))
     df = df.withColumn("__keys", F.expr("case when __utf8 then json_object_keys(__text) end"))
     df = df.withColumn("__row", F.expr(f"case when __keys is not null then from_json(__text, '{schema}') end"))
-    df = df.withColumn("__all", F.expr("case when __keys is not null then from_json(__text, 'map<string,string>') end"))
+    # undeclared fields, value by value (a map parse would fail the whole batch on a repeated key)
+    df = df.withColumn("__extra", F.expr(f"case when __keys is not null then array_except(__keys, {names}) end"))
     df = df.withColumn("__ts", F.expr(f"try_to_timestamp(trim(__row.`{stream.event_time}`))"))
     reason = (
         "case when value is null then 'empty message (no value)' "
@@ -105,10 +107,11 @@ def decode(messages: DataFrame, spec: TableSpec, stream: KafkaStream, ingested_a
         f"when not exists(__keys, k -> array_contains({names}, k)) then 'none of the declared fields' "
         f"when __row.`{stream.event_time}` is null then '{stream.event_time} missing: no event time to file it under' "
         f"when __ts is null then '{stream.event_time} is not a timestamp' end")
-    rescued = f"map_filter(__all, (k, v) -> not array_contains({names}, k))"
+    rescued = ("map_from_arrays(__extra, transform(__extra, k -> "
+               "get_json_object(__text, concat('$[\\'', replace(k, '\\'', ''), '\\']'))))")
     return df.select(
         *[F.col(f"__row.`{n}`").alias(n) for n in declared],
-        F.expr(f"case when size({rescued}) > 0 then to_json({rescued}) end").alias("_rescued_data"),
+        F.expr(f"case when size(__extra) > 0 then to_json({rescued}) end").alias("_rescued_data"),
         F.concat(F.lit("kafka://"), F.col("topic"), F.lit("/"), F.col("partition").cast("string")).alias("_source_file"),
         F.col("offset").alias("_line_number"),
         F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
