@@ -201,7 +201,6 @@ def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, ka
     assert 0 < sum(done.next.values()) < sent.messages, "the kill must come mid-way"
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
-    print(finished.stdout)
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
     assert summary["messages"] == sent.messages - sum(done.next.values())
     assert _landed(spark, settings) == (sent.messages, sent.messages, 1)
