@@ -174,92 +174,37 @@ def test_kafka_settings_are_checked_and_optional(lakehouse_env, monkeypatch):
     assert Settings.from_env().kafka_bootstrap is None
 
 
-def _commits(settings: Settings) -> int:
-    log = Path(urlparse(kafka.table_uri(settings, SPEC)).path) / "_delta_log"
+def _commits(uri: str) -> int:
+    log = Path(urlparse(uri).path) / "_delta_log"
     return len(list(log.glob("*.json"))) if log.is_dir() else 0
 
 
 def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, kafka_topic, monkeypatch):
-    """100k messages over 3 partitions; the ingest process (with its JVM) is killed after its first commit,
-    while the next batch is being read and written, then started again."""
+    """100k messages over 3 partitions; the ingest process (with its JVM) is killed mid-write: batch 2's
+    quarantine rows are committed, its bronze rows are being written. Then it is started again."""
     sent = produce_clicks(os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"], kafka_topic, START, days=4, sessions=6000,
                           limit=100_000)
     assert sent.messages == 100_000 and sent.late > 0 and sent.malformed > 0
     monkeypatch.setenv("LAKEHOUSE_KAFKA_BATCH_MESSAGES", "20000")  # 60k, then 40k
     settings = _settings()
+    quarantine = kafka.quarantine_uri(settings, SPEC)
     command = [sys.executable, "-m", "lakehouse.ingest.kafka"]
-    run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 240
-        while _commits(settings) < 1 and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(2)  # into the second batch's read and write
+        deadline = time.monotonic() + 300
+        while _commits(quarantine) < 2 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the Python driver and its JVM, no goodbye
         run.wait(timeout=30)
     done = committed_offsets(store_for(settings), kafka.table_uri(settings, SPEC))
-    assert 0 < sum(done.next.values()) < sent.messages, "the kill must come mid-way"
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.batch == 1 and sum(done.next.values()) == 60_000, "the kill must come inside batch 2"
+    assert _landed(spark, settings)[1] > 60_000  # batch 2's quarantine rows are there, its offsets are not
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=400)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
     summary = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert summary["messages"] == sent.messages - sum(done.next.values())
+    assert summary["messages"] == sent.messages - 60_000 and summary["batches"] == 1
     assert _landed(spark, settings) == (sent.messages, sent.messages, 1)
-
-
-def test_kafka_sensor_requests_the_days_and_a_late_message_reruns_its_day(spark, lakehouse_env, kafka_topic,
-                                                                           monkeypatch):
-    from confluent_kafka import Producer
-    from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context, materialize
-
-    from lakehouse.automation.kafka_sensor import kafka_sensor
-    from lakehouse.engine.spark import SparkResource
-    from lakehouse.ingest.kafka_asset import END_TAG
-    from lakehouse.io_manager import LakehouseIOManager
-    from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.assets import build_asset
-
-    bootstrap = os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"]
-    lakehouse = LakehouseResource()
-    resources = {"lakehouse": lakehouse, "spark": SparkResource(), "io_manager": LakehouseIOManager(lakehouse=lakehouse)}
-    instance = DagsterInstance.ephemeral()
-    bronze, silver = build_asset(SPEC), build_asset(get_spec("silver.events"))
-
-    def tick():
-        return kafka_sensor(build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
-
-    assert isinstance(tick(), SkipReason)  # an empty topic
-    sent = produce_clicks(bootstrap, kafka_topic, START, days=2, sessions=40)
-    request = tick()
-    assert isinstance(request, RunRequest)
-    assert (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]) \
-        == ("2026-11-01", "2026-11-02")  # late events keep their event day
-    assert materialize([bronze], resources=resources, instance=instance, tags=request.tags).success
-    assert _landed(spark, _settings()) == (sent.messages, sent.messages, 1)
-    assert isinstance(tick(), SkipReason)  # everything committed
-
-    # one late event for an old day: the sensor asks for that day, its bronze partition and silver follow
-    late = {"event_id": "E-late-1", "event_ts": "2026-10-20T08:00:00Z", "event_type": "purchase", "user_id": "C1",
-            "session_id": "S-late", "page": "/checkout", "value": 12.5}
-    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
-    producer.produce(kafka_topic, json.dumps(late).encode(), b"S-late", timestamp=1792483200000)
-    producer.flush(30)
-    request = tick()
-    assert request.tags["dagster/asset_partition_range_start"] == request.tags["dagster/asset_partition_range_end"] \
-        == "2026-10-20"
-    assert json.loads(request.tags[END_TAG]) == {p: high for p, (_, high) in
-                                                 ((str(p), m) for p, m in watermarks(bootstrap, kafka_topic).items())}
-    assert materialize([bronze], resources=resources, instance=instance, tags=request.tags).success
-    # silver.events reads the Kafka events (no landed click files exist): the click-event model unchanged
-    assert materialize([silver], resources=resources, instance=instance, partition_key="2026-10-20",
-                       selection=[silver.key]).success
-    rows = lakehouse.store().read(lakehouse.uri_of(get_spec("silver.events")), "delta", ["2026-10-20"]).to_pylist()
-    assert [(r["event_id"], r["_source_file"], str(r["event_value"])) for r in rows] == [
-        ("E-late-1", f"kafka://{kafka_topic}/{rows[0]['_source_file'].rsplit('/', 1)[1]}", "12.50")]
-
-    # Kafka switched off: the sensor skips, the asset does nothing and fails nothing
-    monkeypatch.delenv("LAKEHOUSE_KAFKA_BOOTSTRAP")
-    assert "not set" in tick().skip_message
-    assert materialize([bronze], resources=resources, instance=instance, partition_key="2026-10-21").success
 
 
 def test_kafka_silver_events_reads_both_click_sources_and_dedups_across_them(spark):
