@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster serve test bench bench-native clean
+.PHONY: install browser-deps postgres-deps kafka-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,19 @@ postgres-deps:
 	  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 \
 	    || echo "postgresql could not be installed: the billing tests will be skipped" )
 
-test: install browser-deps postgres-deps lint
+# The Kafka tests and `make dev-kafka` start an Apache Kafka broker (KRaft, no Docker) from Maven Central JARs,
+# fetched once into ~/.cache/lakehouse/kafka with mvn (installed with apt where it is missing).
+kafka-deps: $(STAMP)
+	@command -v mvn >/dev/null 2>&1 || \
+	  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven) >/dev/null 2>&1 \
+	    || echo "maven could not be installed: the Kafka broker cannot be fetched" )
+	@$(BIN)/python -c "from lakehouse.dev.kafka_broker import fetch; print('Kafka broker JARs in', fetch())"
+
+# A Kafka broker on 127.0.0.1 with a topic of sample click events; it prints the LAKEHOUSE_KAFKA_* to export.
+dev-kafka: install kafka-deps
+	$(BIN)/python -m lakehouse.dev.kafka_broker
+
+test: install browser-deps postgres-deps kafka-deps lint
 	$(BIN)/python -m pytest
 
 bench: install

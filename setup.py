@@ -42,6 +42,7 @@ setup(
         "psycopg[binary]>=3.2,<4",
         "fastapi>=0.115,<1",  # the query service (lakehouse serve)
         "uvicorn>=0.30,<1",
+        "confluent-kafka>=2.6,<3",  # Kafka offsets, the sensor and consumer-group mirroring (rows go through Spark)
     ],
     extras_require={
         "dev": [

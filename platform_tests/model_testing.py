@@ -32,7 +32,7 @@ _BRONZE_EXTRA = "_rescued_data string, _source_file string, _line_number bigint,
 
 def view_schema(spec: TableSpec) -> T.StructType:
     """The schema a stored partition of `spec` has when the factory reads it as an upstream view."""
-    if spec.layer == "bronze":  # a database-fed bronze spec declares the lineage columns itself
+    if spec.layer == "bronze" and spec.stream is None:  # a database-fed bronze spec declares its lineage itself
         extra = {part.split()[0] for part in _BRONZE_EXTRA.split(", ")} | {"dt"}
         ddl = ", ".join(f"`{c.name}` string" for c in spec.columns if c.name not in extra) + f", {_BRONZE_EXTRA}, dt string"
     else:

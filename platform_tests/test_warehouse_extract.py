@@ -39,7 +39,7 @@ def pg():
 def warehouse_db(pg):
     import psycopg
 
-    from lakehouse.dev.customer_behavior import seed_database
+    from lakehouse.dev.generate.behavior import seed_database
 
     with psycopg.connect(pg.dsn(), autocommit=True) as conn:
         conn.execute("create database analytics")
@@ -272,7 +272,7 @@ def test_warehouse_extract_reads_one_snapshot_under_concurrent_writes(warehouse_
         with psycopg.connect(warehouse_db) as conn:
             now = conn.execute("select count(*) from analytics.customer_behavior where day = %s", (day,)).fetchone()[0]
     finally:  # put the day back as seeded for the other tests
-        from lakehouse.dev.customer_behavior import seed_database
+        from lakehouse.dev.generate.behavior import seed_database
 
         seed_database(warehouse_db, SEED_START, SEED_DAYS, ROWS, SEED)
     assert len(writes) == result.batches >= 5

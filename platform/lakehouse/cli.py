@@ -28,7 +28,7 @@ def _end(start: str, days: int) -> str:
 
 def _seed(settings, args):
     """Run the domain's generator; a database-fed domain's connection errors become one line without the DSN."""
-    from lakehouse.dev.generate import DOMAINS
+    from lakehouse.dev.generate import DATABASE_OF, DOMAINS
 
     try:
         return DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
@@ -38,7 +38,8 @@ def _seed(settings, args):
         from lakehouse.ingest.postgres import SourceError, describe_dsn
 
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SourceError(f"cannot seed {args.domain} into {describe_dsn(settings.billing_dsn)}: {reason}") from None
+        dsn = settings.database(DATABASE_OF[args.domain]).dsn
+        raise SourceError(f"cannot seed {args.domain} into {describe_dsn(dsn)}: {reason}") from None
 
 
 def cmd_land(args) -> int:
@@ -53,7 +54,8 @@ def cmd_land(args) -> int:
     if args.domain in landing_domains():
         console.print(f"landed {len(written)} files for {args.domain} under {settings.landing}")
     else:  # a domain fed by a database: its generator seeds that database
-        console.print(f"seeded {len(written)} rows for {args.domain} into its source database")
+        rows = written if isinstance(written, int) else len(written)
+        console.print(f"seeded {rows} rows for {args.domain} into its source database")
     return 0
 
 

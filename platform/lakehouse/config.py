@@ -35,6 +35,8 @@ _SPARK_REMOTE = re.compile(r"^(sc://\S+|local(\[(\*|\d+)\])?)$")
 _GLUE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_KAFKA_BOOTSTRAP = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(,[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$")
+_KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 LOCATIONS = "a local path, file:///path or s3://bucket/prefix"
 
 
@@ -312,6 +314,10 @@ class Settings:
     serve_result_ttl: float = 600.0  # seconds a result is kept after its last page was read
     serve_concurrency: int = 4  # queries running at once; more wait for a slot
     dagster_home: Path | None = None  # DAGSTER_HOME: runs are recorded in that instance (and shown in the UI)
+    # Kafka: bronze.events_kafka reads this topic (lakehouse.ingest.kafka); unset bootstrap = Kafka off
+    kafka_bootstrap: str | None = None  # host:port[,host:port...]
+    kafka_topic: str = "clicks"
+    kafka_batch_messages: int = 500_000  # most messages per partition in one bronze commit
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -356,6 +362,11 @@ class Settings:
             serve_cache_mb=_int(env, "LAKEHOUSE_SERVE_CACHE_MB", 256, 1, "megabytes"),
             serve_result_ttl=_float(env, "LAKEHOUSE_SERVE_RESULT_TTL", 600.0, 1, "seconds"),
             serve_concurrency=_int(env, "LAKEHOUSE_SERVE_CONCURRENCY", 4, 1, "queries"),
+            kafka_bootstrap=_pattern(env, "LAKEHOUSE_KAFKA_BOOTSTRAP", _KAFKA_BOOTSTRAP,
+                                     "host:port[,host:port...] of Kafka brokers"),
+            kafka_topic=_pattern(env, "LAKEHOUSE_KAFKA_TOPIC", _KAFKA_TOPIC,
+                                 "a Kafka topic name (letters, digits, . _ -, at most 249)", "clicks"),
+            kafka_batch_messages=_int(env, "LAKEHOUSE_KAFKA_BATCH_MESSAGES", 500_000, 1, "messages per partition"),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -4,6 +4,7 @@ from dagster import AssetSelection, AutomationConditionSensorDefinition, Default
 
 from lakehouse.automation.health import build_freshness
 from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
+from lakehouse.automation.kafka_sensor import kafka_sensor
 from lakehouse.automation.sensors import build_landing_sensor
 from lakehouse.domains.behavior.schedule import behavior_export_schedule
 from lakehouse.domains.billing.schedule import billing_export_schedule
@@ -32,6 +33,7 @@ def build_definitions() -> Definitions:
                                                 default_status=DefaultSensorStatus.RUNNING,
                                                 minimum_interval_seconds=15),
             freshness_sensor,
+            kafka_sensor,  # automation/kafka_sensor.py: skips unless LAKEHOUSE_KAFKA_BOOTSTRAP is set
         ],
         resources={"lakehouse": lakehouse, "spark": SparkResource(),
                    "io_manager": LakehouseIOManager(lakehouse=lakehouse)},

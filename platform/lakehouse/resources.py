@@ -66,6 +66,8 @@ class LakehouseResource(ConfigurableResource):
             if not spec.columns:
                 raise LakehouseError(f"{spec.id} has no data yet and declares no columns to start from")
             ddl = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns if c.name != "dt")
+            if spec.landing is not None:  # the lineage columns the landing reader adds to every bronze row
+                ddl += ", _rescued_data string, _source_file string, _line_number bigint, _ingested_at timestamp"
             return spark.createDataFrame([], f"{ddl}, dt string")
         return store.read_df(spark, uri, fmt, partitions)
 

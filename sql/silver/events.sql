@@ -1,5 +1,19 @@
 -- silver.events: typed clickstream events, one row per event_id and day (the bus delivers at least once).
-with source as (
+-- Events come from landed files and/or from Kafka (bronze.events_kafka, filed by event day); a repeat across
+-- the two sources is a repeat like any other.
+with delivered as (
+    select
+        fl.event_id, fl.event_ts, fl.event_type, fl.user_id, fl.session_id, fl.page, fl.value,
+        fl._ingested_at, fl._source_file, fl._line_number, fl.dt
+    from bronze_events_clickstream as fl
+    union all
+    select
+        ka.event_id, ka.event_ts, ka.event_type, ka.user_id, ka.session_id, ka.page, ka.value,
+        ka._ingested_at, ka._source_file, ka._line_number, ka.dt
+    from bronze_events_kafka as ka
+),
+
+source as (
     select
         trim(ev.event_id) as event_id,
         trim(ev.user_id) as user_id,
@@ -12,7 +26,7 @@ with source as (
         ev._source_file as _source_file,
         ev._line_number as _line_number,
         ev.dt as dt
-    from bronze_events_clickstream as ev
+    from delivered as ev
     where ev.dt between :start_dt and :end_dt
 ),
 

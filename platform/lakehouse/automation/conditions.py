@@ -6,7 +6,7 @@ would never reach gold. Dropping that clause makes every partition whose upstrea
 """
 from __future__ import annotations
 
-from dagster import AutomationCondition
+from dagster import AssetKey, AssetSelection, AutomationCondition
 
 from lakehouse.tables.spec import TableSpec
 
@@ -20,4 +20,10 @@ def condition_for(spec: TableSpec) -> AutomationCondition | None:
     if spec.partitioning == "monthly":
         # a month in progress always has days still to come: refresh it as its days arrive
         return (AutomationCondition.any_deps_updated().since_last_handled() & guards).with_label("month_follows_days")
-    return (upstream_changed & ~AutomationCondition.any_deps_missing() & guards).with_label("follows_upstream_any_day")
+    optional = [AssetKey(u.table.split(".")) for u in spec.upstreams if u.needs == "any"]
+    missing = ~AutomationCondition.any_deps_missing()
+    if optional:  # alternative sources (need="any"): wait for the required ones and for at least one of these
+        missing = missing.ignore(AssetSelection.assets(*optional)) & ~AutomationCondition.all_deps_match(
+            AutomationCondition.missing() & ~AutomationCondition.will_be_requested()).allow(
+            AssetSelection.assets(*optional))
+    return (upstream_changed & missing & guards).with_label("follows_upstream_any_day")

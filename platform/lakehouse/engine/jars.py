@@ -1,4 +1,5 @@
-"""The JARs Spark needs beyond pyspark's own: Delta Lake (delta-spark) and S3A (hadoop-aws + the AWS SDK).
+"""The JARs Spark needs beyond pyspark's own: Delta Lake (delta-spark), S3A (hadoop-aws + the AWS SDK) and
+Spark's Kafka source (spark-sql-kafka-0-10).
 
 `make install` runs `python -m lakehouse.engine.jars` once: Spark's own resolver (Ivy, through
 `spark.jars.packages`) fetches the artifacts from Maven Central into a cache, and the resolved files are
@@ -7,7 +8,8 @@ resolver runs when a run starts: runs work offline and start faster.
 
 The versions follow the installed Python packages, as delta-spark's `configure_spark_with_delta_pip` does:
 `io.delta:delta-spark_<spark major.minor>_2.13:<delta-spark version>` and
-`org.apache.hadoop:hadoop-aws:<the Hadoop version pyspark bundles>`.
+`org.apache.hadoop:hadoop-aws:<the Hadoop version pyspark bundles>` and
+`org.apache.spark:spark-sql-kafka-0-10_2.13:<pyspark version>`.
 """
 from __future__ import annotations
 
@@ -48,7 +50,8 @@ def packages() -> list[str]:
 
     spark_minor = ".".join(pyspark.__version__.split(".")[:2])
     delta = importlib.metadata.version("delta-spark")
-    return [f"io.delta:delta-spark_{spark_minor}_{SCALA}:{delta}", f"org.apache.hadoop:hadoop-aws:{hadoop_version()}"]
+    return [f"io.delta:delta-spark_{spark_minor}_{SCALA}:{delta}", f"org.apache.hadoop:hadoop-aws:{hadoop_version()}",
+            f"org.apache.spark:spark-sql-kafka-0-10_{SCALA}:{pyspark.__version__}"]
 
 
 def cache_dir() -> Path:

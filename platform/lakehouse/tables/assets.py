@@ -142,6 +142,9 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     if spec.extract is not None:
         yield from _extract_body(spec, context, lakehouse, spark)
         return
+    if spec.stream is not None:
+        yield from spec.stream.body(spec, context, lakehouse, spark)
+        return
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
     watch = Stopwatch()
@@ -252,7 +255,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
             parts = [p for p in present if p < keys[0]]
         else:
             parts = upstream_partitions(up, spec, keys, present)
-            if up.window == "same" and not parts and not up.optional:
+            if up.window == "same" and not parts and up.needs not in ("optional", "any"):
                 raise Failure(
                     description=f"{spec.id} needs {up.table} for {covered[0]}..{covered[-1]}, "
                     "which has no partitions yet: materialize it first.",

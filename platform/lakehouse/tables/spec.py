@@ -55,10 +55,24 @@ class Upstream:
     table: str  # "layer.name"
     window: Literal["same", "lookback", "history", "month"] = "same"
     lookback_days: int = 0
-    # An optional upstream enriches the model when it has data (a source that may not be configured, e.g.
-    # customer behaviour from Redshift) and reads as an empty frame of its declared columns when it has none.
-    # It is not an asset dependency, so its absence never holds back the model's job or automation.
-    optional: bool = False
+    # What a batch needs of this upstream in the warehouse it reads (a missing partition is never read as
+    # empty): None = the default of the window; "optional": it enriches the model when it has the days and
+    # reads as an empty frame otherwise, and is no asset dependency, so its absence never holds back the
+    # model (customer behaviour from a warehouse that may not be configured); "any": one of several
+    # alternative sources (click events from files or from Kafka): a day waits for at least one of them.
+    need: Literal["day", "as_of", "optional", "any"] | None = None
+
+    @property
+    def needs(self) -> str:
+        """`need`, or the window's default: "day" for "same" and "history", "as_of" for "lookback" and "month"
+        (the newest partition in the window stands in for a missing day: a catalog or a rate read as of it)."""
+        if self.need is not None:
+            return self.need
+        return "day" if self.window in ("same", "history") else "as_of"
+
+    @property
+    def optional(self) -> bool:
+        return self.needs == "optional"
 
     @property
     def view(self) -> str:
@@ -80,6 +94,9 @@ class TableSpec:
     # rows with `dt`), .schema, .rows_written, .source_count (the source's count for the day, None if not
     # checked), .count_matches, .batches, .attempts, .source, .mode.
     extract: Callable[..., Any] | None = None
+    # A bronze table fed from a message stream (lakehouse.ingest.kafka.KafkaStream): its .body(spec, context,
+    # lakehouse, spark) is the asset's body; it commits its own rows with the stream offsets.
+    stream: Any = None
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
     transform: Callable[..., Any] | None = None  # Python transform when SQL cannot express it
     rules: tuple[RowRule, ...] = ()

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from lakehouse.ingest.kafka_stream import KafkaStream
 from lakehouse.tables.declare import landed, strings as _cols
+from lakehouse.tables.spec import Column, TableSpec
 
 _bronze = partial(landed, "commerce")
 
@@ -43,3 +45,24 @@ BRONZE = (
               required=("event_id",)),
     ),
 )
+
+# Click events from a Kafka topic (LAKEHOUSE_KAFKA_BOOTSTRAP / LAKEHOUSE_KAFKA_TOPIC), the same events as
+# events_clickstream; filed under the day of their event time. Unset bootstrap: the asset does nothing.
+EVENTS_KAFKA = TableSpec(
+    layer="bronze",
+    domain="commerce",
+    name="events_kafka",
+    description="Click events consumed from Kafka, exactly once; offsets live in the table's Delta log.",
+    columns=_cols("event_id", "event_ts", "event_type", "user_id", "session_id", "page", "value",
+                  required=("event_id",)) + (
+        Column("_rescued_data", "string", "Fields nobody declared, as JSON."),
+        Column("_source_file", "string", "kafka://<topic>/<partition>."),
+        Column("_line_number", "bigint", "The message's offset."),
+        Column("_ingested_at", "timestamp"),
+        Column("_kafka_partition", "int"), Column("_kafka_offset", "bigint"),
+        Column("_kafka_timestamp", "timestamp", "The record timestamp (the producer's event time)."),
+        Column("dt", "string", "UTC day of event_ts.", required=True)),
+    stream=KafkaStream(),
+    format="delta",  # the consumed offsets are kept in its Delta log
+)
+BRONZE = (*BRONZE, EVENTS_KAFKA)

@@ -46,7 +46,7 @@ CUSTOMER_ANALYTICS = _gold(
      Column("last_active_date", "date", "Latest activity day within the 30 days. " + _ENGAGEMENT)],
     # behaviour is optional: the commerce job and its automation never wait for it (see docs/architecture.md)
     [Upstream("silver.orders", "history"),
-     Upstream("silver.customer_behavior", "lookback", ENGAGEMENT_DAYS - 1, optional=True)],
+     Upstream("silver.customer_behavior", "lookback", ENGAGEMENT_DAYS - 1, need="optional")],
     [RowRule("purchase_dates_ordered", "first_purchase_date <= last_purchase_date", "fail")],
     c.CUSTOMER_ANALYTICS, ("dt", "customer_id"),
 )

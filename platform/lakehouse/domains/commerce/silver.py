@@ -104,7 +104,8 @@ EVENTS = _silver(
     [Column("event_id", "string", required=True), Column("user_id", "string"),
      Column("session_id", "string", required=True), Column("event_type", "string", required=True),
      Column("page", "string"), Column("event_value", "decimal(18,2)"), Column("event_ts", "timestamp", required=True)],
-    [Upstream("bronze.events_clickstream")],
+    # click events arrive as landed files, from Kafka, or both: either source alone is enough for a day
+    [Upstream("bronze.events_clickstream", need="any"), Upstream("bronze.events_kafka", need="any")],
     [*_present("event_id", "session_id"),
      RowRule("first_delivery", "__delivery_rank = 1", "drop"),
      RowRule("parsable_timestamp", "event_ts is not null", "drop"),

@@ -3,7 +3,7 @@
 `seed_database(dsn, start, days, rows, seed)` drops and re-creates `analytics.customer_behavior` (customer_id,
 day, sessions, page_views, cart_adds, minutes_on_site, updated_at) in the database of the DSN -- PostgreSQL
 here, with the column types a Redshift table would have -- and fills `rows` rows a day for `days` days from
-`start`. Same arguments -> the same rows. Customer ids are the shop's (`C000001`...; lakehouse.generate.commerce),
+`start`. Same arguments -> the same rows. Customer ids are the shop's (`C000001`...; lakehouse.dev.generate.commerce),
 so gold.customer_analytics can join them. Like a warehouse table loaded by a nightly job, nothing is unique.
 
 Dirt: each day's first rows carry one defect each (every defect every day when rows >= 8): a NULL customer
@@ -78,3 +78,11 @@ def seed_database(dsn: str, start: date, days: int, rows: int, seed: int) -> int
                 copy.write_row(row)
         conn.execute(f"analyze {TABLE}")
     return len(data)
+
+
+def seed_behavior(settings, start: date, days: int, rows: int, seed: int) -> int:
+    """`lakehouse land --domain behavior`: seed the database of LAKEHOUSE_REDSHIFT_DSN; returns the row count."""
+    dsn = settings.database("redshift").dsn
+    if not dsn:
+        raise ValueError("set LAKEHOUSE_REDSHIFT_DSN to the PostgreSQL (or Redshift) database to seed")
+    return seed_database(dsn, start, days, rows, seed)
