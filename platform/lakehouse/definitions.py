@@ -5,6 +5,7 @@ from dagster import AssetSelection, AutomationConditionSensorDefinition, Default
 from lakehouse.automation.health import build_freshness
 from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
 from lakehouse.automation.sensors import build_landing_sensor
+from lakehouse.config import Settings
 from lakehouse.domains.billing.schedule import billing_export_schedule
 from lakehouse.engine.spark import SparkResource
 from lakehouse.io_manager import LakehouseIOManager
@@ -15,14 +16,14 @@ from lakehouse.tables.registry import all_specs
 
 
 def build_definitions() -> Definitions:
-    specs = all_specs()
+    specs, settings = all_specs(), Settings.from_env()
     lakehouse = LakehouseResource()
-    assets = build_assets(specs)
-    freshness_checks, freshness_sensor = build_freshness(assets, specs)
+    assets = build_assets(specs, settings.start_date)
+    freshness_checks, freshness_sensor = build_freshness(assets, specs, settings)
     return Definitions(
         assets=assets,
         asset_checks=freshness_checks,
-        jobs=[*build_jobs(specs), lakehouse_maintenance],
+        jobs=[*build_jobs(specs, settings.start_date), lakehouse_maintenance],
         schedules=[maintenance_schedule, billing_export_schedule],
         sensors=[
             build_landing_sensor(tuple(s for s in specs if s.layer == "bronze")),

@@ -320,6 +320,10 @@ class PostgresExport:
             retries=getattr(settings, f"{p}_retries"), retry_delay=getattr(settings, f"{p}_retry_delay"),
         )
 
+    def configured(self, settings) -> bool:
+        """Whether the settings name a database to export from (without one, the domain is not set up)."""
+        return bool(getattr(settings, f"{self.settings_prefix}_dsn"))
+
     def __str__(self) -> str:
         env = f"LAKEHOUSE_{self.settings_prefix.upper()}_DSN"
         return f"PostgreSQL {self.source.qualified} ({self.source.window} window, DSN from {env})"

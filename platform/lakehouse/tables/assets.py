@@ -8,7 +8,7 @@ step fails, downstream assets do not run.
 # No `from __future__ import annotations` here: Dagster reads the `context` annotation of the asset function
 # at definition time and refuses it as a string.
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 from dagster import (
@@ -30,6 +30,7 @@ from dagster import (
 )
 
 from lakehouse.automation.conditions import condition_for
+from lakehouse.automation.fingerprints import landed_batch
 from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
@@ -106,7 +107,43 @@ def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[s
         context.add_asset_metadata({**day, "dagster/row_count": day["rows_published"]}, partition_key=key)
 
 
-def build_asset(spec: TableSpec) -> AssetsDefinition:
+def _span(keys: list[str]) -> str:
+    return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
+
+
+def _reasons(missing: dict[str, list[str]]) -> str:
+    """One line: what each missing day lacks (days with the same lack are grouped)."""
+    days_by_reason: dict[str, list[str]] = {}
+    for day, reasons in sorted(missing.items()):
+        for reason in reasons:
+            days_by_reason.setdefault(reason, []).append(day)
+    return "; ".join(f"{reason} (for {', '.join(days) if len(days) <= 3 else f'{days[0]}..{days[-1]}, {len(days)} days'})"
+                     for reason, days in days_by_reason.items())
+
+
+def missing_upstreams(spec: TableSpec, keys: list[str], present: dict[str, list[str]], warehouse: str
+                      ) -> dict[str, list[str]]:
+    """{partition key: what it lacks} for each key whose upstreams, as the spec says it needs them
+    (`Upstream.needs`), are not all in the warehouse: a missing partition is never read as empty."""
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        for up in spec.upstreams:
+            if up.table == spec.id or up.needs == "optional":
+                continue
+            have = present.get(up.table, [])
+            if up.needs == "day":
+                lacking = [d for d in batch_days(spec, [key]) if d not in set(have)]
+                if lacking:
+                    out.setdefault(key, []).append(f"{up.table} has no partition {_span(lacking)} in {warehouse}")
+            elif not upstream_partitions(up, spec, [key], have):
+                days = batch_days(spec, [key])
+                first = days[0] if up.window == "month" else (
+                    date.fromisoformat(days[0]) - timedelta(days=up.lookback_days)).isoformat()
+                out.setdefault(key, []).append(f"{up.table} has no partition from {first} to {days[-1]} in {warehouse}")
+    return out
+
+
+def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
     key = asset_key(spec)
     body = _bronze_body if spec.layer == "bronze" else _model_body
 
@@ -119,11 +156,14 @@ def build_asset(spec: TableSpec) -> AssetsDefinition:
         tags=_tags(spec),
         metadata=_definition_metadata(spec),
         automation_condition=condition_for(spec),
-        partitions_def=partitions_def(spec),
+        partitions_def=partitions_def(spec, start),
         check_specs=_check_specs(spec),
         backfill_policy=BackfillPolicy.single_run(),
         retry_policy=RETRY,
         op_tags={"layer": spec.layer, "domain": spec.domain},
+        # a batch whose source delivered nothing publishes nothing: the step ends without a materialization,
+        # and Dagster skips what depends on it in the same run
+        output_required=False,
     )
     def _asset(context: AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource):
         try:
@@ -142,6 +182,13 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
     watch = Stopwatch()
+    # fingerprinted before the files are read: a file landing in between can only cause one more run, never a
+    # batch recorded as read that was not
+    landed = {dt: landed_batch(settings, spec.landing, dt) for dt in keys}
+    if not any(b.files for b in landed.values()):
+        context.log.warning(f"{spec.id}: no landing files for {_span(keys)} under {settings.landing}/"
+                            f"{spec.landing.prefix}; nothing published, its downstream waits for them")
+        return
     with watch("spark_session"):
         session = spark.session()
     required = [c for c in required_columns(spec) if c in {col.name for col in spec.columns}]
@@ -169,7 +216,8 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
             rows, quarantined = batch.rows_by_day.get(dt, 0), batch.quarantined_by_day.get(dt, 0)
             nulls = batch.nulls.get(dt, {})
             by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
-                          **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required}}
+                          **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required},
+                          **landed[dt].metadata()}
         _report_days(context, keys, by_day)
         lines = sum(f.lines_read for f in files)
         published = sum(batch.rows_by_day.values())
@@ -229,27 +277,29 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
 
 def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
                 spark: SparkResource):
+    keys = list(context.partition_keys)
+    covered = batch_days(spec, keys)
+    present = {up.table: lakehouse.partitions_of(get_spec(up.table)) for up in spec.upstreams}  # no JVM needed
+    missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
+    if missing and len(missing) == len(keys):  # nothing to build: wait for the upstream, publish nothing
+        context.log.warning(f"{spec.id} {_span(keys)}: skipped, nothing published: {_reasons(missing)}")
+        return
+    if missing:  # a batch is one commit: never publish the ready days with the others read as empty
+        raise Failure(description=f"{spec.id}: {_reasons(missing)}; nothing was published. Materialize those days "
+                      "once their upstream is there, or the other days on their own.", allow_retries=False)
     watch = Stopwatch()
     with watch("spark_session"):  # the JVM starts here in the run's first Spark step
         session = spark.session()
-    keys = list(context.partition_keys)
-    covered = batch_days(spec, keys)
     views = {}
     for up in spec.upstreams:
         up_spec = get_spec(up.table)
-        present = lakehouse.partitions_of(up_spec)
         if up.table == spec.id:  # the table's own history, e.g. SCD2: everything before this batch
-            parts = [p for p in present if p < keys[0]]
+            parts = [p for p in present[up.table] if p < keys[0]]
         else:
-            parts = upstream_partitions(up, spec, keys, present)
-            if up.window == "same" and not parts:
-                raise Failure(
-                    description=f"{spec.id} needs {up.table} for {covered[0]}..{covered[-1]}, "
-                    "which has no partitions yet: materialize it first.",
-                    allow_retries=False,
-                )
+            parts = upstream_partitions(up, spec, keys, present[up.table])
         with watch("read_upstream"):  # a lazy, partition-filtered scan
-            views[up.view] = lakehouse.read_df(session, up_spec, parts)
+            views[up.view] = lakehouse.read_df(session, up_spec, parts, missing_ok=up.table == spec.id
+                                               or up.needs == "optional")
         views[up.view].createOrReplaceTempView(up.view)
 
     if spec.transform is not None:
@@ -295,5 +345,6 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
         rules.release()
 
 
-def build_assets(specs) -> list[AssetsDefinition]:
-    return [build_asset(s) for s in specs]
+def build_assets(specs, start: str) -> list[AssetsDefinition]:
+    """Assets whose partitions begin at `start` (Settings.start_date)."""
+    return [build_asset(s, start) for s in specs]
