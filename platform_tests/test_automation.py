@@ -5,8 +5,12 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
+import shutil
+
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
+
+from lakehouse.automation.conditions import WAITS
 
 from lakehouse.generate.commerce import land_commerce
 from lakehouse.resources import LakehouseResource
@@ -55,6 +59,9 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 20, 1)
     state = drive(defs, instance, state)
     assert state.failures == []
+    # as few runs as Dagster allows: the landed day, its silver and gold together, the month (another partitioning)
+    assert [(kind, partition) for kind, _, partition in state.runs] == [
+        ("landing", "2024-06-03"), ("automation", "2024-06-03"), ("automation", "2024-06-01")]
     gold = _gold_days(lakehouse)
     assert all(gold[t] == ["2024-06-03"] for t in gold if t != "gold.business_metrics")
     assert gold["gold.business_metrics"] == ["2024-06-01"]
@@ -68,6 +75,7 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     state.runs = []
     state = drive(defs, instance, state)
     assert state.failures == []
+    assert len(state.runs) == 3  # the day's bronze once, then its silver + gold, then the month
     followed = {(t, p) for _, tables, p in state.runs for t in tables}
     assert {("bronze.shop_orders", "2024-06-03"), ("silver.orders", "2024-06-03"),
             ("gold.daily_sales_summary", "2024-06-03"), ("gold.business_metrics", "2024-06-01")} <= followed
@@ -75,3 +83,63 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     after = {s.id: lakehouse.store().version(lakehouse.uri_of(s), lakehouse.format_of(s)) for s in specs_in("gold", domain="commerce")}
     assert after["gold.daily_sales_summary"] != version["gold.daily_sales_summary"]
     print(f"late file of an older day -> fresh gold in {state.seconds:.1f}s in-process ({len(state.runs)} runs)")
+
+
+def _waiting(evaluation, table: str) -> set[str]:
+    """Partitions for which the automation condition of `table` says an upstream partition is missing."""
+    def find(result):
+        if result.condition.get_label() == WAITS:
+            return result
+        return next(filter(None, (find(child) for child in result.child_results)), None)
+
+    result = next(r for r in evaluation.results if r.key == AssetKey(table.split(".")))
+    node = find(result)
+    return {k for k in DAILY_KEYS if k not in set(node.true_subset.expensively_compute_partition_keys())}
+
+
+DAILY_KEYS = ("2024-06-03",)
+
+
+@pytest.mark.slow
+def test_a_day_without_crm_files_waits_for_them_and_fails_nothing(lakehouse_env, spark):
+    from lakehouse.automation.drive import drive
+    from lakehouse.cli import _materialize
+    from lakehouse.definitions import build_definitions
+
+    defs, instance, lakehouse = build_definitions(), DagsterInstance.ephemeral(), LakehouseResource()
+    state = drive(defs, instance)  # the daemons' first ticks over an empty landing zone
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
+    shutil.rmtree(Path(urlparse(lakehouse_env.landing).path) / "crm")  # the CRM delivered nothing that day
+    state = drive(defs, instance, state)
+    assert state.failures == []
+    assert _gold_days(lakehouse)["gold.daily_sales_summary"] == ["2024-06-03"]
+    crm = [s for s in specs_in("silver", domain="commerce") if s.name.startswith("crm_")]
+    assert all(lakehouse.partitions_of(s) == [] for s in crm)
+    # the UI says what it waits for: the missing upstream partition, not some failure
+    evaluation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=state.automation_cursor)
+    assert _waiting(evaluation, "silver.crm_contacts") == {"2024-06-03"}
+    assert _waiting(evaluation, "silver.orders") == set()
+
+    # `lakehouse materialize` over that day: the CRM tables are skipped with a line, the run succeeds
+    run = _materialize("2024-06-03", "2024-06-03", ["commerce"], log_level="WARNING")
+    assert run.success and all(lakehouse.partitions_of(s) == [] for s in crm)
+
+
+@pytest.mark.slow
+def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env, spark):
+    """Dagster may believe an upstream partition exists that the warehouse being read lacks (e.g. two warehouses
+    sharing one Dagster storage): the model publishes nothing rather than reading it as empty."""
+    from lakehouse.definitions import build_definitions
+
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
+    defs, instance, lakehouse = build_definitions(), DagsterInstance.ephemeral(), LakehouseResource()
+    job = defs.resolve_job_def("lakehouse_daily")
+    chain = ["bronze.fx_rates", "bronze.shop_orders", "silver.fx_rates", "silver.orders"]
+    assert job.execute_in_process(instance=instance, partition_key="2024-06-03", asset_selection=[
+        AssetKey(t.split(".")) for t in chain]).success
+    gold = job.execute_in_process(instance=instance, partition_key="2024-06-03", raise_on_error=False,
+                                  asset_selection=[AssetKey(["gold", "daily_sales_summary"])])
+    assert gold.success and gold.get_asset_materialization_events() == []  # skipped, not "Unknown" rows
+    assert lakehouse.partitions_of(next(s for s in specs_in("gold") if s.name == "daily_sales_summary")) == []
+    lines = [e.message for e in instance.all_logs(gold.run_id) if "skipped" in (e.message or "")]
+    assert any("silver.products has no partition from 2024-05-27 to 2024-06-03 in file://" in line for line in lines)

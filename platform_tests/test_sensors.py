@@ -159,3 +159,30 @@ def test_s3_listing_pages_past_1000_keys_and_shared_timestamps(s3_lakehouse_env)
     late, cursor2 = _tick(cursor)
     assert [r.partition_key for r in late] == ["2024-06-03"]
     assert _tick(cursor2)[0] == []
+
+
+@pytest.mark.slow
+def test_a_batch_materialized_by_any_path_is_never_requested_again(lakehouse_env, spark):
+    from lakehouse.definitions import build_definitions
+
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 5, 1)
+    instance = DagsterInstance.ephemeral()
+    bronze = [AssetKey(s.asset_key_path) for s in specs_in("bronze", domain="commerce")]
+    # materialized outside the sensor, as `lakehouse demo` or `materialize` do
+    run = build_definitions().resolve_job_def("lakehouse_daily").execute_in_process(
+        instance=instance, asset_selection=bronze, partition_key="2024-06-03")
+    assert run.success
+    meta = {".".join(ev.asset_key.path): ev.event_specific_data.materialization.metadata
+            for ev in run.get_asset_materialization_events()}
+    assert meta["bronze.shop_orders"]["landing_files"].value == 1 and meta["bronze.shop_orders"]["landed_at"].value
+
+    requests, cursor = _tick(None, instance)  # a sensor starting afresh (make dev after make demo)
+    assert requests == [] and len(json.loads(cursor)["batches"]) == 7
+
+    # a late file changes one batch: its day runs again, for the changed entity only; a sensor that lost its
+    # cursor asks for exactly the same run (the other six are trusted from their materializations)
+    (_day_folder(lakehouse_env) / "late.csv").write_text(
+        "order_id,customer_id,order_ts,currency,amount,status\nZ1,C1,2024-06-03T10:00:00,EUR,9.5,placed\n")
+    late, _ = _tick(cursor, instance)
+    assert [(r.partition_key, r.asset_selection) for r in late] == [("2024-06-03", [AssetKey(["bronze", "shop_orders"])])]
+    assert [r.run_key for r in _tick(None, instance)[0]] == [late[0].run_key]

@@ -21,6 +21,8 @@ from dagster import AutomationCondition
 
 from lakehouse.tables.spec import TableSpec
 
+WAITS = "no upstream partition missing (else it waits for it)"
+
 
 def _deps_checks_passed() -> AutomationCondition:
     return AutomationCondition.all_deps_match(
@@ -32,11 +34,12 @@ def _deps_checks_passed() -> AutomationCondition:
 def condition_for(spec: TableSpec) -> AutomationCondition | None:
     if spec.layer == "bronze":
         return None
-    waits = (~AutomationCondition.any_deps_missing()).with_label("waiting for no missing upstream partition")
+    waits = (~AutomationCondition.any_deps_missing()).with_label(WAITS)
     guards = ((~AutomationCondition.any_deps_in_progress()).with_label("no upstream in progress")
               & (~AutomationCondition.in_progress()).with_label("not in progress") & _deps_checks_passed())
     if spec.partitioning == "monthly":
         # a month in progress always has days still to come: refresh it as its days arrive
         return (AutomationCondition.any_deps_updated().since_last_handled() & guards).with_label("month_follows_days")
     upstream_changed = (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()).since_last_handled()
-    return (upstream_changed & waits & guards).with_label("follows_upstream_any_day")
+    # the wait comes first so the UI shows it for every partition, not only for those whose upstream changed
+    return (waits & upstream_changed & guards).with_label("follows_upstream_any_day")

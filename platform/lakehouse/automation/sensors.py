@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
-from dagster import (AssetKey, DagsterEventType, DagsterInstance, DefaultSensorStatus, RunRequest,
-                     SensorEvaluationContext, SkipReason, sensor)
+from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from lakehouse.automation.fingerprints import FINGERPRINT, LandedBatch, S3Landing, fingerprint
+from lakehouse.automation.fingerprints import FINGERPRINT, LandedBatch, S3Landing, fingerprint, latest_metadata
 from lakehouse.config import Settings
 from lakehouse.ingest.landing import LandingFile, list_landing
 from lakehouse.resources import LakehouseResource
@@ -120,21 +119,8 @@ Materialized = Callable[[TableSpec, list[str]], dict[str, str | None]]
 
 def materialized_fingerprints(instance: DagsterInstance) -> Materialized:
     """What bronze recorded on the latest materialization of each asked-for partition (two queries a table)."""
-    from dagster import AssetRecordsFilter
-
     def lookup(spec: TableSpec, days: list[str]) -> dict[str, str | None]:
-        key = AssetKey(spec.asset_key_path)
-        latest = instance.event_log_storage.get_latest_storage_id_by_partition(
-            key, DagsterEventType.ASSET_MATERIALIZATION, set(days))
-        if not latest:
-            return {}
-        records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())), limit=len(latest)).records
-        out = {}
-        for record in records:
-            value = record.asset_materialization.metadata.get(FINGERPRINT)
-            out[record.partition_key] = value.value if value is not None else None
-        return out
+        return {day: meta.get(FINGERPRINT) for day, meta in latest_metadata(instance, spec, days).items()}
 
     return lookup
 

@@ -12,12 +12,14 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetOut,
     Backoff,
     BackfillPolicy,
     Failure,
@@ -26,7 +28,7 @@ from dagster import (
     RetryPolicy,
     TableColumn,
     TableSchema,
-    asset,
+    multi_asset,
 )
 
 from lakehouse.automation.conditions import condition_for
@@ -35,6 +37,7 @@ from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
+from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import contract_columns, evaluate_contract
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
@@ -107,6 +110,17 @@ def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[s
         context.add_asset_metadata({**day, "dagster/row_count": day["rows_published"]}, partition_key=key)
 
 
+def _per_partition_seconds(context: AssetExecutionContext, metadata: dict) -> dict:
+    """The step's `seconds.*` go on each partition as its share; the rest stays on the output."""
+    if not context.has_partition_key_range:
+        return metadata
+    keys = list(context.partition_keys)
+    for key in keys:
+        context.add_asset_metadata(share_seconds({k: v for k, v in metadata.items() if k.startswith("seconds.")},
+                                                 len(keys)), partition_key=key)
+    return {k: v for k, v in metadata.items() if not k.startswith("seconds.")}
+
+
 def _span(keys: list[str]) -> str:
     return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
 
@@ -147,27 +161,31 @@ def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
     key = asset_key(spec)
     body = _bronze_body if spec.layer == "bronze" else _model_body
 
-    @asset(
-        key=key,
-        name=None,
-        description=spec.description,
+    # A multi_asset of one table rather than @asset: only a subsettable op may end a step without its check
+    # outputs, and a batch whose source delivered nothing publishes nothing (no materialization, no check
+    # results); Dagster then skips what depends on it in the same run.
+    @multi_asset(
+        name=key.to_python_identifier(),
+        outs={key.to_python_identifier(): AssetOut(
+            key=key, description=spec.description, group_name=f"{spec.domain}_{spec.layer}", tags=_tags(spec),
+            metadata=_definition_metadata(spec), automation_condition=condition_for(spec), is_required=False)},
         deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id],
-        group_name=f"{spec.domain}_{spec.layer}",
-        tags=_tags(spec),
-        metadata=_definition_metadata(spec),
-        automation_condition=condition_for(spec),
         partitions_def=partitions_def(spec, start),
         check_specs=_check_specs(spec),
+        can_subset=True,
         backfill_policy=BackfillPolicy.single_run(),
         retry_policy=RETRY,
         op_tags={"layer": spec.layer, "domain": spec.domain},
-        # a batch whose source delivered nothing publishes nothing: the step ends without a materialization,
-        # and Dagster skips what depends on it in the same run
-        output_required=False,
     )
     def _asset(context: AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource):
+        selected = context.selected_asset_check_keys
         try:
-            yield from body(spec, context, lakehouse, spark)
+            for event in body(spec, context, lakehouse, spark):
+                if isinstance(event, Output):
+                    yield Output(event.value, output_name=key.to_python_identifier(),
+                                 metadata=_per_partition_seconds(context, event.metadata))
+                elif AssetCheckKey(key, event.check_name) in selected:  # a run may leave checks out
+                    yield event
         except LakehouseError as exc:  # a problem in the data or config: say it plainly, don't retry
             raise Failure(description=str(exc), allow_retries=False) from exc
 
