@@ -113,6 +113,8 @@ def test_a_day_without_crm_files_waits_for_them_and_fails_nothing(lakehouse_env,
     state = drive(defs, instance, state)
     assert state.failures == []
     assert _gold_days(lakehouse)["gold.daily_sales_summary"] == ["2024-06-03"]
+    latest = instance.get_latest_materialization_event(AssetKey(["gold", "daily_sales_summary"]))
+    assert latest.asset_materialization.metadata["landing_to_publish_seconds"].value > 0  # shown on the partition
     crm = [s for s in specs_in("silver", domain="commerce") if s.name.startswith("crm_")]
     assert all(lakehouse.partitions_of(s) == [] for s in crm)
     # the UI says what it waits for: the missing upstream partition, not some failure
@@ -143,3 +145,64 @@ def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env,
     assert lakehouse.partitions_of(next(s for s in specs_in("gold") if s.name == "daily_sales_summary")) == []
     lines = [e.message for e in instance.all_logs(gold.run_id) if "skipped" in (e.message or "")]
     assert any("silver.products has no partition from 2024-05-27 to 2024-06-03 in file://" in line for line in lines)
+
+
+def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lakehouse_env, monkeypatch):
+    from dagster import AssetCheckEvaluation, AssetMaterialization, SensorResult, build_sensor_context
+
+    from lakehouse.automation.health import evaluate_freshness
+    from lakehouse.definitions import build_definitions
+
+    def checked(defs) -> set[str]:
+        return {"/".join(k.asset_key.path) for k in defs.resolve_asset_graph().asset_check_keys
+                if k.name == "freshness_check"}
+
+    monkeypatch.delenv("LAKEHOUSE_BILLING_DSN", raising=False)
+    defs = build_definitions()
+    assert "gold/daily_sales_summary" in checked(defs) and "gold/billing_daily_revenue" not in checked(defs)
+    monkeypatch.setenv("LAKEHOUSE_BILLING_DSN", "postgresql://lakehouse@127.0.0.1:5432/billing")
+    assert "gold/billing_daily_revenue" in checked(build_definitions())
+
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(["gold", "daily_sales_summary"], partition="2024-06-03"))
+    sensor = defs.resolve_sensor_def("gold_freshness")
+    result = sensor(build_sensor_context(instance=instance))
+    assert isinstance(result, SensorResult) and instance.get_runs() == []  # no run of checks only
+    assert [(e.asset_key.path, e.passed) for e in result.asset_events] == [(["gold", "daily_sales_summary"], True)]
+    for event in result.asset_events:  # what the daemon does with the sensor's result
+        instance.report_runless_asset_event(event)
+    keys = [k for k in defs.resolve_asset_graph().asset_check_keys if k.name == "freshness_check"]
+    now = instance.get_latest_materialization_event(AssetKey(["gold", "daily_sales_summary"])).timestamp
+    assert evaluate_freshness(instance, keys, now + 60) == []  # unchanged: not recorded again
+    stale = evaluate_freshness(instance, keys, now + 37 * 3600)
+    assert [(e.asset_key.path, e.passed) for e in stale] == [(["gold", "daily_sales_summary"], False)]
+    assert all(isinstance(e, AssetCheckEvaluation) for e in stale)
+
+
+def test_what_a_day_needs_of_its_upstreams_and_what_counts_as_published_empty():
+    from dagster import AssetMaterialization
+
+    from lakehouse.tables.assets import _published_empty, missing_upstreams
+    from lakehouse.tables.registry import get_spec
+
+    gold = get_spec("gold.daily_sales_summary")  # orders of the day; products as of the week before
+    wh = "file:///wh"
+    ok = {"silver.orders": ["2024-06-03"], "silver.products": ["2024-05-30"]}
+    assert missing_upstreams(gold, ["2024-06-03"], ok, wh) == {}
+    assert missing_upstreams(gold, ["2024-06-03", "2024-06-04"], ok, wh) == {
+        "2024-06-04": ["silver.orders has no partition 2024-06-04 in file:///wh"]}
+    assert missing_upstreams(gold, ["2024-06-03"], {"silver.orders": ["2024-06-03"], "silver.products": []}, wh) == {
+        "2024-06-03": ["silver.products has no partition from 2024-05-27 to 2024-06-03 in file:///wh"]}
+    month = get_spec("gold.business_metrics")  # any day of the month will do
+    assert missing_upstreams(month, ["2024-06-01"], {"silver.orders": ["2024-06-03"], "silver.products": ["2024-06-03"]}, wh) == {}
+
+    # a day absent from the warehouse is there, empty, when its latest materialization published no rows
+    # (a database day without rows); a landing day that read no files is not
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(["silver", "orders"], partition="2024-06-04",
+                                                             metadata={"dagster/row_count": 0}))
+    instance.report_runless_asset_event(AssetMaterialization(["bronze", "shop_orders"], partition="2024-06-04",
+                                                             metadata={"dagster/row_count": 0, "landing_files": 0}))
+    assert _published_empty(instance, gold, ["2024-06-03", "2024-06-04"], ok) == {"silver.orders": {"2024-06-04"}}
+    orders = get_spec("silver.orders")
+    assert _published_empty(instance, orders, ["2024-06-04"], {"bronze.shop_orders": [], "silver.fx_rates": []}) == {}

@@ -65,14 +65,18 @@ class LandedBatch:
                 LANDED_AT: self.landed_at.isoformat() if self.landed_at else ""}
 
 
-def landed_batch(settings: Settings, landing: LandingSource, dt: str) -> LandedBatch:
-    """The batch of one entity and day as the sensor sees it (same listing, same fingerprint)."""
-    if settings.landing.startswith("s3://"):
-        files, etags, _ = S3Landing(settings).objects(f"{landing.prefix}/dt={dt}/")
-        files = [f for f in files if (f.source, f.entity, f.dt) == (landing.source, landing.entity, dt)]
-    else:
-        files, etags = files_for(settings, landing, dt), {}
-    return LandedBatch(len(files), fingerprint(files, etags), max((f.mtime for f in files), default=None))
+def landed_batches(settings: Settings, landing: LandingSource, days: list[str]) -> dict[str, LandedBatch]:
+    """{day: the batch of one entity and day as the sensor sees it} (same listing, same fingerprint)."""
+    s3 = S3Landing(settings) if settings.landing.startswith("s3://") else None
+    out = {}
+    for dt in days:
+        if s3 is not None:
+            files, etags, _ = s3.objects(f"{landing.prefix}/dt={dt}/")
+            files = [f for f in files if (f.source, f.entity, f.dt) == (landing.source, landing.entity, dt)]
+        else:
+            files, etags = files_for(settings, landing, dt), {}
+        out[dt] = LandedBatch(len(files), fingerprint(files, etags), max((f.mtime for f in files), default=None))
+    return out
 
 
 def latest_metadata(instance, spec, days: list[str]) -> dict[str, dict]:

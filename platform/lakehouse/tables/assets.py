@@ -32,7 +32,7 @@ from dagster import (
 )
 
 from lakehouse.automation.conditions import condition_for
-from lakehouse.automation.fingerprints import landed_batch
+from lakehouse.automation.fingerprints import landed_batches
 from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
@@ -157,6 +157,24 @@ def missing_upstreams(spec: TableSpec, keys: list[str], present: dict[str, list[
     return out
 
 
+def _published_empty(instance, spec: TableSpec, days: list[str], present: dict[str, list[str]]
+                     ) -> dict[str, set[str]]:
+    """{upstream: its days among `days` that are absent from the warehouse because their latest materialization
+    published no rows (a database day with no rows, a day whose rows were all quarantined) - not because
+    nothing arrived (a landing day without files is never materialized, or says it read no files)."""
+    from lakehouse.automation.fingerprints import FILES, latest_metadata
+
+    out: dict[str, set[str]] = {}
+    for up in spec.upstreams:
+        lacking = [d for d in days if d not in set(present[up.table])]
+        if up.table == spec.id or not lacking:
+            continue
+        for day, meta in latest_metadata(instance, get_spec(up.table), lacking).items():
+            if meta.get("dagster/row_count") == 0 and meta.get(FILES) != 0:
+                out.setdefault(up.table, set()).add(day)
+    return out
+
+
 def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
     key = asset_key(spec)
     body = _bronze_body if spec.layer == "bronze" else _model_body
@@ -202,7 +220,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     watch = Stopwatch()
     # fingerprinted before the files are read: a file landing in between can only cause one more run, never a
     # batch recorded as read that was not
-    landed = {dt: landed_batch(settings, spec.landing, dt) for dt in keys}
+    landed = landed_batches(settings, spec.landing, keys)
     if not any(b.files for b in landed.values()):
         context.log.warning(f"{spec.id}: no landing files for {_span(keys)} under {settings.landing}/"
                             f"{spec.landing.prefix}; nothing published, its downstream waits for them")
@@ -269,6 +287,8 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
             r = results[dt]
             context.log.info(f"{spec.id} {dt}: {r.rows_written} rows in {r.batches} batches from {r.source} "
                              f"(source count {r.source_count}, attempt {r.attempts}, {r.mode})")
+            # a day the source had no rows for is published empty: its downstream reads it as empty, rightly
+            context.add_asset_metadata({"dagster/row_count": r.rows_written}, partition_key=dt)
         data = pa.concat_tables([r.table for r in results.values()]) if results else pa.table({})
     mismatched = {dt: {"source_count": r.source_count, "rows_written": r.rows_written}
                   for dt, r in results.items() if r.source_count != r.rows_written}
@@ -299,6 +319,12 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
     covered = batch_days(spec, keys)
     present = {up.table: lakehouse.partitions_of(get_spec(up.table)) for up in spec.upstreams}  # no JVM needed
     missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
+    published_empty = set()
+    if missing:  # a day published with no rows holds no files, yet it is there: count it
+        published_empty = _published_empty(context.instance, spec, covered, present)
+        for table, days in published_empty.items():
+            present[table] = sorted(set(present[table]) | days)
+        missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
     if missing and len(missing) == len(keys):  # nothing to build: wait for the upstream, publish nothing
         context.log.warning(f"{spec.id} {_span(keys)}: skipped, nothing published: {_reasons(missing)}")
         return
@@ -317,7 +343,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
             parts = upstream_partitions(up, spec, keys, present[up.table])
         with watch("read_upstream"):  # a lazy, partition-filtered scan
             views[up.view] = lakehouse.read_df(session, up_spec, parts, missing_ok=up.table == spec.id
-                                               or up.needs == "optional")
+                                               or up.needs == "optional" or up.table in published_empty)
         views[up.view].createOrReplaceTempView(up.view)
 
     if spec.transform is not None:
