@@ -182,7 +182,7 @@ def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lak
 def test_what_a_day_needs_of_its_upstreams_and_what_counts_as_published_empty():
     from dagster import AssetMaterialization
 
-    from lakehouse.tables.assets import _published_empty, missing_upstreams
+    from lakehouse.tables.readiness import missing_upstreams, published_empty
     from lakehouse.tables.registry import get_spec
 
     gold = get_spec("gold.daily_sales_summary")  # orders of the day; products as of the week before
@@ -203,6 +203,6 @@ def test_what_a_day_needs_of_its_upstreams_and_what_counts_as_published_empty():
                                                              metadata={"dagster/row_count": 0}))
     instance.report_runless_asset_event(AssetMaterialization(["bronze", "shop_orders"], partition="2024-06-04",
                                                              metadata={"dagster/row_count": 0, "landing_files": 0}))
-    assert _published_empty(instance, gold, ["2024-06-03", "2024-06-04"], ok) == {"silver.orders": {"2024-06-04"}}
+    assert published_empty(instance, gold, ["2024-06-03", "2024-06-04"], ok) == {"silver.orders": {"2024-06-04"}}
     orders = get_spec("silver.orders")
-    assert _published_empty(instance, orders, ["2024-06-04"], {"bronze.shop_orders": [], "silver.fx_rates": []}) == {}
+    assert published_empty(instance, orders, ["2024-06-04"], {"bronze.shop_orders": [], "silver.fx_rates": []}) == {}

@@ -8,7 +8,7 @@ step fails, downstream assets do not run.
 # No `from __future__ import annotations` here: Dagster reads the `context` annotation of the asset function
 # at definition time and refuses it as a string.
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pyarrow as pa
 from dagster import (
@@ -42,6 +42,7 @@ from lakehouse.quality.contracts import contract_columns, evaluate_contract
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
+from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
 from lakehouse.tables.registry import get_spec
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
@@ -121,60 +122,6 @@ def _per_partition_seconds(context: AssetExecutionContext, metadata: dict) -> di
     return {k: v for k, v in metadata.items() if not k.startswith("seconds.")}
 
 
-def _span(keys: list[str]) -> str:
-    return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
-
-
-def _reasons(missing: dict[str, list[str]]) -> str:
-    """One line: what each missing day lacks (days with the same lack are grouped)."""
-    days_by_reason: dict[str, list[str]] = {}
-    for day, reasons in sorted(missing.items()):
-        for reason in reasons:
-            days_by_reason.setdefault(reason, []).append(day)
-    return "; ".join(f"{reason} (for {', '.join(days) if len(days) <= 3 else f'{days[0]}..{days[-1]}, {len(days)} days'})"
-                     for reason, days in days_by_reason.items())
-
-
-def missing_upstreams(spec: TableSpec, keys: list[str], present: dict[str, list[str]], warehouse: str
-                      ) -> dict[str, list[str]]:
-    """{partition key: what it lacks} for each key whose upstreams, as the spec says it needs them
-    (`Upstream.needs`), are not all in the warehouse: a missing partition is never read as empty."""
-    out: dict[str, list[str]] = {}
-    for key in keys:
-        for up in spec.upstreams:
-            if up.table == spec.id or up.needs == "optional":
-                continue
-            have = present.get(up.table, [])
-            if up.needs == "day":
-                lacking = [d for d in batch_days(spec, [key]) if d not in set(have)]
-                if lacking:
-                    out.setdefault(key, []).append(f"{up.table} has no partition {_span(lacking)} in {warehouse}")
-            elif not upstream_partitions(up, spec, [key], have):
-                days = batch_days(spec, [key])
-                first = days[0] if up.window == "month" else (
-                    date.fromisoformat(days[0]) - timedelta(days=up.lookback_days)).isoformat()
-                out.setdefault(key, []).append(f"{up.table} has no partition from {first} to {days[-1]} in {warehouse}")
-    return out
-
-
-def _published_empty(instance, spec: TableSpec, days: list[str], present: dict[str, list[str]]
-                     ) -> dict[str, set[str]]:
-    """{upstream: its days among `days` that are absent from the warehouse because their latest materialization
-    published no rows (a database day with no rows, a day whose rows were all quarantined) - not because
-    nothing arrived (a landing day without files is never materialized, or says it read no files)."""
-    from lakehouse.automation.fingerprints import FILES, latest_metadata
-
-    out: dict[str, set[str]] = {}
-    for up in spec.upstreams:
-        lacking = [d for d in days if d not in set(present[up.table])]
-        if up.table == spec.id or not lacking:
-            continue
-        for day, meta in latest_metadata(instance, get_spec(up.table), lacking).items():
-            if meta.get("dagster/row_count") == 0 and meta.get(FILES) != 0:
-                out.setdefault(up.table, set()).add(day)
-    return out
-
-
 def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
     key = asset_key(spec)
     body = _bronze_body if spec.layer == "bronze" else _model_body
@@ -222,7 +169,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     # batch recorded as read that was not
     landed = landed_batches(settings, spec.landing, keys)
     if not any(b.files for b in landed.values()):
-        context.log.warning(f"{spec.id}: no landing files for {_span(keys)} under {settings.landing}/"
+        context.log.warning(f"{spec.id}: no landing files for {span(keys)} under {settings.landing}/"
                             f"{spec.landing.prefix}; nothing published, its downstream waits for them")
         return
     with watch("spark_session"):
@@ -319,17 +266,17 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
     covered = batch_days(spec, keys)
     present = {up.table: lakehouse.partitions_of(get_spec(up.table)) for up in spec.upstreams}  # no JVM needed
     missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
-    published_empty = set()
+    empty: dict[str, set[str]] = {}
     if missing:  # a day published with no rows holds no files, yet it is there: count it
-        published_empty = _published_empty(context.instance, spec, covered, present)
-        for table, days in published_empty.items():
+        empty = published_empty(context.instance, spec, covered, present)
+        for table, days in empty.items():
             present[table] = sorted(set(present[table]) | days)
         missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
     if missing and len(missing) == len(keys):  # nothing to build: wait for the upstream, publish nothing
-        context.log.warning(f"{spec.id} {_span(keys)}: skipped, nothing published: {_reasons(missing)}")
+        context.log.warning(f"{spec.id} {span(keys)}: skipped, nothing published: {describe_missing(missing)}")
         return
     if missing:  # a batch is one commit: never publish the ready days with the others read as empty
-        raise Failure(description=f"{spec.id}: {_reasons(missing)}; nothing was published. Materialize those days "
+        raise Failure(description=f"{spec.id}: {describe_missing(missing)}; nothing was published. Materialize those days "
                       "once their upstream is there, or the other days on their own.", allow_retries=False)
     watch = Stopwatch()
     with watch("spark_session"):  # the JVM starts here in the run's first Spark step
@@ -343,7 +290,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
             parts = upstream_partitions(up, spec, keys, present[up.table])
         with watch("read_upstream"):  # a lazy, partition-filtered scan
             views[up.view] = lakehouse.read_df(session, up_spec, parts, missing_ok=up.table == spec.id
-                                               or up.needs == "optional" or up.table in published_empty)
+                                               or up.needs == "optional" or up.table in empty)
         views[up.view].createOrReplaceTempView(up.view)
 
     if spec.transform is not None:
