@@ -163,11 +163,7 @@ def _report_steps(instance, result) -> None:
     spent = sum((s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run_id))
     run_s = max(stamps) - min(stamps) if stamps else 0.0
     metrics = {"run_s": round(run_s, 2), "in_steps_s": round(spent, 2), "orchestration_s": round(run_s - spent, 2)}
-    seen = set()
-    for event in result.get_asset_materialization_events():
-        if event.asset_key in seen:  # a range step reports once per partition, with the same metadata
-            continue
-        seen.add(event.asset_key)
+    for event in result.get_asset_materialization_events():  # each partition carries its share of its step
         for key, value in event.event_specific_data.materialization.metadata.items():
             if key.startswith("seconds."):
                 name = "phase_" + key.split(".", 1)[1] + "_s"

@@ -5,9 +5,12 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
+import shutil
+
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
+from lakehouse.automation.conditions import WAITS
 from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.resources import LakehouseResource
 from lakehouse.runs import RANGE_END, RANGE_START
@@ -31,8 +34,10 @@ def test_silver_follows_any_updated_day_not_only_the_latest(lakehouse_env):
     requested = {(".".join(k.path), p) for k, parts in _requested(result).items() for p in parts}
     # both days -- 2024-06-03 is far from the latest partition (today), which eager() alone would ignore
     assert {("silver.events", "2024-06-03"), ("silver.events", "2024-06-04"), ("silver.fx_rates", "2024-06-03")} <= requested
-    # tables whose other upstreams are not there yet wait for them: orders for fx_rates, gold for silver
-    assert not any(t.startswith("gold.") or t == "silver.orders" for t, _ in requested)
+    # upstreams requested on the same tick count: the day's silver and gold go together (one run per day), not
+    # a tick and a run per layer; the monthly table (another partitioning) follows on a later tick
+    assert {("silver.orders", "2024-06-03"), ("gold.daily_sales_summary", "2024-06-04")} <= requested
+    assert not any(t == "gold.business_metrics" for t, _ in requested)
 
 
 def _requested(result):
@@ -55,6 +60,9 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 20, 1)
     state = drive(defs, instance, state)
     assert state.failures == []
+    # as few runs as Dagster allows: the landed day, its silver and gold together, the month (another partitioning)
+    assert [(kind, partition) for kind, _, partition in state.runs] == [
+        ("landing", "2024-06-03"), ("automation", "2024-06-03"), ("automation", "2024-06-01")]
     gold = _gold_days(lakehouse)
     assert all(gold[t] == ["2024-06-03"] for t in gold if t != "gold.business_metrics")
     assert gold["gold.business_metrics"] == ["2024-06-01"]
@@ -68,6 +76,7 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     state.runs = []
     state = drive(defs, instance, state)
     assert state.failures == []
+    assert len(state.runs) == 3  # the day's bronze once, then its silver + gold, then the month
     followed = {(t, p) for _, tables, p in state.runs for t in tables}
     assert {("bronze.shop_orders", "2024-06-03"), ("silver.orders", "2024-06-03"),
             ("gold.daily_sales_summary", "2024-06-03"), ("gold.business_metrics", "2024-06-01")} <= followed
@@ -75,3 +84,126 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     after = {s.id: lakehouse.store().version(lakehouse.uri_of(s), lakehouse.format_of(s)) for s in specs_in("gold", domain="commerce")}
     assert after["gold.daily_sales_summary"] != version["gold.daily_sales_summary"]
     print(f"late file of an older day -> fresh gold in {state.seconds:.1f}s in-process ({len(state.runs)} runs)")
+
+
+def _waiting(evaluation, table: str) -> set[str]:
+    """Partitions for which the automation condition of `table` says an upstream partition is missing."""
+    def find(result):
+        if result.condition.get_label() == WAITS:
+            return result
+        return next(filter(None, (find(child) for child in result.child_results)), None)
+
+    result = next(r for r in evaluation.results if r.key == AssetKey(table.split(".")))
+    node = find(result)
+    return {k for k in DAILY_KEYS if k not in set(node.true_subset.expensively_compute_partition_keys())}
+
+
+DAILY_KEYS = ("2024-06-03",)
+
+
+@pytest.mark.slow
+def test_a_day_without_crm_files_waits_for_them_and_fails_nothing(lakehouse_env, spark):
+    from lakehouse.automation.drive import drive
+    from lakehouse.cli import _materialize
+    from lakehouse.definitions import build_definitions
+
+    defs, instance, lakehouse = build_definitions(), DagsterInstance.ephemeral(), LakehouseResource()
+    state = drive(defs, instance)  # the daemons' first ticks over an empty landing zone
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
+    shutil.rmtree(Path(urlparse(lakehouse_env.landing).path) / "crm")  # the CRM delivered nothing that day
+    state = drive(defs, instance, state)
+    assert state.failures == []
+    assert _gold_days(lakehouse)["gold.daily_sales_summary"] == ["2024-06-03"]
+    latest = instance.get_latest_materialization_event(AssetKey(["gold", "daily_sales_summary"]))
+    assert latest.asset_materialization.metadata["landing_to_publish_seconds"].value > 0  # shown on the partition
+    crm = [s for s in specs_in("silver", domain="commerce") if s.name.startswith("crm_")]
+    assert all(lakehouse.partitions_of(s) == [] for s in crm)
+    # the UI says what it waits for: the missing upstream partition, not some failure
+    evaluation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=state.automation_cursor)
+    assert _waiting(evaluation, "silver.crm_contacts") == {"2024-06-03"}
+    assert _waiting(evaluation, "silver.orders") == set()
+
+    # `lakehouse materialize` over that day: the CRM tables are skipped with a line, the run succeeds
+    run = _materialize("2024-06-03", "2024-06-03", ["commerce"], log_level="WARNING")
+    assert run.success and all(lakehouse.partitions_of(s) == [] for s in crm)
+
+
+@pytest.mark.slow
+def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env, spark):
+    """Dagster may believe an upstream partition exists that the warehouse being read lacks (e.g. two warehouses
+    sharing one Dagster storage): the model publishes nothing rather than reading it as empty."""
+    from lakehouse.definitions import build_definitions
+
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
+    defs, instance, lakehouse = build_definitions(), DagsterInstance.ephemeral(), LakehouseResource()
+    job = defs.resolve_job_def("lakehouse_daily")
+    chain = ["bronze.fx_rates", "bronze.shop_orders", "silver.fx_rates", "silver.orders"]
+    assert job.execute_in_process(instance=instance, partition_key="2024-06-03", asset_selection=[
+        AssetKey(t.split(".")) for t in chain]).success
+    gold = job.execute_in_process(instance=instance, partition_key="2024-06-03", raise_on_error=False,
+                                  asset_selection=[AssetKey(["gold", "daily_sales_summary"])])
+    assert gold.success and gold.get_asset_materialization_events() == []  # skipped, not "Unknown" rows
+    assert lakehouse.partitions_of(next(s for s in specs_in("gold") if s.name == "daily_sales_summary")) == []
+    lines = [e.message for e in instance.all_logs(gold.run_id) if "skipped" in (e.message or "")]
+    assert any("silver.products has no partition from 2024-05-27 to 2024-06-03 in file://" in line for line in lines)
+
+
+def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lakehouse_env, monkeypatch):
+    from dagster import AssetCheckEvaluation, AssetMaterialization, SensorResult, build_sensor_context
+
+    from lakehouse.automation.health import evaluate_freshness
+    from lakehouse.definitions import build_definitions
+
+    def checked(defs) -> set[str]:
+        return {"/".join(k.asset_key.path) for k in defs.resolve_asset_graph().asset_check_keys
+                if k.name == "freshness_check"}
+
+    monkeypatch.delenv("LAKEHOUSE_BILLING_DSN", raising=False)
+    defs = build_definitions()
+    assert "gold/daily_sales_summary" in checked(defs) and "gold/billing_daily_revenue" not in checked(defs)
+    monkeypatch.setenv("LAKEHOUSE_BILLING_DSN", "postgresql://lakehouse@127.0.0.1:5432/billing")
+    assert "gold/billing_daily_revenue" in checked(build_definitions())
+
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(["gold", "daily_sales_summary"], partition="2024-06-03"))
+    sensor = defs.resolve_sensor_def("gold_freshness")
+    result = sensor(build_sensor_context(instance=instance))
+    assert isinstance(result, SensorResult) and instance.get_runs() == []  # no run of checks only
+    assert [(e.asset_key.path, e.passed) for e in result.asset_events] == [(["gold", "daily_sales_summary"], True)]
+    for event in result.asset_events:  # what the daemon does with the sensor's result
+        instance.report_runless_asset_event(event)
+    keys = [k for k in defs.resolve_asset_graph().asset_check_keys if k.name == "freshness_check"]
+    now = instance.get_latest_materialization_event(AssetKey(["gold", "daily_sales_summary"])).timestamp
+    assert evaluate_freshness(instance, keys, now + 60) == []  # unchanged: not recorded again
+    stale = evaluate_freshness(instance, keys, now + 37 * 3600)
+    assert [(e.asset_key.path, e.passed) for e in stale] == [(["gold", "daily_sales_summary"], False)]
+    assert all(isinstance(e, AssetCheckEvaluation) for e in stale)
+
+
+def test_what_a_day_needs_of_its_upstreams_and_what_counts_as_published_empty():
+    from dagster import AssetMaterialization
+
+    from lakehouse.tables.readiness import missing_upstreams, published_empty
+    from lakehouse.tables.registry import get_spec
+
+    gold = get_spec("gold.daily_sales_summary")  # orders of the day; products as of the week before
+    wh = "file:///wh"
+    ok = {"silver.orders": ["2024-06-03"], "silver.products": ["2024-05-30"]}
+    assert missing_upstreams(gold, ["2024-06-03"], ok, wh) == {}
+    assert missing_upstreams(gold, ["2024-06-03", "2024-06-04"], ok, wh) == {
+        "2024-06-04": ["silver.orders has no partition 2024-06-04 in file:///wh"]}
+    assert missing_upstreams(gold, ["2024-06-03"], {"silver.orders": ["2024-06-03"], "silver.products": []}, wh) == {
+        "2024-06-03": ["silver.products has no partition from 2024-05-27 to 2024-06-03 in file:///wh"]}
+    month = get_spec("gold.business_metrics")  # any day of the month will do
+    assert missing_upstreams(month, ["2024-06-01"], {"silver.orders": ["2024-06-03"], "silver.products": ["2024-06-03"]}, wh) == {}
+
+    # a day absent from the warehouse is there, empty, when its latest materialization published no rows
+    # (a database day without rows); a landing day that read no files is not
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(["silver", "orders"], partition="2024-06-04",
+                                                             metadata={"dagster/row_count": 0}))
+    instance.report_runless_asset_event(AssetMaterialization(["bronze", "shop_orders"], partition="2024-06-04",
+                                                             metadata={"dagster/row_count": 0, "landing_files": 0}))
+    assert published_empty(instance, gold, ["2024-06-03", "2024-06-04"], ok) == {"silver.orders": {"2024-06-04"}}
+    orders = get_spec("silver.orders")
+    assert published_empty(instance, orders, ["2024-06-04"], {"bronze.shop_orders": [], "silver.fx_rates": []}) == {}

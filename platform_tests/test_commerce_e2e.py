@@ -158,6 +158,11 @@ def test_each_day_of_a_backfill_reports_its_own_numbers(lakehouse_env):
             quarantined = table_content(table, quarantine=True, partitions=[day]).num_rows
             assert (m["rows_published"], m["rows_quarantined"]) == (published, quarantined), (table, day)
             assert m["rows_in"] == published + quarantined and m["dagster/row_count"] == published
+    # preview, seconds and batch facts are each partition's own: a day previews its own rows
+    fx = {day: meta[("silver.fx_rates", day)] for day in (START, END)}
+    assert START in fx[START]["preview"] and END not in fx[START]["preview"] and END in fx[END]["preview"]
+    assert fx[START]["seconds.write"] == fx[END]["seconds.write"]  # each carries its share of the one step
+    assert fx[START]["batch"] == f"{START}..{END} (2 partitions in one step)" and "partitions" not in fx[START]
     orders = meta[("silver.orders", START)]
     assert {"violations.positive_quantity", "null_rate.order_id"} <= set(orders)
     assert 0 <= orders["null_rate.order_id"] <= 1

@@ -18,6 +18,8 @@ def test_defaults_load_from_an_empty_environment(tmp_path):
     assert settings.retention_days == {"bronze": 90, "silver": 365, "gold": 730}
     assert (settings.table_format, settings.store, settings.spark_master) == ("delta", "spark", "local[*]")
     assert settings.pii_salt == DEV_PII_SALT and settings.billing_dsn is None
+    assert settings.start_date == "2024-06-01"  # the first month of the sample data
+    assert Settings.from_env({"LAKEHOUSE_START_DATE": " 2025-02-10 "}).start_date == "2025-02-10"
 
 
 def test_good_values_are_read(tmp_path):
@@ -61,6 +63,8 @@ BAD_SETTINGS = [
     ("LAKEHOUSE_BILLING_RETRY_DELAY", "nan", "number of seconds"),
     ("LAKEHOUSE_QUERY_TIMEOUT", "0", "at least 0.1"),
     ("LAKEHOUSE_QUERY_MEMORY_MB", "lots", "megabytes"),
+    ("LAKEHOUSE_START_DATE", "2024-6-1", "a day YYYY-MM-DD"),
+    ("LAKEHOUSE_START_DATE", "2999-01-01", "to today"),
 ]
 
 

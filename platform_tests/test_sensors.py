@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _tick(cursor=None, instance=None):
     sensor = build_landing_sensor(specs_in("bronze"))
-    context = build_sensor_context(cursor=cursor, instance=instance, resources={"lakehouse": LakehouseResource()})
+    context = build_sensor_context(cursor=cursor, instance=instance or DagsterInstance.ephemeral(),
+                                   resources={"lakehouse": LakehouseResource()})
     result = sensor(context)
     requests = [] if isinstance(result, SkipReason) else list(result)
     return requests, context.cursor
@@ -35,9 +36,10 @@ def _day_folder(settings, entity="orders", dt="2024-06-03") -> Path:
 def test_each_batch_is_requested_exactly_once(lakehouse_env):
     land_commerce(lakehouse_env, date(2024, 6, 3), 2, 20, 1)
     first, cursor = _tick()
-    assert len(first) == 14  # 7 entities x 2 days
-    assert {r.partition_key for r in first} == {"2024-06-03", "2024-06-04"}
-    assert all(len(r.asset_selection) == 1 and r.run_key.count("@") == 1 for r in first)
+    assert [r.partition_key for r in first] == ["2024-06-03", "2024-06-04"]  # one run per landed day ...
+    assert all(len(r.asset_selection) == 7 and r.run_key.count("@") == 1 for r in first)  # ... of its 7 entities
+    assert first[0].tags["lakehouse/day"] == "2024-06-03" and first[0].tags["lakehouse/domain"] == "commerce"
+    assert first[0].tags["lakehouse/landing_files"] == "7" and len(first[0].tags["lakehouse/landing_fingerprint"]) == 16
     assert json.loads(cursor)["v"] == 2 and len(json.loads(cursor)["batches"]) == 14
 
     again, cursor2 = _tick(cursor)
@@ -77,7 +79,8 @@ def test_the_watermark_window_only_refingerprints_recent_batches(lakehouse_env):
     changed, _ = changed_batches(lakehouse_env, newest)
     assert list(changed) == ["shop/orders/2024-06-04"] and changed != {k: all_batches[k] for k in changed}
     # an old cursor (a plain {batch: fingerprint} map) is read as a full rescan
-    assert LandingCursor.parse(json.dumps(all_batches)).batches == all_batches
+    fingerprints = {k: b.fingerprint for k, b in all_batches.items()}
+    assert LandingCursor.parse(json.dumps(fingerprints)).batches == fingerprints
 
 
 @pytest.fixture
@@ -116,8 +119,8 @@ def test_exactly_once_across_daemon_restarts(dagster_home, lakehouse_env):
     now = datetime.now(timezone.utc)
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
     runs = _daemon_tick(dagster_home, now)
-    assert len(runs) == 7
-    assert len({r.tags["dagster/run_key"] for r in runs}) == 7
+    assert len(runs) == 1 and runs[0].tags["lakehouse/landing_files"] == "7"  # one run for the landed day
+    assert len(runs[0].asset_selection) == 7
 
     first_ids = {r.run_id for r in runs}
     # while the daemon is down one more file lands in a day already processed; the restarted daemon (a new
@@ -125,9 +128,9 @@ def test_exactly_once_across_daemon_restarts(dagster_home, lakehouse_env):
     (_day_folder(lakehouse_env) / "while-down.csv").write_text(
         "order_id,customer_id,order_ts,currency,amount,status\nZ1,C1,2024-06-03T10:00:00,EUR,9.5,placed\n")
     runs = _daemon_tick(dagster_home, now + timedelta(seconds=30))
-    assert [(r.tags["lakehouse/landing_batch"], r.tags["dagster/partition"]) for r in runs
-            if r.run_id not in first_ids] == [("shop/orders/2024-06-03", "2024-06-03")]
-    assert len(_daemon_tick(dagster_home, now + timedelta(seconds=60))) == 8
+    assert [(r.tags["lakehouse/landing_batches"], r.tags["dagster/partition"]) for r in runs
+            if r.run_id not in first_ids] == [("shop/orders", "2024-06-03")]
+    assert len(_daemon_tick(dagster_home, now + timedelta(seconds=60))) == 2
 
 
 def test_s3_listing_pages_past_1000_keys_and_shared_timestamps(s3_lakehouse_env):
@@ -156,3 +159,30 @@ def test_s3_listing_pages_past_1000_keys_and_shared_timestamps(s3_lakehouse_env)
     late, cursor2 = _tick(cursor)
     assert [r.partition_key for r in late] == ["2024-06-03"]
     assert _tick(cursor2)[0] == []
+
+
+@pytest.mark.slow
+def test_a_batch_materialized_by_any_path_is_never_requested_again(lakehouse_env, spark):
+    from lakehouse.definitions import build_definitions
+
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 5, 1)
+    instance = DagsterInstance.ephemeral()
+    bronze = [AssetKey(s.asset_key_path) for s in specs_in("bronze", domain="commerce")]
+    # materialized outside the sensor, as `lakehouse demo` or `materialize` do
+    run = build_definitions().resolve_job_def("lakehouse_daily").execute_in_process(
+        instance=instance, asset_selection=bronze, partition_key="2024-06-03")
+    assert run.success
+    meta = {".".join(ev.asset_key.path): ev.event_specific_data.materialization.metadata
+            for ev in run.get_asset_materialization_events()}
+    assert meta["bronze.shop_orders"]["landing_files"].value == 1 and meta["bronze.shop_orders"]["landed_at"].value
+
+    requests, cursor = _tick(None, instance)  # a sensor starting afresh (make dev after make demo)
+    assert requests == [] and len(json.loads(cursor)["batches"]) == 7
+
+    # a late file changes one batch: its day runs again, for the changed entity only; a sensor that lost its
+    # cursor asks for exactly the same run (the other six are trusted from their materializations)
+    (_day_folder(lakehouse_env) / "late.csv").write_text(
+        "order_id,customer_id,order_ts,currency,amount,status\nZ1,C1,2024-06-03T10:00:00,EUR,9.5,placed\n")
+    late, _ = _tick(cursor, instance)
+    assert [(r.partition_key, r.asset_selection) for r in late] == [("2024-06-03", [AssetKey(["bronze", "shop_orders"])])]
+    assert [r.run_key for r in _tick(None, instance)[0]] == [late[0].run_key]

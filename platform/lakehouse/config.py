@@ -11,6 +11,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -18,6 +19,9 @@ from lakehouse.errors import ConfigError
 from lakehouse.secrets import MASK, DsnError, check_dsn, mask_dsn
 
 LAYERS = ("bronze", "silver", "gold")
+# The first partition of every table (LAKEHOUSE_START_DATE): the first day of the month the sample data starts in
+# (`lakehouse demo` and `land` default to 2024-06-03). A partition before the data only reads "missing" in the UI.
+DEFAULT_START_DATE = "2024-06-01"
 DEFAULT_RETENTION_DAYS = {"bronze": 90, "silver": 365, "gold": 730}
 # Salt mixed into hashes of personal data (e.g. silver.apollo_contacts.email_hash). This default is for
 # local development and tests only: a warehouse off the local disk refuses to run with it (for_run).
@@ -201,6 +205,20 @@ def _database(env: Mapping[str, str], name: str) -> DatabaseSettings:
     )
 
 
+def _start_date(env: Mapping[str, str]) -> str:
+    raw = env.get("LAKEHOUSE_START_DATE")
+    if raw is None or not raw.strip():
+        return DEFAULT_START_DATE
+    try:
+        day = date.fromisoformat(raw.strip())
+    except ValueError:
+        day = None
+    if day is None or len(raw.strip()) != 10 or not date(2000, 1, 1) <= day <= date.today():
+        raise ConfigError.invalid("LAKEHOUSE_START_DATE", raw, "a day YYYY-MM-DD from 2000-01-01 to today: the first "
+                                  "partition of every table")
+    return day.isoformat()
+
+
 def _pii_salt(env: Mapping[str, str]) -> str:
     raw = env.get("LAKEHOUSE_PII_SALT")
     if raw is None or raw == "":
@@ -293,6 +311,7 @@ class Settings:
     athena_output: str | None = None
     athena_workgroup: str | None = None
     retention_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+    start_date: str = DEFAULT_START_DATE  # env LAKEHOUSE_START_DATE: the first partition of every table
     pii_salt: str = DEV_PII_SALT
     """Salt for hashing personal data (env LAKEHOUSE_PII_SALT). The default is a development value: set
     LAKEHOUSE_PII_SALT to a secret in production, and keep it stable (changing it changes every hash)."""
@@ -348,6 +367,7 @@ class Settings:
             athena_workgroup=_pattern(env, "LAKEHOUSE_ATHENA_WORKGROUP", _WORKGROUP,
                                       "an Athena workgroup name (letters, digits, . _ -)"),
             retention_days=_retention(env),
+            start_date=_start_date(env),
             pii_salt=_pii_salt(env),
             databases={name: _database(env, name) for name in DATABASES},
             query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),

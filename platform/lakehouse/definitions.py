@@ -7,6 +7,7 @@ from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_
 from lakehouse.automation.kafka_sensor import kafka_sensor
 from lakehouse.automation.sensors import build_landing_sensor
 from lakehouse.domains.behavior.schedule import behavior_export_schedule
+from lakehouse.config import Settings
 from lakehouse.domains.billing.schedule import billing_export_schedule
 from lakehouse.engine.spark import SparkResource
 from lakehouse.io_manager import LakehouseIOManager
@@ -17,14 +18,14 @@ from lakehouse.tables.registry import all_specs
 
 
 def build_definitions() -> Definitions:
-    specs = all_specs()
+    specs, settings = all_specs(), Settings.from_env()
     lakehouse = LakehouseResource()
-    assets = build_assets(specs)
-    freshness_checks, freshness_sensor = build_freshness(assets, specs)
+    assets = build_assets(specs, settings.start_date)
+    freshness_checks, freshness_sensor = build_freshness(assets, specs, settings)
     return Definitions(
         assets=assets,
         asset_checks=freshness_checks,
-        jobs=[*build_jobs(specs), lakehouse_maintenance],
+        jobs=[*build_jobs(specs, settings.start_date), lakehouse_maintenance],
         schedules=[maintenance_schedule, billing_export_schedule, behavior_export_schedule],
         sensors=[
             build_landing_sensor(tuple(s for s in specs if s.layer == "bronze")),

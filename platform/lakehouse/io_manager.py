@@ -1,7 +1,10 @@
 """The IO manager: overwrites exactly the partitions a run was asked for and records what it wrote."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import (
     ConfigurableIOManager,
     Failure,
@@ -16,6 +19,7 @@ from pyspark.sql import DataFrame
 from lakehouse.engine.spark import get_spark
 from lakehouse.errors import LakehouseError
 from lakehouse.resources import LakehouseResource
+from lakehouse.tables.partitions import batch_days
 from lakehouse.tables.registry import get_spec
 from lakehouse.timing import Stopwatch
 
@@ -36,6 +40,54 @@ def preview_markdown(table: pa.Table, rows: int = 5, hidden: tuple[str, ...] = (
     return "\n".join(lines)
 
 
+def share_seconds(seconds: dict[str, float], partitions: int) -> dict[str, float]:
+    """A step's `seconds.*` as each of its partitions' share: one Spark job served them all, so summing every
+    partition's materialization gives the step's time."""
+    return {k: round(float(getattr(v, "value", v)) / max(partitions, 1), 3) for k, v in seconds.items()}
+
+
+def _visible(spec, obj) -> list[str]:
+    names = obj.column_names if isinstance(obj, pa.Table) else obj.columns
+    return [c for c in names if c not in spec.pii and not c.startswith("_")]
+
+
+def _heads(spec, obj: pa.Table | DataFrame, partitions: list[str], rows: int = 5) -> dict:
+    """{partition: its first rows} (or {None: the first rows}) in one Spark job; PII and lineage never read."""
+    visible = _visible(spec, obj)
+    if not partitions or "dt" not in visible:
+        head = obj.select(visible).slice(0, rows) if isinstance(obj, pa.Table) else obj.select(*visible).limit(rows).toArrow()
+        return {key: head for key in partitions or [None]}
+    if isinstance(obj, pa.Table):
+        table = obj.select(visible)
+    else:
+        from pyspark.sql import Window, functions as F
+
+        first = F.row_number().over(Window.partitionBy("dt").orderBy(F.lit(1)))
+        table = (obj.select(*visible).where(F.col("dt").isin(partitions)).withColumn("__n", first)
+                 .where(F.col("__n") <= rows).drop("__n").toArrow())
+    return {key: table.filter(pc.equal(table["dt"], key)).slice(0, rows) for key in partitions}
+
+
+def _bronze_sources(spec) -> list:
+    if spec.layer == "bronze":
+        return [spec]
+    found = {}
+    for up in spec.upstreams:
+        if up.table != spec.id:
+            found.update({s.id: s for s in _bronze_sources(get_spec(up.table))})
+    return list(found.values())
+
+
+def _landing_of(spec, context: OutputContext, partitions: list[str]) -> dict[str, datetime | None]:
+    """{gold partition: newest landing time of the files it was built from}, as bronze recorded it."""
+    if spec.layer != "gold" or not partitions:
+        return {}
+    from lakehouse.automation.fingerprints import newest_landing
+
+    bronze, instance = _bronze_sources(spec), context.step_context.instance
+    return {key: newest_landing(instance, bronze, batch_days(spec, [key])) for key in partitions}
+
+
 def _spec_for(context: OutputContext | InputContext):
     return get_spec(".".join(context.asset_key.path))
 
@@ -53,25 +105,37 @@ class LakehouseIOManager(ConfigurableIOManager):
             result, glue_name = self.lakehouse.publish(spec, obj, partitions, watch)
         except LakehouseError as exc:  # e.g. a column type change: retrying cannot help
             raise Failure(description=str(exc), allow_retries=False) from exc
+        published = datetime.now(timezone.utc)
+        # what holds for the whole table goes on every partition's materialization ...
         metadata = {
             "dagster/row_count": result.rows,
             "dagster/uri": result.uri,
             "dagster/column_schema": table_schema(result.schema),
-            "partitions": MetadataValue.json(result.partitions),
             "format": result.format,
         }
+        if len(partitions) > 1:
+            metadata["batch"] = f"{partitions[0]}..{partitions[-1]} ({len(partitions)} partitions in one step)"
         if result.version is not None:
             metadata["delta_version"] = result.version
         if result.added_columns:
             metadata["added_columns"] = MetadataValue.json(result.added_columns)
         if glue_name:
             metadata["dagster/table_name"] = glue_name
-        visible = [c for c in (obj.column_names if isinstance(obj, pa.Table) else obj.columns)
-                   if c not in spec.pii and not c.startswith("_")]
-        head = obj.select(visible).slice(0, 5) if isinstance(obj, pa.Table) else obj.select(*visible).limit(5).toArrow()
-        metadata["preview"] = MetadataValue.md(preview_markdown(head, hidden=tuple(spec.pii)))
-        metadata.update(watch.metadata())
+        if not partitions:
+            metadata["preview"] = MetadataValue.md(preview_markdown(_heads(spec, obj, [])[None], hidden=tuple(spec.pii)))
+            metadata.update(watch.metadata())
         context.add_output_metadata(metadata)
+        # ... and what is each partition's own on that partition: its rows' preview, its share of the step's
+        # seconds and, for gold, how long after its files landed it was published
+        heads = _heads(spec, obj, partitions)
+        landed = _landing_of(spec, context, partitions)
+        for key in partitions:
+            own = {"preview": MetadataValue.md(preview_markdown(heads[key], hidden=tuple(spec.pii))),
+                   **share_seconds(watch.metadata(), len(partitions))}
+            if landed.get(key):
+                own["landed_at"] = landed[key].isoformat()
+                own["landing_to_publish_seconds"] = round((published - landed[key]).total_seconds(), 1)
+            context.step_context.add_asset_metadata(own, asset_key=context.asset_key, partition_key=key)
 
     def load_input(self, context: InputContext) -> DataFrame:
         spec = _spec_for(context.upstream_output) if context.upstream_output else _spec_for(context)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 
 from lakehouse.tables.assets import asset_key
-from lakehouse.tables.partitions import DAILY, MONTHLY
+from lakehouse.tables import partitions
 from lakehouse.tables.registry import landing_domains
 from lakehouse.tables.spec import TableSpec
 
@@ -21,22 +21,22 @@ def job_name(scope: str, partitioning: str) -> str:
     return f"{scope}_{partitioning}"
 
 
-def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str):
+def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str, start: str):
     daily = [asset_key(s) for s in specs if s.partitioning == "daily"]
     monthly = [asset_key(s) for s in specs if s.partitioning == "monthly"]
     jobs = []
     if daily:
-        jobs.append(define_asset_job(job_name(name, "daily"), selection=AssetSelection.assets(*daily), partitions_def=DAILY,
+        jobs.append(define_asset_job(job_name(name, "daily"), selection=AssetSelection.assets(*daily), partitions_def=partitions.daily(start),
                                      description=f"Every daily table of {what}, bronze to gold, for the chosen days."))
     if monthly:
         jobs.append(define_asset_job(job_name(name, "monthly"), selection=AssetSelection.assets(*monthly),
-                                     partitions_def=MONTHLY, description=f"Monthly tables of {what}."))
+                                     partitions_def=partitions.monthly(start), description=f"Monthly tables of {what}."))
     return jobs
 
 
-def build_jobs(specs: tuple[TableSpec, ...]):
+def build_jobs(specs: tuple[TableSpec, ...], start: str):
     landing_fed = landing_domains(specs)
-    jobs = _jobs_for(LANDING, tuple(s for s in specs if s.domain in landing_fed), "the landing-fed domains")
+    jobs = _jobs_for(LANDING, tuple(s for s in specs if s.domain in landing_fed), "the landing-fed domains", start)
     for domain in sorted({s.domain for s in specs}):
-        jobs += _jobs_for(domain, tuple(s for s in specs if s.domain == domain), f"the {domain} domain")
+        jobs += _jobs_for(domain, tuple(s for s in specs if s.domain == domain), f"the {domain} domain", start)
     return jobs

@@ -59,10 +59,16 @@ class LakehouseResource(ConfigurableResource):
     def partitions_of(self, spec: TableSpec) -> list[str]:
         return self.store().partitions(self.uri_of(spec), self.format_of(spec))
 
-    def read_df(self, spark: SparkSession, spec: TableSpec, partitions: Sequence[str] | None) -> DataFrame:
-        """Read partitions as a DataFrame; a table with no data yet gives an empty frame of its declared columns."""
+    def read_df(self, spark: SparkSession, spec: TableSpec, partitions: Sequence[str] | None,
+                missing_ok: bool = False) -> DataFrame:
+        """Read partitions as a DataFrame. A table that is not in this warehouse is an error naming table and
+        warehouse (a missing upstream is never read as empty), unless `missing_ok` (a table's own history on
+        its first run): then an empty frame of its declared columns."""
         store, uri, fmt = self.store(), self.uri_of(spec), self.format_of(spec)
         if not store.exists(uri, fmt):
+            if not missing_ok:
+                raise LakehouseError(f"{spec.id} is not in the warehouse {self.settings().warehouse} yet: "
+                                     "materialize it first")
             if not spec.columns:
                 raise LakehouseError(f"{spec.id} has no data yet and declares no columns to start from")
             ddl = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns if c.name != "dt")

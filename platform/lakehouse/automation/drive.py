@@ -13,7 +13,7 @@ from dagster import (AssetKey, DagsterInstance, Definitions, RunRequest, SkipRea
                      evaluate_automation_conditions)
 
 from lakehouse.automation.sensors import SENSOR_NAME
-from lakehouse.jobs import job_name
+from lakehouse.jobs import LANDING, job_name
 from lakehouse.tables.registry import all_specs, get_spec
 
 
@@ -33,8 +33,9 @@ class Drive:
 def _execute(defs: Definitions, instance: DagsterInstance, request: RunRequest, kind: str, drive: Drive) -> None:
     began = time.monotonic()
     keys = list(request.asset_selection or [])
-    spec = get_spec(".".join(keys[0].path))  # a request holds one domain's tables of one partitioning
-    job = defs.resolve_job_def(job_name(spec.domain, spec.partitioning))
+    spec = get_spec(".".join(keys[0].path))  # a request holds tables of one partitioning
+    # the landing sensor's day runs may hold several landing-fed domains; automation's hold one domain
+    job = defs.resolve_job_def(job_name(LANDING if kind == "landing" else spec.domain, spec.partitioning))
     result = job.execute_in_process(run_config=QUIET, instance=instance, asset_selection=keys, partition_key=request.partition_key,
                                     tags=dict(request.tags or {}), raise_on_error=False)
     tables = sorted(".".join(k.path) for k in keys)

@@ -38,7 +38,7 @@ def evaluate_kafka(lakehouse: LakehouseResource) -> RunRequest | SkipReason:
     if batch.empty:
         return SkipReason(f"no new messages in {settings.kafka_topic} (offsets {committed.next})")
     # events from broken clocks (before the first partition, after tomorrow) are stored, under today's run
-    days = valid_days(sorted(message_days(settings.kafka_bootstrap, batch))) or [date.today().isoformat()]
+    days = valid_days(sorted(message_days(settings.kafka_bootstrap, batch)), settings.start_date) or [date.today().isoformat()]
     end = json.dumps({str(p): o for p, o in sorted(batch.end.items())})
     return RunRequest(run_key=f"{settings.kafka_topic}@{end}", asset_selection=[asset_key(spec)],
                       tags={END_TAG: end, RANGE_START: days[0], RANGE_END: days[-1]})

@@ -1,11 +1,16 @@
-"""The landing sensor: one bronze run per new or changed (entity, day) batch of landed files.
+"""The landing sensor: one run per landed day, holding the bronze table of every entity whose batch is new.
 
-Exactly once: each batch is fingerprinted by the names, sizes, modification times (and S3 ETags) of its
-complete files. The cursor, which the Dagster instance stores (so it survives daemon restarts), holds
+Exactly once: each (entity, day) batch is fingerprinted by the names, sizes, modification times (and S3 ETags)
+of its complete files (`fingerprints.py`). Before requesting a batch the sensor looks at the latest
+materialization of that bronze partition: bronze records the fingerprint of the files it read, so a batch
+already materialized from the same files is never requested again, whichever path materialized it (demo, CLI,
+backfill or an earlier tick). The cursor, which the Dagster instance stores (so it survives daemon restarts), holds
     {"v": 2, "watermark": <newest LastModified seen>, "batches": {"source/entity/dt": fingerprint},
      "pending": [batches landed for a day that has no partition yet]}
-and the run key is "source/entity/dt@fingerprint", so Dagster itself refuses a duplicate even when a cursor
-update is lost. A new file in an already processed day changes the fingerprint and re-runs that day.
+and the run key is "dt@<fingerprint of the day's requested batches>", so Dagster itself refuses a duplicate
+even when a cursor update is lost. A new file in an already processed day changes that entity's fingerprint
+and re-runs the day for the changed entities only: the others' bronze would be rewritten with the same rows
+and, worse, wake automation for every table downstream of them.
 Files still being written (zero bytes, temporary names) are ignored until they are complete.
 
 Only batches with a file modified after `watermark - settle` are re-fingerprinted. On S3 that filter is
@@ -22,13 +27,14 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Callable
 
-from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
+from lakehouse.automation.fingerprints import FINGERPRINT, LandedBatch, S3Landing, fingerprint, latest_metadata
 from lakehouse.config import Settings
-from lakehouse.ingest.landing import LandingFile, is_complete, list_landing, parse_key
+from lakehouse.ingest.landing import LandingFile, list_landing
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.partitions import DAILY, START_DATE
 from lakehouse.tables.spec import TableSpec
 
 SETTLE = timedelta(minutes=10)
@@ -60,50 +66,19 @@ def batch_key(f: LandingFile) -> str:
     return f"{f.source}/{f.entity}/{f.dt}"
 
 
-def fingerprint(files: list[LandingFile], etags: dict[str, str] | None = None) -> str:
-    etags = etags or {}
-    parts = sorted((f.name, f.size, str(f.mtime), etags.get(f.uri, "")) for f in files)
-    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:16]
-
-
-def batches(files: list[LandingFile]) -> dict[str, str]:
-    """{"source/entity/dt": fingerprint of its files}."""
+def batches(files: list[LandingFile], etags: dict[str, str] | None = None) -> dict[str, LandedBatch]:
+    """{"source/entity/dt": its batch (file count, fingerprint, newest mtime)}."""
     grouped: dict[str, list[LandingFile]] = defaultdict(list)
     for f in files:
         grouped[batch_key(f)].append(f)
-    return {key: fingerprint(group) for key, group in grouped.items()}
-
-
-class _S3Landing:
-    """The landing zone on S3, listed with dagster-aws's paginated `get_objects`."""
-
-    def __init__(self, settings: Settings):
-        import boto3
-
-        self.bucket, _, prefix = settings.landing[len("s3://"):].partition("/")
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = boto3.client("s3", endpoint_url=settings.aws_endpoint_url, region_name=settings.aws_region)
-
-    def objects(self, under: str = "", since: datetime | None = None) -> tuple[list[LandingFile], dict, datetime | None]:
-        """(complete files, their ETags, newest LastModified of any object listed)."""
-        from dagster_aws.s3.sensor import get_objects
-
-        files, etags, newest = [], {}, None
-        for obj in get_objects(self.bucket, self.prefix + under, since_last_modified=since, client=self.client):
-            newest = max(newest, obj["LastModified"]) if newest else obj["LastModified"]
-            key = parse_key(obj["Key"][len(self.prefix):])
-            if key and is_complete(key[3], obj.get("Size", 0)):
-                f = LandingFile(f"s3://{self.bucket}/{obj['Key']}", f"{self.bucket}/{obj['Key']}", obj["Size"],
-                                obj["LastModified"], *key)
-                files.append(f)
-                etags[f.uri] = obj.get("ETag", "")
-        return files, etags, newest
+    return {key: LandedBatch(len(group), fingerprint(group, etags), max(f.mtime for f in group))
+            for key, group in grouped.items()}
 
 
 def list_landed(settings: Settings) -> list[LandingFile]:
     """Every complete landing file; on S3 through dagster-aws's paginated listing (past 1,000 keys)."""
     if settings.landing.startswith("s3://"):
-        return _S3Landing(settings).objects()[0]
+        return S3Landing(settings).objects()[0]
     return list_landing(settings)
 
 
@@ -114,11 +89,11 @@ def _changed_at(f: LandingFile) -> datetime:
 
 
 def changed_batches(settings: Settings, since: datetime | None, also: set[str] = frozenset()
-                    ) -> tuple[dict[str, str], datetime | None]:
-    """({batch: fingerprint} of every batch with a file modified after `since` plus the batches in `also`,
+                    ) -> tuple[dict[str, LandedBatch], datetime | None]:
+    """({batch key: batch} of every batch with a file modified after `since` plus the batches in `also`,
     newest modification time seen). `since=None` fingerprints every batch."""
     if settings.landing.startswith("s3://"):
-        s3 = _S3Landing(settings)
+        s3 = S3Landing(settings)
         recent, etags, newest = s3.objects(since=since)
         grouped: dict[str, list[LandingFile]] = defaultdict(list)
         if since is None:
@@ -130,7 +105,7 @@ def changed_batches(settings: Settings, since: datetime | None, also: set[str] =
                 files, more_etags, _ = s3.objects(f"{source}/{entity}/dt={dt}/")
                 etags.update(more_etags)
                 grouped[key] = files
-        return {k: fingerprint(v, etags) for k, v in grouped.items() if v}, newest
+        return batches([f for group in grouped.values() for f in group], etags), newest
     files = list_landing(settings)
     changed = {f.uri: _changed_at(f) for f in files}
     newest = max(changed.values(), default=None)
@@ -138,30 +113,72 @@ def changed_batches(settings: Settings, since: datetime | None, also: set[str] =
     return {k: v for k, v in batches(files).items() if k in dirty}, newest
 
 
+# {day: fingerprint} of the latest materialization of a bronze table's partitions (None: never materialized)
+Materialized = Callable[[TableSpec, list[str]], dict[str, str | None]]
+
+
+def materialized_fingerprints(instance: DagsterInstance) -> Materialized:
+    """What bronze recorded on the latest materialization of each asked-for partition (two queries a table)."""
+    def lookup(spec: TableSpec, days: list[str]) -> dict[str, str | None]:
+        return {day: meta.get(FINGERPRINT) for day, meta in latest_metadata(instance, spec, days).items()}
+
+    return lookup
+
+
+def _day_request(dt: str, ready: dict[str, LandedBatch], by_prefix: dict[str, TableSpec]) -> RunRequest:
+    """One run for a landed day: the bronze table of every entity in `ready`."""
+    keys = sorted(ready)
+    specs = [by_prefix[k.rsplit("/", 1)[0]] for k in keys]
+    combined = hashlib.sha1(json.dumps([(k, ready[k].fingerprint) for k in keys]).encode()).hexdigest()[:16]
+    return RunRequest(
+        run_key=f"{dt}@{combined}", partition_key=dt,
+        asset_selection=[AssetKey(s.asset_key_path) for s in specs],
+        tags={"lakehouse/day": dt, "lakehouse/domain": ",".join(sorted({s.domain for s in specs})),
+              "lakehouse/landing_fingerprint": combined,
+              "lakehouse/landing_files": str(sum(b.files for b in ready.values())),
+              "lakehouse/landing_batches": ",".join(k.rsplit("/", 1)[0] for k in keys)})
+
+
 def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[str, TableSpec],
-                     settle: timedelta = SETTLE, log=None) -> tuple[list[RunRequest], LandingCursor]:
-    """One tick: the run requests for new or changed batches and the cursor to store after them."""
+                     settle: timedelta = SETTLE, log=None, materialized: Materialized | None = None
+                     ) -> tuple[list[RunRequest], LandingCursor]:
+    """One tick: one run request per day with new or changed batches, and the cursor to store after them.
+
+    `materialized` tells what bronze last recorded for a partition; a batch it already holds is not requested."""
     since = cursor.watermark - settle if cursor.watermark else None
     found, newest = changed_batches(settings, since, cursor.pending)
-    last_day = DAILY.get_last_partition_key() or START_DATE
-    seen, pending, requests, unknown = dict(cursor.batches), set(), [], set()
-    for key, fp in sorted(found.items()):
-        if seen.get(key) == fp:
+    first_day = settings.start_date
+    last_day = datetime.now(timezone.utc).date().isoformat()  # the newest partition (end_offset=1: today)
+    seen, pending, unknown = dict(cursor.batches), set(), set()
+    by_day: dict[str, dict[str, LandedBatch]] = defaultdict(dict)
+    for key, batch in sorted(found.items()):
+        if seen.get(key) == batch.fingerprint:
             continue
         prefix, dt = key.rsplit("/", 1)
-        spec = by_prefix.get(prefix)
-        if spec is None or dt < START_DATE:
+        if prefix not in by_prefix or dt < first_day:
             unknown.add(key)
             continue
         if dt > last_day:  # a day with no partition yet: look again on every tick until it has one
             pending.add(key)
             continue
-        requests.append(RunRequest(run_key=f"{key}@{fp}", partition_key=dt,
-                                   asset_selection=[AssetKey(spec.asset_key_path)],
-                                   tags={"lakehouse/landing_batch": key, "lakehouse/landing_fingerprint": fp}))
-        seen[key] = fp
+        by_day[dt][key] = batch
+    if materialized is not None:  # trust what bronze recorded: the same files are never read twice
+        days_of: dict[str, list[str]] = defaultdict(list)
+        for dt, ready in by_day.items():
+            for key in ready:
+                days_of[key.rsplit("/", 1)[0]].append(dt)
+        for prefix, days in days_of.items():
+            for dt, fp in materialized(by_prefix[prefix], days).items():
+                key = f"{prefix}/{dt}"
+                if dt in by_day and key in by_day[dt] and by_day[dt][key].fingerprint == fp:
+                    seen[key] = by_day[dt].pop(key).fingerprint
+    requests = []
+    for dt, ready in sorted(by_day.items()):
+        if ready:
+            requests.append(_day_request(dt, ready, by_prefix))
+            seen.update({key: batch.fingerprint for key, batch in ready.items()})
     if unknown and log:
-        log.warning(f"landing batches with no bronze table or before {START_DATE}: {sorted(unknown)[:10]}")
+        log.warning(f"landing batches with no bronze table or before {first_day}: {sorted(unknown)[:10]}")
     # forget batches older than bronze retention (counted from the newest day seen) to keep the cursor small
     newest_day = max((k.rsplit("/", 1)[1] for k in seen), default=date.today().isoformat())
     horizon = (date.fromisoformat(newest_day) - timedelta(days=settings.retention_days["bronze"])).isoformat()
@@ -178,10 +195,11 @@ def build_landing_sensor(bronze: tuple[TableSpec, ...], job_name: str = "lakehou
 
     @sensor(name=SENSOR_NAME, job_name=job_name, minimum_interval_seconds=15,
             default_status=DefaultSensorStatus.RUNNING,
-            description="Requests the bronze partition of every new or changed batch of landed files.")
+            description="Requests one run per landed day: the bronze tables whose batch of files is new or changed "
+            "and not yet materialized from those very files.")
     def landing_sensor(context: SensorEvaluationContext, lakehouse: LakehouseResource):
         requests, cursor = evaluate_landing(lakehouse.settings(), LandingCursor.parse(context.cursor), by_prefix,
-                                            settle, context.log)
+                                            settle, context.log, materialized_fingerprints(context.instance))
         context.update_cursor(cursor.dumps())
         return requests or SkipReason("no new or changed landing batches")
 

@@ -108,5 +108,9 @@ class DatabaseExport:
                           batch_rows=self.source.batch_rows or db.batch_rows, ingested_at=ingested_at,
                           retries=db.retries, retry_delay=db.retry_delay)
 
+    def configured(self, settings) -> bool:
+        """Whether the settings name this source's database (without one, its domain is not set up)."""
+        return bool(settings.database(self.source.connection).dsn)
+
     def __str__(self) -> str:
         return f"database {self.source.qualified} ({self.source.window} window, DSN from {self.source.dsn_variable})"

@@ -42,7 +42,6 @@ from lakehouse.ingest.kafka_offsets import (
 from lakehouse.ingest.kafka_stream import KafkaStream
 from lakehouse.storage.locations import TableLocation
 from lakehouse.storage.table_store import spark_path, store_for
-from lakehouse.tables.partitions import START_DATE
 from lakehouse.tables.spec import TableSpec
 
 # Lineage of a Kafka-fed bronze row; _source_file/_line_number keep the landing tables' lineage shape.
@@ -216,10 +215,11 @@ def ingest(session: SparkSession, settings: Settings, spec: TableSpec, until: di
             f"committed in {time.monotonic() - started:.1f}s")
 
 
-def valid_days(days) -> list[str]:
-    """Days Dagster can hold a partition for (an event from a broken clock is stored but not announced)."""
+def valid_days(days, start: str) -> list[str]:
+    """Days Dagster can hold a partition for, from `start` (Settings.start_date) to tomorrow (an event from a
+    broken clock is stored but not announced)."""
     last = (date.today() + timedelta(days=1)).isoformat()
-    return [d for d in days if START_DATE <= d <= last]
+    return [d for d in days if start <= d <= last]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,8 @@ CHECK = "landing_files_readable"  # the bronze check: here, every message could 
 def kafka_body(stream, spec, context, lakehouse, spark):
     settings = lakehouse.settings()
     if not settings.kafka_bootstrap:
+        # nothing published, so no partition looks present: silver.events reads the landed click events alone
         context.log.info(f"{spec.id}: LAKEHOUSE_KAFKA_BOOTSTRAP is not set, so Kafka ingestion is off")
-        yield AssetCheckResult(check_name=CHECK, passed=True, metadata={"kafka": "not configured"})
-        yield Output(None, metadata={"kafka": "not configured"})
         return
     settings = settings.for_run()
     tag = context.run.tags.get(END_TAG)
@@ -34,7 +33,7 @@ def kafka_body(stream, spec, context, lakehouse, spark):
     with watch("kafka_ingest"):
         report = ingest(session, settings, spec, until=until, log=context.log.info)
     keys = set(context.partition_keys)
-    for day in valid_days(report.days):
+    for day in valid_days(report.days, settings.start_date):
         counts = {"rows_published": report.rows_by_day.get(day, 0),
                   "rows_quarantined": report.quarantined_by_day.get(day, 0)}
         if day in keys:

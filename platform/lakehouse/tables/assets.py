@@ -12,12 +12,14 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetOut,
     Backoff,
     BackfillPolicy,
     Failure,
@@ -26,21 +28,24 @@ from dagster import (
     RetryPolicy,
     TableColumn,
     TableSchema,
-    asset,
+    multi_asset,
 )
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.automation.conditions import condition_for
+from lakehouse.automation.fingerprints import landed_batches
 from lakehouse.engine.spark import SparkResource
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
 from lakehouse.ingest.staging import Staging
+from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
+from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
 from lakehouse.tables.registry import get_spec
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
@@ -109,28 +114,46 @@ def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[s
         context.add_asset_metadata({**day, "dagster/row_count": day["rows_published"]}, partition_key=key)
 
 
-def build_asset(spec: TableSpec) -> AssetsDefinition:
+def _per_partition_seconds(context: AssetExecutionContext, metadata: dict) -> dict:
+    """The step's `seconds.*` go on each partition as its share; the rest stays on the output."""
+    if not context.has_partition_key_range:
+        return metadata
+    keys = list(context.partition_keys)
+    for key in keys:
+        context.add_asset_metadata(share_seconds({k: v for k, v in metadata.items() if k.startswith("seconds.")},
+                                                 len(keys)), partition_key=key)
+    return {k: v for k, v in metadata.items() if not k.startswith("seconds.")}
+
+
+def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
     key = asset_key(spec)
     body = _bronze_body if spec.layer == "bronze" else _model_body
 
-    @asset(
-        key=key,
-        name=None,
-        description=spec.description,
+    # A multi_asset of one table rather than @asset: only a subsettable op may end a step without its check
+    # outputs, and a batch whose source delivered nothing publishes nothing (no materialization, no check
+    # results); Dagster then skips what depends on it in the same run.
+    @multi_asset(
+        name=key.to_python_identifier(),
+        outs={key.to_python_identifier(): AssetOut(
+            key=key, description=spec.description, group_name=f"{spec.domain}_{spec.layer}", tags=_tags(spec),
+            metadata=_definition_metadata(spec), automation_condition=condition_for(spec), is_required=False)},
         deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and not u.optional],
-        group_name=f"{spec.domain}_{spec.layer}",
-        tags=_tags(spec),
-        metadata=_definition_metadata(spec),
-        automation_condition=condition_for(spec),
-        partitions_def=partitions_def(spec),
+        partitions_def=partitions_def(spec, start),
         check_specs=_check_specs(spec),
+        can_subset=True,
         backfill_policy=BackfillPolicy.single_run(),
         retry_policy=RETRY,
         op_tags={"layer": spec.layer, "domain": spec.domain},
     )
     def _asset(context: AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource):
+        selected = context.selected_asset_check_keys
         try:
-            yield from body(spec, context, lakehouse, spark)
+            for event in body(spec, context, lakehouse, spark):
+                if isinstance(event, Output):
+                    yield Output(event.value, output_name=key.to_python_identifier(),
+                                 metadata=_per_partition_seconds(context, event.metadata))
+                elif AssetCheckKey(key, event.check_name) in selected:  # a run may leave checks out
+                    yield event
         except LakehouseError as exc:  # a problem in the data or config: say it plainly, don't retry
             raise Failure(description=str(exc), allow_retries=False) from exc
 
@@ -148,6 +171,13 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
     watch = Stopwatch()
+    # fingerprinted before the files are read: a file landing in between can only cause one more run, never a
+    # batch recorded as read that was not
+    landed = landed_batches(settings, spec.landing, keys)
+    if not any(b.files for b in landed.values()):
+        context.log.warning(f"{spec.id}: no landing files for {span(keys)} under {settings.landing}/"
+                            f"{spec.landing.prefix}; nothing published, its downstream waits for them")
+        return
     with watch("spark_session"):
         session = spark.session()
     required = [c for c in required_columns(spec) if c in {col.name for col in spec.columns}]
@@ -175,7 +205,8 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
             rows, quarantined = batch.rows_by_day.get(dt, 0), batch.quarantined_by_day.get(dt, 0)
             nulls = batch.nulls.get(dt, {})
             by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
-                          **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required}}
+                          **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required},
+                          **landed[dt].metadata()}
         _report_days(context, keys, by_day)
         lines = sum(f.lines_read for f in files)
         published = sum(batch.rows_by_day.values())
@@ -212,6 +243,8 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
                 results[dt] = r = spec.extract(settings, spec, dt, ingested_at, staging)
                 context.log.info(f"{spec.id} {dt}: {r.rows_written} rows in {r.batches} batches from {r.source} "
                                  f"(source count {r.source_count}, attempt {r.attempts}, {r.mode})")
+                # a day the source had no rows for is published empty: its downstream reads it as empty, rightly
+                context.add_asset_metadata({"dagster/row_count": r.rows_written}, partition_key=dt)
         counts = {dt: {"source_count": r.source_count, "rows_written": r.rows_written} for dt, r in results.items()}
         mismatched = {dt: counts[dt] for dt, r in results.items() if not r.count_matches}
         yield AssetCheckResult(
@@ -242,27 +275,35 @@ def _extract_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: La
 
 def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: LakehouseResource,
                 spark: SparkResource):
+    keys = list(context.partition_keys)
+    covered = batch_days(spec, keys)
+    present = {up.table: lakehouse.partitions_of(get_spec(up.table)) for up in spec.upstreams}  # no JVM needed
+    missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
+    empty: dict[str, set[str]] = {}
+    if missing:  # a day published with no rows holds no files, yet it is there: count it
+        empty = published_empty(context.instance, spec, covered, present)
+        for table, days in empty.items():
+            present[table] = sorted(set(present[table]) | days)
+        missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
+    if missing and len(missing) == len(keys):  # nothing to build: wait for the upstream, publish nothing
+        context.log.warning(f"{spec.id} {span(keys)}: skipped, nothing published: {describe_missing(missing)}")
+        return
+    if missing:  # a batch is one commit: never publish the ready days with the others read as empty
+        raise Failure(description=f"{spec.id}: {describe_missing(missing)}; nothing was published. Materialize those days "
+                      "once their upstream is there, or the other days on their own.", allow_retries=False)
     watch = Stopwatch()
     with watch("spark_session"):  # the JVM starts here in the run's first Spark step
         session = spark.session()
-    keys = list(context.partition_keys)
-    covered = batch_days(spec, keys)
     views = {}
     for up in spec.upstreams:
         up_spec = get_spec(up.table)
-        present = lakehouse.partitions_of(up_spec)
         if up.table == spec.id:  # the table's own history, e.g. SCD2: everything before this batch
-            parts = [p for p in present if p < keys[0]]
+            parts = [p for p in present[up.table] if p < keys[0]]
         else:
-            parts = upstream_partitions(up, spec, keys, present)
-            if up.window == "same" and not parts and up.needs not in ("optional", "any"):
-                raise Failure(
-                    description=f"{spec.id} needs {up.table} for {covered[0]}..{covered[-1]}, "
-                    "which has no partitions yet: materialize it first.",
-                    allow_retries=False,
-                )
+            parts = upstream_partitions(up, spec, keys, present[up.table])
         with watch("read_upstream"):  # a lazy, partition-filtered scan
-            views[up.view] = lakehouse.read_df(session, up_spec, parts)
+            views[up.view] = lakehouse.read_df(session, up_spec, parts, missing_ok=up.table == spec.id
+                                               or up.needs in ("optional", "any") or up.table in empty)
         views[up.view].createOrReplaceTempView(up.view)
 
     if spec.transform is not None:
@@ -308,5 +349,6 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
         rules.release()
 
 
-def build_assets(specs) -> list[AssetsDefinition]:
-    return [build_asset(s) for s in specs]
+def build_assets(specs, start: str) -> list[AssetsDefinition]:
+    """Assets whose partitions begin at `start` (Settings.start_date)."""
+    return [build_asset(s, start) for s in specs]

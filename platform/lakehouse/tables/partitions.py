@@ -2,22 +2,30 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Sequence
 
 from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, PartitionsDefinition
 
 from lakehouse.tables.spec import TableSpec, Upstream
 
-# The first day any table can hold. Earlier landing files are reported and skipped by the sensor.
-START_DATE = "2024-01-01"
 
+# The first day any table can hold is a setting (LAKEHOUSE_START_DATE, config.py): partitions before the data
+# starts would only show as "missing" in the UI. Earlier landing files are reported and skipped by the sensor.
 # end_offset=1 makes today's partition exist, so a file landed this morning can be processed this morning.
-DAILY = DailyPartitionsDefinition(start_date=START_DATE, end_offset=1)
-MONTHLY = MonthlyPartitionsDefinition(start_date=START_DATE, end_offset=1)
+@lru_cache(maxsize=None)
+def daily(start: str) -> DailyPartitionsDefinition:
+    return DailyPartitionsDefinition(start_date=start, end_offset=1)
 
 
-def partitions_def(spec: TableSpec) -> PartitionsDefinition:
-    return MONTHLY if spec.partitioning == "monthly" else DAILY
+@lru_cache(maxsize=None)
+def monthly(start: str) -> MonthlyPartitionsDefinition:
+    """Months from the one `start` falls in (its first day), so the first days' month has a partition."""
+    return MonthlyPartitionsDefinition(start_date=start[:8] + "01", end_offset=1)
+
+
+def partitions_def(spec: TableSpec, start: str) -> PartitionsDefinition:
+    return monthly(start) if spec.partitioning == "monthly" else daily(start)
 
 
 def days(start: str, end: str) -> list[str]:

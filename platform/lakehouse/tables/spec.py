@@ -50,6 +50,12 @@ class Upstream:
 
     window: "same" (the same days), "lookback" (the days plus `lookback_days` before), "history"
     (every partition up to the last day of the batch), "month" (every day of the months touched).
+
+    need: what each day of a batch needs of this upstream *in the warehouse it reads* before anything is
+    published (a missing partition is never read as empty). "day": that very day's partition (the default for
+    "same" and "history"); "as_of": at least one partition in the window, the newest earlier one standing in
+    for a missing day (the default for "lookback" and "month": a catalog or a rate read as of the day);
+    "optional": nothing (a table's own history, which is absent on its first run, is always optional).
     """
 
     table: str  # "layer.name"

@@ -22,7 +22,7 @@ DAILY_SALES_SUMMARY = _gold(
      Column("transactions", "bigint", required=True), Column("units", "bigint", required=True),
      Column("revenue_usd", "decimal(18,2)", required=True), Column("avg_order_value_usd", "decimal(18,2)", required=True),
      Column("unique_customers", "bigint", required=True)],
-    [Upstream("silver.orders"), Upstream("silver.products", "lookback", PRODUCTS_LOOKBACK_DAYS)],
+    [Upstream("silver.orders"), Upstream("silver.products", "lookback", PRODUCTS_LOOKBACK_DAYS, need="as_of")],
     [RowRule("revenue_not_negative", "revenue_usd >= 0", "fail"),
      RowRule("known_category", "category <> 'Unknown'", "warn")],
     c.DAILY_SALES_SUMMARY, ("dt", "category", "region"),
