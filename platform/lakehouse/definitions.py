@@ -3,12 +3,11 @@ from dagster import AssetSelection, AutomationConditionSensorDefinition, Default
     in_process_executor
 
 from lakehouse.automation.health import build_freshness
+from lakehouse.automation.schedules import export_schedules
 from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
 from lakehouse.automation.kafka_sensor import kafka_sensor
 from lakehouse.automation.sensors import build_landing_sensor
-from lakehouse.domains.behavior.schedule import behavior_export_schedule
 from lakehouse.config import Settings
-from lakehouse.domains.billing.schedule import billing_export_schedule
 from lakehouse.engine.spark import SparkResource
 from lakehouse.io_manager import LakehouseIOManager
 from lakehouse.jobs import build_jobs
@@ -26,7 +25,7 @@ def build_definitions() -> Definitions:
         assets=assets,
         asset_checks=freshness_checks,
         jobs=[*build_jobs(specs, settings.start_date), lakehouse_maintenance],
-        schedules=[maintenance_schedule, billing_export_schedule, behavior_export_schedule],
+        schedules=[maintenance_schedule, *export_schedules()],
         sensors=[
             build_landing_sensor(tuple(s for s in specs if s.layer == "bronze")),
             # silver and gold follow by their automation conditions (automation/conditions.py)

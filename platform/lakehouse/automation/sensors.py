@@ -33,6 +33,7 @@ from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, 
 
 from lakehouse.automation.fingerprints import FINGERPRINT, LandedBatch, S3Landing, fingerprint, latest_metadata
 from lakehouse.config import Settings
+from lakehouse.jobs import LANDING, job_name
 from lakehouse.ingest.landing import LandingFile, list_landing
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.spec import TableSpec
@@ -189,11 +190,11 @@ def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[
     return requests, LandingCursor(watermark, kept, pending)
 
 
-def build_landing_sensor(bronze: tuple[TableSpec, ...], job_name: str = "lakehouse_daily",
+def build_landing_sensor(bronze: tuple[TableSpec, ...], job: str = job_name(LANDING, "daily"),
                          settle: timedelta = SETTLE):
     by_prefix = {s.landing.prefix: s for s in bronze if s.landing}
 
-    @sensor(name=SENSOR_NAME, job_name=job_name, minimum_interval_seconds=15,
+    @sensor(name=SENSOR_NAME, job_name=job, minimum_interval_seconds=15,
             default_status=DefaultSensorStatus.RUNNING,
             description="Requests one run per landed day: the bronze tables whose batch of files is new or changed "
             "and not yet materialized from those very files.")
