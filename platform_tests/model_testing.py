@@ -19,10 +19,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from lakehouse.config import Settings
-from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.quality.contracts import ContractResult, evaluate_contract
-from lakehouse.quality.rules import apply_rules
-from lakehouse.tables.partitions import batch_days
+from lakehouse.tables.model_step import check_rows, model_frame
 from lakehouse.tables.registry import get_spec
 from lakehouse.tables.spec import TableSpec
 
@@ -108,19 +106,10 @@ def run_model(spark: SparkSession, table: str, inputs: Mapping[str, Sequence[Map
     unknown = set(inputs) - set(views)
     if unknown:
         raise KeyError(f"{spec.id} reads {sorted(views)}, not {sorted(unknown)}")
-    frames = {}
-    for view, up_spec in views.items():
-        frames[view] = frame(spark, up_spec, inputs.get(view, ()))
-        frames[view].createOrReplaceTempView(view)
-
-    keys = _partition_keys(spec, start_dt, end_dt or start_dt)
-    covered = batch_days(spec, keys)
-    if spec.transform is not None:
-        result = spec.transform(spark, frames, covered[0], covered[-1])
-    else:
-        result = run_sql(spark, load_sql(spec.sql_path, Settings.from_env()), covered[0], covered[-1])
-    result = result.where(result["dt"].isin(keys))
-    outcome = apply_rules(result, spec.rules, spec.id)
+    frames = {view: frame(spark, up_spec, inputs.get(view, ())) for view, up_spec in views.items()}
+    # the run's own model step (tables/model_step.py): the model, the batch's partitions, the row rules
+    result = model_frame(spark, spec, frames, _partition_keys(spec, start_dt, end_dt or start_dt), Settings.from_env())
+    outcome = check_rows(spec, result)
     try:
         valid = [r.asDict(recursive=True) for r in outcome.valid.collect()]
         quarantined = [{"rules": list(r["rules"]), **json.loads(r["record"])}

@@ -280,6 +280,7 @@ def test_silver_and_gold_hold_pseudonyms_not_raw_pii(spec):
 
 
 def test_pseudonymizing_models_refuse_the_development_salt_off_the_local_disk(monkeypatch):
+    from lakehouse.config import Settings
     from lakehouse.domains.pii import SaltedSql
 
     monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", "s3://bucket/warehouse")
@@ -287,7 +288,7 @@ def test_pseudonymizing_models_refuse_the_development_salt_off_the_local_disk(mo
     for spec in all_specs():
         if isinstance(spec.transform, SaltedSql):
             with pytest.raises(ConfigError, match="LAKEHOUSE_PII_SALT is not set, and the warehouse s3://bucket"):
-                spec.transform(None, {}, DAY, DAY)  # refused before the session is touched
+                spec.transform(None, {}, DAY, DAY, Settings.from_env())  # refused before the session is touched
 
 
 def test_materialize_off_the_local_disk_without_a_salt_is_one_line(monkeypatch, tmp_path, capsys):

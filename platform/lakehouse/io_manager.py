@@ -16,7 +16,6 @@ from dagster import (
 )
 from pyspark.sql import DataFrame
 
-from lakehouse.engine.spark import get_spark
 from lakehouse.errors import LakehouseError
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days
@@ -138,6 +137,8 @@ class LakehouseIOManager(ConfigurableIOManager):
             context.step_context.add_asset_metadata(own, asset_key=context.asset_key, partition_key=key)
 
     def load_input(self, context: InputContext) -> DataFrame:
-        spec = _spec_for(context.upstream_output) if context.upstream_output else _spec_for(context)
-        partitions = list(context.asset_partition_keys) if context.has_asset_partitions else None
-        return self.lakehouse.read_df(get_spark(self.lakehouse.settings()), spec, partitions)
+        # One door for reads: the model step reads its upstreams itself (tables/assets.py), because what a batch
+        # needs of each is a window of partitions (same day, look-back, as-of, history) checked against the
+        # warehouse, which Dagster's input partition mappings cannot say. No asset takes a table as an input.
+        raise NotImplementedError(f"{'.'.join(context.asset_key.path)}: tables are read by the model step "
+                                  "(lakehouse.tables.model_step), not passed as Dagster inputs")

@@ -23,8 +23,8 @@ class SaltedSql:
 
     path: str  # relative to the sql dir, e.g. "silver/customers.sql"
 
-    def __call__(self, session: SparkSession, views: dict, start: str, end: str) -> DataFrame:
-        settings = Settings.from_env().for_run()
+    def __call__(self, session: SparkSession, views: dict, start: str, end: str, settings: Settings) -> DataFrame:
+        settings = settings.for_run()
         if settings.pii_salt == DEV_PII_SALT:
             log.warning("%s: hashing personal data with the development PII salt; set LAKEHOUSE_PII_SALT in "
                         "production", self.path)

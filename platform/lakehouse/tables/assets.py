@@ -35,15 +35,14 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from lakehouse.automation.conditions import condition_for
 from lakehouse.automation.fingerprints import landed_batches
 from lakehouse.engine.spark import SparkResource
-from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
 from lakehouse.ingest.staging import Staging
 from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import evaluate_contract
-from lakehouse.quality.rules import apply_rules
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
+from lakehouse.tables.model_step import check_rows, model_frame, required_columns
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
 from lakehouse.tables.registry import get_spec
@@ -98,12 +97,6 @@ def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
         AssetCheckSpec("contract", asset=key, blocking=True,
                        description="The pandera contract, evaluated before the batch is published."),
     ]
-
-
-def required_columns(spec: TableSpec) -> list[str]:
-    """Columns a row must have (declared required, so not nullable in the contract either). Their null rate
-    among the rows that came in is reported per day."""
-    return [n for n in spec.required_columns if n != "dt"]
 
 
 def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[str, dict]) -> None:
@@ -304,16 +297,10 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
         with watch("read_upstream"):  # a lazy, partition-filtered scan
             views[up.view] = lakehouse.read_df(session, up_spec, parts, missing_ok=up.table == spec.id
                                                or up.needs in ("optional", "any") or up.table in empty)
-        views[up.view].createOrReplaceTempView(up.view)
 
-    if spec.transform is not None:
-        result = spec.transform(session, views, covered[0], covered[-1])
-    else:
-        result = run_sql(session, load_sql(spec.sql_path, lakehouse.settings()), covered[0], covered[-1])
-    result = result.where(result["dt"].isin(keys))  # a model may only touch the partitions it was asked for
-
+    result = model_frame(session, spec, views, keys, lakehouse.settings())
     with watch("transform_and_rules"):  # Spark is lazy: the model's SQL runs in the rules' one aggregation
-        rules = apply_rules(result, spec.rules, spec.id, required_columns(spec))
+        rules = check_rows(spec, result)
     _report_days(context, keys, rules.by_day)
     try:  # outputs are written as they are yielded, so the cache is released after publishing
         with watch("quarantine_write"):

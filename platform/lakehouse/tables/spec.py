@@ -104,7 +104,8 @@ class TableSpec:
     # lakehouse, spark) is the asset's body; it commits its own rows with the stream offsets.
     stream: Any = None
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
-    transform: Callable[..., Any] | None = None  # Python transform when SQL cannot express it
+    # A Python transform when SQL cannot express it: transform(session, views, start_dt, end_dt, settings)
+    transform: Callable[..., Any] | None = None
     rules: tuple[RowRule, ...] = ()
     # The blocking contract (quality.contracts.contract_schema): these columns, types and `required` flags,
     # unique on `unique_key`, plus value checks per column named as pandera Checks: {"qty": dict(gt=0)}.

@@ -1,0 +1,44 @@
+"""The model step of a silver or gold table, in the order a run takes it and shared by the asset and the tests:
+
+    upstream frames (registered as temp views)  ->  the model (SQL file or Python transform)
+    ->  only the batch's partitions  ->  row rules (quarantine, fail)  ->  the contract (quality.contracts)
+
+The asset (tables/assets.py) reads the upstream frames from the warehouse and publishes; the model tests
+(platform_tests/model_testing.py) hand in frames built from rows. Both run `model_frame` and `check_rows`.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.config import Settings
+from lakehouse.engine.sql import load_sql, run_sql
+from lakehouse.quality.rules import RuleResult, apply_rules
+from lakehouse.tables.partitions import batch_days
+from lakehouse.tables.spec import TableSpec
+
+
+def required_columns(spec: TableSpec) -> list[str]:
+    """Columns a row must have (declared required, so not nullable in the contract either). Their null rate
+    among the rows that came in is reported per day."""
+    return [n for n in spec.required_columns if n != "dt"]
+
+
+def model_frame(session: SparkSession, spec: TableSpec, views: Mapping[str, DataFrame], keys: Sequence[str],
+                settings: Settings) -> DataFrame:
+    """The model's rows for partitions `keys`. `views` maps each upstream's view name to its frame; the frames
+    are registered as temp views for the SQL. The SQL sees :start_dt and :end_dt, the batch's first and last day."""
+    for name, frame in views.items():
+        frame.createOrReplaceTempView(name)
+    covered = batch_days(spec, list(keys))
+    if spec.transform is not None:
+        result = spec.transform(session, dict(views), covered[0], covered[-1], settings)
+    else:
+        result = run_sql(session, load_sql(spec.sql_path, settings), covered[0], covered[-1])
+    return result.where(result["dt"].isin(list(keys)))  # a model may only touch the partitions it was asked for
+
+
+def check_rows(spec: TableSpec, result: DataFrame) -> RuleResult:
+    """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts."""
+    return apply_rules(result, spec.rules, spec.id, required_columns(spec))
