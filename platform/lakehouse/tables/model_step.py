@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
 from lakehouse.engine.sql import load_sql, run_sql
-from lakehouse.quality.rules import RuleResult, apply_rules
+from lakehouse.quality.rules import RuleOutcome, apply_rules
 from lakehouse.tables.partitions import batch_days
 from lakehouse.tables.spec import TableSpec
 
@@ -39,6 +39,6 @@ def model_frame(session: SparkSession, spec: TableSpec, views: Mapping[str, Data
     return result.where(result["dt"].isin(list(keys)))  # a model may only touch the partitions it was asked for
 
 
-def check_rows(spec: TableSpec, result: DataFrame) -> RuleResult:
+def check_rows(spec: TableSpec, result: DataFrame) -> RuleOutcome:
     """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts."""
     return apply_rules(result, spec.rules, spec.id, required_columns(spec))
