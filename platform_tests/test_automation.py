@@ -151,7 +151,7 @@ def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env,
 def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lakehouse_env, monkeypatch):
     from dagster import AssetCheckEvaluation, AssetMaterialization, SensorResult, build_sensor_context
 
-    from lakehouse.automation.health import evaluate_freshness
+    from lakehouse.automation.freshness import evaluate_freshness
     from lakehouse.definitions import build_definitions
 
     def checked(defs) -> set[str]:

@@ -2,7 +2,7 @@
 from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions, \
     in_process_executor
 
-from lakehouse.automation.health import build_freshness
+from lakehouse.automation.freshness import build_freshness
 from lakehouse.automation.schedules import export_schedules
 from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
 from lakehouse.automation.kafka_sensor import kafka_sensor
