@@ -24,12 +24,5 @@ select
     src.updated_at as updated_at,
     src._source_file as _source_file,
     src._line_number as _line_number,
-    src.dt as dt,
-    case
-        when src.user_id is null then 1
-        else row_number() over (
-            partition by src.dt, src.user_id
-            order by src.updated_at desc nulls last, src._line_number desc
-        )
-    end as __version_rank
+    src.dt as dt
 from source as src

@@ -12,6 +12,10 @@ LINEAGE = (Column("_source_file", "string", "Landing file the row came from."),
 DT_COLUMN = Column("dt", "string", "Partition day.", required=True)
 
 
+# Keeps the latest version of a re-sent record (TableSpec.version_key); the others go to quarantine.
+LATEST_VERSION = RowRule("latest_version", "__version_rank = 1", "drop")
+
+
 def strings(*names: str, required: tuple[str, ...] = ()) -> tuple[Column, ...]:
     """Bronze columns: every value kept as received, as a string."""
     return tuple(Column(n, "string", required=n in required) for n in names)

@@ -36,7 +36,20 @@ def model_frame(session: SparkSession, spec: TableSpec, views: Mapping[str, Data
         result = spec.transform(session, dict(views), covered[0], covered[-1], settings)
     else:
         result = run_sql(session, load_sql(spec.sql_path, settings), covered[0], covered[-1])
-    return result.where(result["dt"].isin(list(keys)))  # a model may only touch the partitions it was asked for
+    result = result.where(result["dt"].isin(list(keys)))  # a model may only touch the partitions it was asked for
+    return rank_versions(result, spec.version_key) if spec.version_key else result
+
+
+def rank_versions(result: DataFrame, key: str) -> DataFrame:
+    """__version_rank per (dt, key): 1 for the newest updated_at, then the latest export position; a row
+    without a key is its own record (rank 1: the rule that wants the key present judges it)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    newest_first = Window.partitionBy("dt", key).orderBy(F.col("updated_at").desc_nulls_last(),
+                                                          F.col("_line_number").desc())
+    return result.withColumn("__version_rank", F.when(F.col(key).isNull(), F.lit(1))
+                             .otherwise(F.row_number().over(newest_first)))
 
 
 def check_rows(spec: TableSpec, result: DataFrame) -> RuleOutcome:

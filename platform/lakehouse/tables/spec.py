@@ -112,6 +112,10 @@ class TableSpec:
     # None: no contract (bronze keeps rows as received).
     contract: dict[str, dict[str, Any]] | None = None
     unique_key: tuple[str, ...] = ()
+    # Rows sharing (dt, version_key) are versions of one record (a source that re-sends rows): the model step
+    # ranks them as __version_rank, newest updated_at first, then the latest export position, for the
+    # declare.LATEST_VERSION rule to keep the first and quarantine the others. None: no ranking.
+    version_key: str | None = None
     format: Literal["delta", "parquet"] | None = None  # None: the configured default
     partitioning: Literal["daily", "monthly"] = "daily"
     retention_days: int | None = None  # None: the layer default

@@ -8,6 +8,7 @@ opens with a page view), more minutes than a day has, or values that are not num
 from __future__ import annotations
 
 from lakehouse.domains.behavior import contracts as c
+from lakehouse.tables.declare import LATEST_VERSION
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
 CUSTOMER_BEHAVIOR = TableSpec(
@@ -34,10 +35,11 @@ CUSTOMER_BEHAVIOR = TableSpec(
                                        "and minutes_on_site >= 0, true)", "drop"),
         RowRule("views_cover_sessions", "coalesce(page_views >= sessions, true)", "drop"),
         RowRule("minutes_within_day", f"coalesce(minutes_on_site <= {c.MAX_MINUTES}, true)", "drop"),
-        RowRule("latest_version", "__version_rank = 1", "drop"),
+        LATEST_VERSION,
     ),
     contract=c.CUSTOMER_BEHAVIOR,
     unique_key=("dt", "customer_id"),
+    version_key="customer_id",  # the warehouse's load may re-send a customer's day: the latest version wins
 )
 
 SILVER = (CUSTOMER_BEHAVIOR,)

@@ -10,28 +10,21 @@ full export (LAKEHOUSE_BILLING_EXPORT_MODE=full) gives the same silver as the in
 from __future__ import annotations
 
 from lakehouse.domains.billing import contracts as c
+from lakehouse.tables.declare import LATEST_VERSION, present as _present, sql_in as _in
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
-
-
-def _in(values) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 LINEAGE = (Column("_source_file", "string", "Source table the row was exported from."),
            Column("_line_number", "bigint", "Position of the row in the day's export."),
            Column("dt", "string", "Export day (partition).", required=True))
-LATEST = RowRule("latest_version", "__version_rank = 1", "drop")
 USD_ONLY = RowRule("usd_only", f"currency = '{c.CURRENCY}'", "drop")
-
-
-def _present(*cols: str) -> list[RowRule]:
-    return [RowRule(f"{col}_present", f"{col} is not null", "drop") for col in cols]
 
 
 def _silver(name, description, columns, rules, contract, unique_key, pii=()) -> TableSpec:
     return TableSpec(layer="silver", domain="billing", name=f"billing_{name}", description=description,
                      columns=tuple(columns) + LINEAGE, upstreams=(Upstream(f"bronze.billing_{name}"),),
-                     rules=tuple(rules), contract=contract, unique_key=tuple(unique_key), pii=tuple(pii))
+                     rules=tuple(rules), contract=contract, unique_key=tuple(unique_key), pii=tuple(pii),
+                     version_key=unique_key[-1])  # the source's id: a re-sent id keeps its latest version
 
 
 CREATED = Column("created_at", "timestamp", required=True)
@@ -41,7 +34,7 @@ USERS = _silver(
     "users", "Billing users changed on the day, typed, latest version per user.",
     [Column("user_id", "bigint", required=True), Column("email", "string", "Lower-cased, trimmed."),
      Column("full_name", "string"), Column("country", "string", "Upper-cased ISO code."), CREATED, UPDATED],
-    [*_present("user_id", "created_at"), LATEST],
+    [*_present("user_id", "created_at"), LATEST_VERSION],
     c.USERS, ("dt", "user_id"), pii=("email", "full_name"),
 )
 
@@ -60,7 +53,7 @@ SUBSCRIPTIONS = _silver(
      RowRule("amount_not_negative", "amount >= 0", "drop"),
      USD_ONLY,
      RowRule("canceled_has_date", "status <> 'canceled' or canceled_at is not null", "drop"),
-     LATEST],
+     LATEST_VERSION],
     c.SUBSCRIPTIONS, ("dt", "subscription_id"),
 )
 
@@ -73,7 +66,7 @@ INVOICES = _silver(
     [*_present("invoice_id", "user_id", "created_at"),
      RowRule("known_status", f"status in {_in(c.INVOICE_STATUSES)}", "drop"),
      RowRule("amount_not_negative", "amount >= 0", "drop"),
-     USD_ONLY, LATEST],
+     USD_ONLY, LATEST_VERSION],
     c.INVOICES, ("dt", "invoice_id"),
 )
 
@@ -88,7 +81,7 @@ TRANSACTIONS = _silver(
      RowRule("known_kind", f"kind in {_in(c.TRANSACTION_KINDS)}", "drop"),
      RowRule("known_status", f"status in {_in(c.TRANSACTION_STATUSES)}", "drop"),
      RowRule("positive_amount", "amount > 0", "drop"),
-     USD_ONLY, LATEST],
+     USD_ONLY, LATEST_VERSION],
     c.TRANSACTIONS, ("dt", "transaction_id"),
 )
 
