@@ -6,12 +6,11 @@ import sys
 import time
 from datetime import date, timedelta
 
-from rich.console import Console
 from rich.table import Table
 
+from lakehouse.console import console, error_line, plain
 from lakehouse.errors import LakehouseError
 
-console = Console(width=max(120, Console().width))
 
 
 def _day(text: str) -> str:
@@ -146,6 +145,10 @@ def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[st
     console.print(table)
 
 
+def _source_of(spec) -> str:
+    return "landing" if spec.landing else "database" if spec.extract else "kafka" if spec.stream else "-"
+
+
 def cmd_tables(args) -> int:
     from lakehouse.tables.registry import all_specs
 
@@ -153,7 +156,7 @@ def cmd_tables(args) -> int:
     for col in ("table", "domain", "partitioning", "upstreams", "rules", "contract", "pii"):
         table.add_column(col)
     for s in all_specs():
-        table.add_row(s.id, s.domain, s.partitioning, ", ".join(u.table for u in s.upstreams) or "landing",
+        table.add_row(s.id, s.domain, s.partitioning, ", ".join(u.table for u in s.upstreams) or _source_of(s),
                       str(len(s.rules)), f"{len(s.contract)} columns checked" if s.contract is not None else "-", ", ".join(s.pii) or "-")
     console.print(table)
     return 0
@@ -248,25 +251,6 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"error: {error_line(exc)}\n")
             return 2
         raise
-
-
-def plain(text: str):
-    """Text for the console that is never read as markup or :emoji: and shows control characters as escapes."""
-    from lakehouse.query.output import cell
-
-    return cell(text)
-
-
-def error_line(exc: BaseException) -> str:
-    """The error as one line of plain text: no configured secret, no terminal control characters."""
-    from lakehouse.config import secrets_in_env
-    from lakehouse.query.output import printable
-    from lakehouse.secrets import scrub
-
-    text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
-    dsn, others = secrets_in_env()
-    text = scrub(text, dsn=dsn, plain=others)
-    return printable(" ".join(text.split()))
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ from lakehouse.query.scopes import SCOPES
 
 
 def _console():
-    from lakehouse.cli import console
+    from lakehouse.console import console
 
     return console
 
 
 def _fail(exc: Exception) -> int:
-    from lakehouse.cli import error_line
+    from lakehouse.console import error_line
     from lakehouse.errors import LakehouseError
 
     if not isinstance(exc, (LakehouseError, KeyError, FileNotFoundError, ValueError)):

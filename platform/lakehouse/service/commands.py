@@ -25,7 +25,7 @@ def cmd_keys_add(args) -> int:
 def cmd_keys_list(args) -> int:
     from rich.table import Table
 
-    from lakehouse.cli import console, plain
+    from lakehouse.console import console, plain
 
     table = Table(title="API keys")
     for column in ("name", "id", "scopes", "rate/min", "created"):
