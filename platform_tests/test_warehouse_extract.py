@@ -285,7 +285,7 @@ def test_warehouse_extract_reads_one_snapshot_under_concurrent_writes(warehouse_
 def test_warehouse_extract_settings_are_named_by_the_source_and_validated():
     from lakehouse.config import DATABASES, Settings
     from lakehouse.errors import ConfigError
-    from lakehouse.ingest.database import DatabaseExport
+    from lakehouse.ingest.postgres import DatabaseExport
     from lakehouse.ingest.postgres import SourceError, export_day
     from lakehouse.tables.registry import all_specs
 

@@ -1,6 +1,6 @@
 """A database source as data: which connection, which table (or query), how rows are cut into days, how read.
 
-A bronze TableSpec fed by a database holds a `DatabaseExport(DatabaseSource(...))` as its `extract`. The spec
+A bronze TableSpec fed by a database holds a `postgres.DatabaseExport(DatabaseSource(...))` as its `extract`. The spec
 names its connection (`connection="billing"` -> LAKEHOUSE_BILLING_DSN, _EXPORT_MODE, _BATCH_ROWS, _RETRIES,
 _RETRY_DELAY, validated in lakehouse.config); the export itself speaks the PostgreSQL wire protocol
 (lakehouse.ingest.postgres), which PostgreSQL and Amazon Redshift both serve.
@@ -19,7 +19,6 @@ A row whose window column is NULL is never in any day's incremental export; the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 import pyarrow as pa
@@ -88,29 +87,3 @@ class DatabaseSource:
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c, pa.string()) for c in self.column_names] + EXPORT_LINEAGE)
-
-
-@dataclass(frozen=True)
-class DatabaseExport:
-    """The extractor a bronze TableSpec holds: `extract(settings, spec, dt, ingested_at, staging)`.
-
-    It exports one day of `source` into the run's staging area and returns the ExportResult; the asset then
-    reads the staged files with Spark and publishes the day in one commit.
-    """
-
-    source: DatabaseSource
-
-    def __call__(self, settings, spec, dt: str, ingested_at: datetime, staging):
-        from lakehouse.ingest.postgres import export_day
-
-        db = settings.database(self.source.connection)
-        return export_day(db.dsn, self.source, dt, staging=staging, mode=db.export_mode,
-                          batch_rows=self.source.batch_rows or db.batch_rows, ingested_at=ingested_at,
-                          retries=db.retries, retry_delay=db.retry_delay)
-
-    def configured(self, settings) -> bool:
-        """Whether the settings name this source's database (without one, its domain is not set up)."""
-        return bool(settings.database(self.source.connection).dsn)
-
-    def __str__(self) -> str:
-        return f"database {self.source.qualified} ({self.source.window} window, DSN from {self.source.dsn_variable})"

@@ -295,3 +295,27 @@ def export_day(dsn: str | None, source: DatabaseSource, dt: str, *, staging: Sta
         return ExportResult(files=[uri], rows_written=rows, source_count=count, batches=batches, attempts=attempt,
                             source=f"{where}/{source.qualified}", mode=mode,
                             window="full" if mode == "full" else source.window, schema=source.arrow_schema())
+
+
+@dataclass(frozen=True)
+class DatabaseExport:
+    """The extractor a bronze TableSpec holds: `extract(settings, spec, dt, ingested_at, staging)`.
+
+    It exports one day of `source` into the run's staging area and returns the ExportResult; the asset then
+    reads the staged files with Spark and publishes the day in one commit.
+    """
+
+    source: DatabaseSource
+
+    def __call__(self, settings, spec, dt: str, ingested_at: datetime, staging):
+        db = settings.database(self.source.connection)
+        return export_day(db.dsn, self.source, dt, staging=staging, mode=db.export_mode,
+                          batch_rows=self.source.batch_rows or db.batch_rows, ingested_at=ingested_at,
+                          retries=db.retries, retry_delay=db.retry_delay)
+
+    def configured(self, settings) -> bool:
+        """Whether the settings name this source's database (without one, its domain is not set up)."""
+        return bool(settings.database(self.source.connection).dsn)
+
+    def __str__(self) -> str:
+        return f"database {self.source.qualified} ({self.source.window} window, DSN from {self.source.dsn_variable})"

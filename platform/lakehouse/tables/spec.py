@@ -95,7 +95,7 @@ class TableSpec:
     columns: tuple[Column, ...] = ()
     upstreams: tuple[Upstream, ...] = ()
     landing: LandingSource | None = None
-    # A bronze table fed by an extractor instead of landing files (e.g. lakehouse.ingest.database.DatabaseExport):
+    # A bronze table fed by an extractor instead of landing files (e.g. lakehouse.ingest.postgres.DatabaseExport):
     # extract(settings, spec, dt, ingested_at, staging) -> a result with .files (the day's staged Parquet files,
     # rows with `dt`), .schema, .rows_written, .source_count (the source's count for the day, None if not
     # checked), .count_matches, .batches, .attempts, .source, .mode.

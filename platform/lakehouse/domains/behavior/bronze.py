@@ -8,7 +8,8 @@ isolation. The connection is "redshift": LAKEHOUSE_REDSHIFT_DSN (and _BATCH_ROWS
 """
 from __future__ import annotations
 
-from lakehouse.ingest.database import DatabaseExport, DatabaseSource
+from lakehouse.ingest.database import DatabaseSource
+from lakehouse.ingest.postgres import DatabaseExport
 from lakehouse.tables.spec import Column, TableSpec
 
 T, TS = "text", "timestamp"

@@ -9,7 +9,8 @@ Which rows a day holds (mode "incremental", the default; LAKEHOUSE_BILLING_EXPOR
 """
 from __future__ import annotations
 
-from lakehouse.ingest.database import DatabaseExport, DatabaseSource
+from lakehouse.ingest.database import DatabaseSource
+from lakehouse.ingest.postgres import DatabaseExport
 from lakehouse.tables.spec import Column, TableSpec
 
 T, TS = "text", "timestamp"
