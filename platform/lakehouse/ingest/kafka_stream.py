@@ -6,11 +6,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class KafkaStream:
-    """The topic and brokers come from the settings (LAKEHOUSE_KAFKA_*); unset bootstrap = nothing to do."""
+    """The topic and brokers come from the settings (LAKEHOUSE_KAFKA_*); unset bootstrap = nothing to do. The
+    asset body is ingest/kafka_asset.py (Spark and the Kafka client load only when a run needs them)."""
 
     event_time: str = "event_ts"  # the payload field whose UTC day is the row's partition
-
-    def body(self, spec, context, lakehouse, spark):
-        from lakehouse.ingest.kafka_asset import kafka_body  # Spark and Kafka clients load only when a run needs them
-
-        yield from kafka_body(self, spec, context, lakehouse, spark)

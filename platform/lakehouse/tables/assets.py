@@ -158,8 +158,10 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     if spec.extract is not None:
         yield from _extract_body(spec, context, lakehouse, spark)
         return
-    if spec.stream is not None:
-        yield from spec.stream.body(spec, context, lakehouse, spark)
+    if spec.stream is not None:  # a message stream (Kafka) commits its rows together with its offsets
+        from lakehouse.ingest.kafka_asset import kafka_body
+
+        yield from kafka_body(spec.stream, spec, context, lakehouse, spark)
         return
     settings = lakehouse.settings()
     keys = list(context.partition_keys)
