@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster serve test bench clean
+.PHONY: install browser-deps postgres-deps lint demo dev dev-aws dev-cluster serve test bench bench-latency clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,12 +25,14 @@ demo: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/lakehouse demo
 
+# One warm Spark Connect server + `dagster dev`: runs attach to the server instead of starting a JVM each.
+# Stop it with Ctrl-C, or `kill PID` (SIGTERM) when started in the background.
 dev: install
-	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m lakehouse.dev.dagster_dev
 
+# The same against a moto S3/Glue/Athena; its own Dagster storage (each warehouse has one), emptied per start.
+dev-aws: LAKEHOUSE_DAGSTER_STORAGE = $(LAKEHOUSE_HOME)/dagster-aws
 dev-aws: install
-	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/python -m lakehouse.devaws
 
 # The query service (HTTP API + page) on 127.0.0.1, port LAKEHOUSE_SERVE_PORT (8080); keys: lakehouse keys add NAME.
@@ -63,6 +65,10 @@ test: install browser-deps postgres-deps lint
 bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.service
+
+# One landed day -> every daily gold table fresh, through the daemon's work on a warm Connect server.
+bench-latency: install
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf .lakehouse

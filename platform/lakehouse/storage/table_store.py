@@ -16,7 +16,6 @@ from typing import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -270,6 +269,8 @@ class TableStore:
 
     def _write_parquet(self, uri: str, data: pa.Table, partitions: Sequence[str]) -> None:
         """Not atomic (Parquet has no log): a reader may see a day empty while it is being rewritten."""
+        import pyarrow.dataset as ds  # here, not at the top: ~1 s of imports (pandas) a Spark run never needs
+
         fs, root = filesystem_for(uri, self.settings)
         if data.num_rows:
             ds.write_dataset(
@@ -289,6 +290,8 @@ class TableStore:
     def read(self, uri: str, fmt: str, partitions: Sequence[str] | None = None,
              columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of `partitions` (all when None) in one schema, `dt` included as a string column."""
+        import pyarrow.dataset as ds
+
         schema = self.schema(uri, fmt)
         if schema is None:
             return pa.table({PARTITION: pa.array([], pa.string())})
@@ -450,6 +453,8 @@ class SparkStore(TableStore):
     def _write_parquet(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
         """Dynamic overwrite replaces the days present in the batch; requested days without rows are
         cleared first. Not atomic (Parquet has no log)."""
+        import pyarrow.dataset as ds
+
         present = _check_days(table_id, df, partitions)
         TableStore.delete_partitions(self, uri, "parquet", [dt for dt in partitions if dt not in present])
         if present:
