@@ -128,6 +128,7 @@ def main() -> int:
         from lakehouse.definitions import build_definitions
 
         defs = build_definitions()
+        (tmp / "dagster").mkdir()
         with DagsterInstance.local_temp(str(tmp / "dagster")) as instance:
             state = drive(defs, instance, Drive())  # the daemons' first ticks, over an empty landing zone
             first = date(2024, 6, 3)

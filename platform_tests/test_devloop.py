@@ -23,6 +23,9 @@ def connect_server():
 
     server = start_connect_server(Settings.from_env())
     yield server
+    from lakehouse.engine.spark import end_run_session
+
+    end_run_session([])  # release this process's session while the server still answers
     server.stop()
     assert server.process.poll() is not None
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from lakehouse.config import Settings
-from lakehouse.errors import ConfigError
+from lakehouse.errors import ConfigError, LakehouseError
 
 MARKER = "lakehouse-warehouse.txt"
 
@@ -52,10 +52,16 @@ def run(env: dict[str, str], warehouse_id: str | None = None, reset_storage: boo
     claim_storage(storage, warehouse_id or settings.warehouse, reset_storage)
     supervisor = Supervisor()
     if not settings.spark_remote and env.get("LAKEHOUSE_DEV_CONNECT", "1") != "0":
-        from lakehouse.dev.spark_server import start_connect_server
+        from lakehouse.dev.spark_server import ConnectServerError, start_connect_server
 
         print("starting the Spark Connect server that runs attach to ...", flush=True)
-        server = start_connect_server(settings)
+        try:
+            server = start_connect_server(settings, cancelled=lambda: supervisor.stopping is not None)
+        except ConnectServerError as exc:
+            if supervisor.stopping is None:
+                raise
+            print(exc, flush=True)
+            return 0
         supervisor.adopt("spark connect server", server.process, server.stop)
         env.update(server.client_env())
         print(f"Spark Connect server ready on 127.0.0.1:{server.port} (log {server.log})", flush=True)
@@ -67,7 +73,7 @@ def run(env: dict[str, str], warehouse_id: str | None = None, reset_storage: boo
 def main() -> int:
     try:
         return run(dict(os.environ))
-    except ConfigError as exc:
+    except (ConfigError, LakehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
@@ -86,9 +87,11 @@ def spark_submit() -> Path:
     return Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
 
 
-def start_connect_server(settings: Settings | None = None, port: int | None = None,
-                         ready_timeout: float = 180) -> ConnectServer:
-    """Start the server on 127.0.0.1 and return once it answers a query (the JVM and Delta are warm then)."""
+def start_connect_server(settings: Settings | None = None, port: int | None = None, ready_timeout: float = 180,
+                         cancelled: Callable[[], bool] = lambda: False) -> ConnectServer:
+    """Start the server on 127.0.0.1 and return once it answers a query (the JVM and Delta are warm then).
+
+    `cancelled` is asked while waiting: a Ctrl-C during the start stops the server at once."""
     settings = settings or Settings.from_env()
     port = port or free_port()
     token = secrets.token_urlsafe(24)
@@ -106,16 +109,18 @@ def start_connect_server(settings: Settings | None = None, port: int | None = No
                                    start_new_session=True)  # its own group: stopping it stops the JVM too
     server = ConnectServer(process, port, token, log)
     try:
-        _wait_ready(server, ready_timeout)
+        _wait_ready(server, ready_timeout, cancelled)
     except BaseException:
         server.stop()
         raise
     return server
 
 
-def _wait_ready(server: ConnectServer, timeout: float) -> None:
+def _wait_ready(server: ConnectServer, timeout: float, cancelled: Callable[[], bool]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if cancelled():
+            raise ConnectServerError("stopped before the Spark Connect server was ready")
         if server.process.poll() is not None:
             tail = server.log.read_text(errors="replace")[-2000:]
             raise ConnectServerError(f"the Spark Connect server exited with code {server.process.returncode}; "

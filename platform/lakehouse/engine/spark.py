@@ -2,6 +2,9 @@
 
 dagster-pyspark's PySparkResource reaches for `sparkContext`, which a Spark Connect session does not have,
 so the platform owns this small resource instead and works with both kinds of session.
+
+On a Connect server (`sc://`, e.g. the one `make dev` starts) the session is the run's, not the process's:
+`SparkResource` opens a new one for each run and releases it when the run ends (`begin_run_session`).
 """
 from __future__ import annotations
 
