@@ -108,7 +108,7 @@ def parse_landing(session: SparkSession, settings: Settings, spec: TableSpec, da
                                       "dt string, name string")
     listing = listing.repartition(max(1, min(len(files), MAX_TASKS)))  # one file per task where possible
     parser = _parser(fs, declared, spec.landing.format, ingested_at, schema, list(counted))
-    parsed = _plain_types(listing.mapInArrow(parser, from_arrow_schema(schema))).persist()
+    parsed = listing.mapInArrow(parser, from_arrow_schema(schema)).persist()
     try:
         summaries = [json.loads(r[0]) for r in parsed.where(F.col(_KIND) == "stats").select(_STATS).collect()]
     except Exception:
@@ -132,8 +132,3 @@ def parse_landing(session: SparkSession, settings: Settings, spec: TableSpec, da
             day[c] = day.get(c, 0) + n
     return out
 
-
-def _plain_types(df):
-    """Spark Connect hands mapInArrow's strings back as `string collate UTF8_BINARY`, which Delta writes to its
-    log as such and delta-rs cannot read; a cast through SQL text gives the plain `string` type back."""
-    return df.selectExpr(*[f"cast(`{f.name}` as {f.dataType.simpleString()}) as `{f.name}`" for f in df.schema.fields])

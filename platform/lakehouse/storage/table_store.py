@@ -413,6 +413,7 @@ class SparkStore(TableStore):
             return WriteResult(uri, fmt, 0, [], self.version(uri, fmt), existing)
         # Every check happens here, before the first byte is written.
         df, added = self._fit(table_id, existing, df.withColumn(PARTITION, F.col(PARTITION).cast("string")))
+        df = _sql_types(df)
         if fmt == "delta":
             if existing is None:  # Delta checks replaceWhere only against an existing table
                 _check_days(table_id, df, partitions)
@@ -557,3 +558,12 @@ def store_for(settings: Settings) -> TableStore:
     cross the driver: kept for comparison and for single-machine use without the Spark JARs)."""
     kind = getattr(settings, "store", None) or os.environ.get("LAKEHOUSE_STORE", "spark")
     return TableStore(settings) if kind.lower() == "delta-rs" else SparkStore(settings)
+
+
+def _sql_types(df):
+    """Every column cast to its own type, named in SQL text: Spark Connect turns a client-side type such as
+    mapInArrow's schema or `.cast(StringType())` into `string collate UTF8_BINARY`, which Delta then writes to
+    its log and delta-rs cannot read; a type parsed from SQL text is the plain `string`. A no-op projection
+    on a classic session."""
+    return df.selectExpr(*[f"cast({_quoted(f.name)} as {f.dataType.simpleString()}) as {_quoted(f.name)}"
+                           for f in df.schema.fields])
