@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -124,6 +125,7 @@ def main() -> int:
     os.environ.setdefault("PYTHONPATH", f"{REPO}/platform")  # the server's Python workers import lakehouse
     out: dict = {"rows_per_day": rows, "batch_days": batch, "connect": connect, "cpus": os.cpu_count()}
     server = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server
     began = time.monotonic()
     try:
         if connect:

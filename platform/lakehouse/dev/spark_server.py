@@ -149,6 +149,7 @@ def _warm_up(server: ConnectServer) -> None:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the server's JVM too
     server = start_connect_server()
     print(f"Spark Connect server on 127.0.0.1:{server.port} (log {server.log}); attach runs with\n"
           f"  LAKEHOUSE_SPARK_REMOTE={server.remote} and {TOKEN_ENV} from this process's environment", flush=True)
