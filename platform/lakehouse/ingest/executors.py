@@ -131,4 +131,3 @@ def parse_landing(session: SparkSession, settings: Settings, spec: TableSpec, da
         for c, n in nulls.items():
             day[c] = day.get(c, 0) + n
     return out
-
