@@ -97,7 +97,9 @@ def plain_one_day(day: str, tmp: Path) -> float:
     """bench.tasks.plain over one day in its own process with a local JVM, timed like bench.run does."""
     from bench.run import measure
 
-    env = {k: v for k, v in os.environ.items() if k not in ("LAKEHOUSE_SPARK_REMOTE", "SPARK_REMOTE")}
+    # a classic local session of its own: none of the Connect client settings this process holds
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "LAKEHOUSE_SPARK_REMOTE", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_CONNECT_AUTHENTICATE_TOKEN")}
     env.update(BENCH_TMP=str(tmp), PYTHONPATH=f"{REPO}/platform:{REPO}")
     return measure("plain", day, day, env)["wall_s"]
 
