@@ -78,7 +78,9 @@ def server_conf(settings: Settings) -> dict[str, str]:
     from lakehouse.engine.spark import SESSION_CONF, _builder_conf
 
     return {**_builder_conf(settings), **SESSION_CONF, "spark.master": settings.spark_master,
-            "spark.app.name": "lakehouse-connect"}
+            "spark.app.name": "lakehouse-connect",
+            # Spark's own catalog folder under the lakehouse home, not in whatever directory `make dev` ran from
+            "spark.sql.warehouse.dir": str(Path(settings.home) / "spark-warehouse")}
 
 
 def spark_submit() -> Path:
