@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps kafka-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native clean
+.PHONY: install browser-deps postgres-deps kafka-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native bench-latency clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,12 +25,14 @@ demo: install
 	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/lakehouse demo
 
+# One warm Spark Connect server + `dagster dev`: runs attach to the server instead of starting a JVM each.
+# Stop it with Ctrl-C, or `kill PID` (SIGTERM) when started in the background.
 dev: install
-	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m lakehouse.dev.dagster_dev
 
+# The same against a moto S3/Glue/Athena; its own Dagster storage (each warehouse has one), emptied per start.
+dev-aws: LAKEHOUSE_DAGSTER_STORAGE = $(LAKEHOUSE_HOME)/dagster-aws
 dev-aws: install
-	@mkdir -p $(LAKEHOUSE_DAGSTER_STORAGE)
 	$(BIN)/python -m lakehouse.dev.aws
 
 # The query service (HTTP API + page) on 127.0.0.1, port LAKEHOUSE_SERVE_PORT (8080); keys: lakehouse keys add NAME.
@@ -80,6 +82,10 @@ bench: install
 # The Spark-native path against plain PySpark (paired A B B A) and driver memory at x1/x4/x16 rows per day.
 bench-native: install
 	$(BIN)/python -m bench.native
+
+# One landed day -> every daily gold table fresh, through the daemon's work on a warm Connect server.
+bench-latency: install
+	$(BIN)/python -m bench.latency
 
 clean:
 	rm -rf .lakehouse

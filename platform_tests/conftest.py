@@ -20,8 +20,25 @@ os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def connect_server_for_runs():
+    """LAKEHOUSE_TEST_CONNECT=1: every session and run of the tests attaches to one Spark Connect server started
+    here, as runs attach under `make dev` (LAKEHOUSE_SPARK_REMOTE=sc://... attaches them to one of yours)."""
+    if os.environ.get("LAKEHOUSE_TEST_CONNECT") != "1":
+        yield None
+        return
+    from lakehouse.dev.spark_server import start_connect_server
+    from lakehouse.engine.spark import end_run_session
+
+    server = start_connect_server(Settings.from_env())
+    os.environ.update(server.client_env())
+    yield server
+    end_run_session([])  # release the tests' session while the server still answers
+    server.stop()
+
+
 @pytest.fixture(scope="session")
-def spark():
+def spark(connect_server_for_runs):
     from lakehouse.engine.spark import get_spark
 
     return get_spark(Settings.from_env())

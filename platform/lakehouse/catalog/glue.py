@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import boto3
 import pyarrow as pa
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError  # light; boto3 itself is imported where a client is made
 
 from lakehouse.catalog.types import glue_columns
 from lakehouse.config import LAYERS, Settings
@@ -102,6 +100,9 @@ class GlueCatalog:
         if settings.glue_prefix is None:
             raise LakehouseError("the Glue catalog is off: set LAKEHOUSE_GLUE_PREFIX to register tables")
         self.settings = settings
+        if client is None:  # boto3 costs ~0.5 s of import in every run process: only when a catalog is on
+            import boto3
+            from botocore.config import Config
         self.client = client or boto3.client(
             "glue", endpoint_url=settings.aws_endpoint_url, region_name=settings.aws_region,
             config=Config(retries={"max_attempts": 5, "mode": "standard"}),

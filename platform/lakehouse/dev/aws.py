@@ -1,6 +1,10 @@
 """`make dev-aws`: the Dagster UI against a local moto server (S3 + Glue + Athena APIs) on 127.0.0.1.
 
 moto keeps state in memory only: this is for trying the AWS code path, never a home for data you keep.
+Like `make dev`, runs attach to one warm Spark Connect server (lakehouse.dev.dagster_dev). The Dagster storage
+is the warehouse's own (.lakehouse/dagster-aws, never `make dev`'s): it is emptied at each start, because each
+start's moto bucket is new and empty, and a storage that remembers partitions S3 lacks makes automation
+publish gold from missing upstreams.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import secrets
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -62,12 +67,15 @@ def main() -> int:
     print(f"moto server (S3, Glue, Athena) at {endpoint}; warehouse s3://{bucket}/warehouse")
     print(f"land sample data from another shell with:\n  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing "
           f"AWS_SECRET_ACCESS_KEY=testing LAKEHOUSE_LANDING=s3://{bucket}/landing .venv/bin/lakehouse land")
+    from lakehouse.dev.dagster_dev import run
+
+    env.setdefault("LAKEHOUSE_DAGSTER_STORAGE", str(Path(env.get("LAKEHOUSE_HOME") or ".lakehouse") / "dagster-aws"))
     try:
-        return subprocess.call([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"], env=env)
-    except KeyboardInterrupt:
-        return 0
+        # the moto endpoint names this start's bucket: a storage of an earlier start describes a bucket now gone
+        return run(env, warehouse_id=f"{env['LAKEHOUSE_WAREHOUSE']} on moto {endpoint}", reset_storage=True)
     finally:
         server.terminate()
+        server.wait(10)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import DEV_PII_SALT, Settings
-from lakehouse.engine.sql import load_sql
+from lakehouse.engine.sql import load_sql, sql_with_args
 
 log = logging.getLogger(__name__)
 
@@ -29,4 +29,4 @@ class SaltedSql:
             log.warning("%s: hashing personal data with the development PII salt; set LAKEHOUSE_PII_SALT in "
                         "production", self.path)
         text = load_sql(self.path, settings).strip().rstrip(";")
-        return session.sql(text, args={"start_dt": start, "end_dt": end, "pii_salt": settings.pii_salt})
+        return sql_with_args(session, text, {"start_dt": start, "end_dt": end, "pii_salt": settings.pii_salt})

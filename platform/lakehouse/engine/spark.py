@@ -2,6 +2,9 @@
 
 dagster-pyspark's PySparkResource reaches for `sparkContext`, which a Spark Connect session does not have,
 so the platform owns this small resource instead and works with both kinds of session.
+
+On a Connect server (`sc://`, e.g. the one `make dev` starts) the session is the run's, not the process's:
+`SparkResource` opens a new one for each run and releases it when the run ends (`begin_run_session`).
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import threading
 from typing import Mapping
 
 from dagster import ConfigurableResource
+from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings
@@ -95,10 +99,37 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
         return configure_session(_SESSION[0], settings)
 
 
+def _is_connect(session: SparkSession) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
 def _alive(session: SparkSession) -> bool:
-    if type(session).__module__.startswith("pyspark.sql.connect"):
-        return True  # Connect sessions reconnect on their own; a second local server would clash
+    if _is_connect(session):
+        return not session.is_stopped  # a live one reconnects on its own; a second local server would clash
     return session._sc._jsc is not None  # a stopped classic session has no JVM context
+
+
+def begin_run_session(settings: Settings) -> list[SparkSession] | None:
+    """Before a run on a Connect server (sc://): the run's first `get_spark` opens a session of its own.
+
+    A server outlives many runs (`make dev`, the in-process drive), and a Connect session holds temp views
+    and settings: one session per run keeps two runs from seeing each other's. Returns what to restore.
+    """
+    if not (settings.spark_remote or "").startswith("sc://"):
+        return None  # a classic or local-Connect session is the process's own, as a run process is
+    with _LOCK:
+        previous, _SESSION[:] = list(_SESSION), []
+    return previous
+
+
+def end_run_session(previous: list[SparkSession] | None) -> None:
+    """After the run: release its session on the server (views, settings, cached data) and restore the last."""
+    if previous is None:
+        return
+    with _LOCK:
+        ending, _SESSION[:] = list(_SESSION), previous
+    for session in ending:
+        session.stop()
 
 
 def _create(settings: Settings) -> SparkSession:
@@ -110,9 +141,11 @@ def _create(settings: Settings) -> SparkSession:
         # ("sc://...") brings its own Delta and S3A setup, as EMR and Databricks do.
         local = settings.spark_remote.startswith("local")
         builder = SparkSession.builder.remote(settings.spark_remote)
-        for key, value in (_builder_conf(settings) if local else settings.spark_conf).items():
+        conf = _builder_conf(settings) if local else {k: v for k, v in settings.spark_conf.items() if _runtime(k)}
+        for key, value in conf.items():
             builder = builder.config(key, value)
-        session = builder.getOrCreate()
+        # a server's session is always new (getOrCreate would hand back a session another run left behind)
+        session = builder.getOrCreate() if local else builder.create()
         if local:
             for key in ("spark.sql.shuffle.partitions", "spark.sql.session.timeZone"):
                 session.conf.set(key, settings.spark_conf.get(key, LOCAL_DEFAULTS[key]))
@@ -124,6 +157,11 @@ def _create(settings: Settings) -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _runtime(key: str) -> bool:
+    """Whether a session may set `key`: a running server's JVM, JARs and core settings are its own."""
+    return key.startswith(("spark.sql.", "spark.databricks.", "fs.", "spark.hadoop."))
 
 
 def _python() -> str:
@@ -138,6 +176,7 @@ class SparkResource(ConfigurableResource):
     master: str | None = None
     remote: str | None = None
     conf: dict[str, str] = {}
+    _previous: list | None = PrivateAttr(default=None)  # the session to restore when the run ends
 
     def settings(self) -> Settings:
         base = Settings.from_env()
@@ -150,3 +189,9 @@ class SparkResource(ConfigurableResource):
 
     def session(self) -> SparkSession:
         return get_spark(self.settings())
+
+    def setup_for_execution(self, context) -> None:
+        self._previous = begin_run_session(self.settings())
+
+    def teardown_after_execution(self, context) -> None:
+        end_run_session(self._previous)

@@ -15,7 +15,6 @@ from typing import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -270,6 +269,8 @@ class TableStore:
 
     def _write_parquet(self, uri: str, data: pa.Table, partitions: Sequence[str]) -> None:
         """Not atomic (Parquet has no log): a reader may see a day empty while it is being rewritten."""
+        import pyarrow.dataset as ds  # here, not at the top: ~1 s of imports (pandas) a Spark run never needs
+
         fs, root = filesystem_for(uri, self.settings)
         if data.num_rows:
             ds.write_dataset(
@@ -289,6 +290,8 @@ class TableStore:
     def read(self, uri: str, fmt: str, partitions: Sequence[str] | None = None,
              columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of `partitions` (all when None) in one schema, `dt` included as a string column."""
+        import pyarrow.dataset as ds
+
         schema = self.schema(uri, fmt)
         if schema is None:
             return pa.table({PARTITION: pa.array([], pa.string())})
@@ -410,6 +413,7 @@ class SparkStore(TableStore):
             return WriteResult(uri, fmt, 0, [], self.version(uri, fmt), existing)
         # Every check happens here, before the first byte is written.
         df, added = self._fit(table_id, existing, df.withColumn(PARTITION, F.col(PARTITION).cast("string")))
+        df = _sql_types(df)
         if fmt == "delta":
             if existing is None:  # Delta checks replaceWhere only against an existing table
                 _check_days(table_id, df, partitions)
@@ -450,6 +454,8 @@ class SparkStore(TableStore):
     def _write_parquet(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
         """Dynamic overwrite replaces the days present in the batch; requested days without rows are
         cleared first. Not atomic (Parquet has no log)."""
+        import pyarrow.dataset as ds
+
         present = _check_days(table_id, df, partitions)
         TableStore.delete_partitions(self, uri, "parquet", [dt for dt in partitions if dt not in present])
         if present:
@@ -551,3 +557,12 @@ def store_for(settings: Settings) -> TableStore:
     """SparkStore unless LAKEHOUSE_STORE=delta-rs asks for the Arrow + delta-rs path (a run's rows then
     cross the driver: kept for comparison and for single-machine use without the Spark JARs)."""
     return TableStore(settings) if settings.store == "delta-rs" else SparkStore(settings)
+
+
+def _sql_types(df):
+    """Every column cast to its own type, named in SQL text: Spark Connect turns a client-side type such as
+    mapInArrow's schema or `.cast(StringType())` into `string collate UTF8_BINARY`, which Delta then writes to
+    its log and delta-rs cannot read; a type parsed from SQL text is the plain `string`. A no-op projection
+    on a classic session."""
+    return df.selectExpr(*[f"cast({_quoted(f.name)} as {f.dataType.simpleString()}) as {_quoted(f.name)}"
+                           for f in df.schema.fields])

@@ -1,0 +1,168 @@
+"""One long-lived Spark Connect server for `make dev`: runs attach to it instead of starting a JVM each.
+
+pyspark ships the server (`spark-connect_2.13-*.jar`); it is started with pyspark's own `spark-submit`, the
+Delta/S3A JARs from the manifest and the project's Spark settings as the server's defaults, so every Connect
+session starts from them. Session-level settings a run changes (S3A endpoint, SQL parameters) are set on
+the run's own session by `configure_session`. The server listens on 127.0.0.1 only and asks for a random
+token, passed to clients through SPARK_CONNECT_AUTHENTICATE_TOKEN (never in a URL, so never in a log).
+
+`python -m lakehouse.dev.spark_server` starts one in the foreground and prints its LAKEHOUSE_SPARK_REMOTE.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from lakehouse.config import Settings
+from lakehouse.errors import LakehouseError
+
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
+
+
+class ConnectServerError(LakehouseError):
+    """The Spark Connect server did not start."""
+
+
+@dataclass
+class ConnectServer:
+    process: subprocess.Popen
+    port: int
+    token: str = field(repr=False)  # a secret: never in a repr, a log or a traceback
+    log: Path = field(default=None)
+
+    @property
+    def remote(self) -> str:
+        # "localhost", not 127.0.0.1: pyspark sends a token without TLS only to a host named localhost
+        return f"sc://localhost:{self.port}"
+
+    def client_env(self) -> dict[str, str]:
+        """What a process needs in its environment to attach its runs to this server."""
+        return {"LAKEHOUSE_SPARK_REMOTE": self.remote, TOKEN_ENV: self.token}
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM the server's process group (spark-submit and its JVM), SIGKILL after `timeout` seconds."""
+        if self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process, signal.SIGKILL)
+                self.process.wait(10)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)  # the group this module created with start_new_session
+    except ProcessLookupError:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_conf(settings: Settings) -> dict[str, str]:
+    """The server's Spark settings: the same ones a classic session of a run gets (JARs, Delta, laptop tuning)."""
+    from lakehouse.engine.spark import SESSION_CONF, _builder_conf
+
+    return {**_builder_conf(settings), **SESSION_CONF, "spark.master": settings.spark_master,
+            "spark.app.name": "lakehouse-connect",
+            # Spark's own catalog folder under the lakehouse home, not in whatever directory `make dev` ran from
+            "spark.sql.warehouse.dir": str(Path(settings.home) / "spark-warehouse")}
+
+
+def spark_submit() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
+
+
+def start_connect_server(settings: Settings | None = None, port: int | None = None, ready_timeout: float = 180,
+                         cancelled: Callable[[], bool] = lambda: False) -> ConnectServer:
+    """Start the server on 127.0.0.1 and return once it answers a query (the JVM and Delta are warm then).
+
+    `cancelled` is asked while waiting: a Ctrl-C during the start stops the server at once."""
+    settings = settings or Settings.from_env()
+    port = port or free_port()
+    token = secrets.token_urlsafe(24)
+    command = [str(spark_submit()), "--class", SERVER_CLASS, "--name", "lakehouse-connect"]
+    for key, value in server_conf(settings).items():
+        command += ["--conf", f"{key}={value}"]
+    command += ["--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+                "--conf", f"spark.connect.grpc.binding.port={port}", "spark-internal"]
+    env = {**os.environ, TOKEN_ENV: token, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
+    for var in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "LAKEHOUSE_SPARK_REMOTE"):
+        env.pop(var, None)  # spark-submit would otherwise try to be a Connect client itself
+    log = Path(tempfile.mkstemp(prefix="lakehouse-connect-", suffix=".log")[1])
+    with log.open("wb") as out:  # the server's own log, kept out of the dev console
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)  # its own group: stopping it stops the JVM too
+    server = ConnectServer(process, port, token, log)
+    try:
+        _wait_ready(server, ready_timeout, cancelled)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: ConnectServer, timeout: float, cancelled: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cancelled():
+            raise ConnectServerError("stopped before the Spark Connect server was ready")
+        if server.process.poll() is not None:
+            tail = server.log.read_text(errors="replace")[-2000:]
+            raise ConnectServerError(f"the Spark Connect server exited with code {server.process.returncode}; "
+                                     f"the end of its log ({server.log}):\n{tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        raise ConnectServerError(f"the Spark Connect server did not listen on port {server.port} within "
+                                 f"{timeout:.0f}s; its log: {server.log}")
+    _warm_up(server)
+
+
+def _warm_up(server: ConnectServer) -> None:
+    """One query through a throwaway session: the port opens before the server serves, and JIT warms."""
+    from pyspark.sql.connect.session import SparkSession
+
+    os.environ.setdefault(TOKEN_ENV, server.token)  # pyspark's client reads the token from the environment
+    session = SparkSession.builder.remote(server.remote).create()
+    try:
+        session.range(1).count()
+    finally:
+        session.stop()
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the server's JVM too
+    server = start_connect_server()
+    print(f"Spark Connect server on 127.0.0.1:{server.port} (log {server.log}); attach runs with\n"
+          f"  LAKEHOUSE_SPARK_REMOTE={server.remote} and {TOKEN_ENV} from this process's environment", flush=True)
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
