@@ -35,7 +35,9 @@ def main() -> int:
     end = _days(start, days)[-1]
     tmp = Path(tempfile.mkdtemp(prefix="lakehouse-bench-native-"))
     base = {**os.environ, "BENCH_TMP": str(tmp), "PYTHONPATH": f"{REPO}/platform:{REPO}",
-            "LAKEHOUSE_SPARK_MASTER": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[*]")}
+            "LAKEHOUSE_SPARK_MASTER": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[*]"),
+            # partitions from the first landed day (a week before the measured range, for look-backs)
+            "LAKEHOUSE_START_DATE": (date.fromisoformat(start) - timedelta(days=7)).isoformat()}
     for var in ("LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "AWS_ENDPOINT_URL", "LAKEHOUSE_GLUE_PREFIX",
                 "LAKEHOUSE_SPARK_REMOTE"):
         base.pop(var, None)

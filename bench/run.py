@@ -110,7 +110,9 @@ def main() -> int:
     end = day_list[-1]
     tmp = Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
     base = {**os.environ, "BENCH_TMP": str(tmp), "PYTHONPATH": f"{REPO}/platform:{REPO}",
-            "LAKEHOUSE_SPARK_MASTER": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[*]")}
+            "LAKEHOUSE_SPARK_MASTER": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[*]"),
+            # partitions from the first landed day (a week before the measured range, for look-backs)
+            "LAKEHOUSE_START_DATE": (date.fromisoformat(start) - timedelta(days=7)).isoformat()}
     for var in ("LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "AWS_ENDPOINT_URL", "LAKEHOUSE_GLUE_PREFIX"):
         base.pop(var, None)  # tables and landing on the local disk
     moto = None
