@@ -14,7 +14,7 @@ from lakehouse.dev.generate import DOMAINS
 from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.ingest.landing import list_landing
 from lakehouse.ingest.readers import read_landing_partition
-from lakehouse.tables.registry import get_spec, specs_in
+from lakehouse.tables.registry import get_spec, landed_specs
 
 START = date(2024, 6, 6)  # a Thursday: the three days cover Friday and Saturday too
 DAYS = [(START + timedelta(days=i)).isoformat() for i in range(3)]
@@ -61,7 +61,7 @@ def test_a_day_does_not_depend_on_the_range_it_was_landed_in(lakehouse_env, tmp_
 def test_data_is_mostly_clean_but_dirty_on_purpose(landed):
     settings, _ = landed
     total = quarantined = 0
-    for spec in specs_in("bronze", domain="commerce"):
+    for spec in landed_specs("commerce"):
         for dt in DAYS:
             result = read_landing_partition(settings, spec, dt)
             assert result.table.num_rows > 0, (spec.id, dt)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 import pyarrow as pa
 import pytest
 
-from lakehouse.tables.registry import get_spec, specs_in
+from lakehouse.tables.registry import get_spec, landed_specs, specs_in
 from tables_testing import table_content
 
 DAY = "2024-06-03"
@@ -82,7 +82,7 @@ def test_bronze_parses_on_the_executors_exactly_like_the_driver_reader(lakehouse
 
     land_commerce(lakehouse_env, date.fromisoformat(DAY), days=1, rows=80, seed=3)
     at = datetime(2024, 6, 3, 12, tzinfo=timezone.utc)
-    for spec in [s for s in specs_in("bronze", domain="commerce") if s.landing]:
+    for spec in landed_specs("commerce"):
         reference = read_landing_partition(lakehouse_env, spec, DAY, at)
         batch = parse_landing(spark, lakehouse_env, spec, [DAY], at)
         try:

@@ -62,9 +62,9 @@ def _landed_domains(start: str, end: str) -> list[str]:
     """Landing-fed domains with at least one file landed for a day of start..end."""
     from lakehouse.config import Settings
     from lakehouse.ingest.landing import list_landing
-    from lakehouse.tables.registry import specs_in
+    from lakehouse.tables.registry import landed_specs
 
-    domain_of = {s.landing.prefix: s.domain for s in specs_in("bronze") if s.landing is not None}
+    domain_of = {s.landing.prefix: s.domain for s in landed_specs()}
     landed = {domain_of.get(f"{f.source}/{f.entity}") for f in list_landing(Settings.from_env()) if start <= f.dt <= end}
     return sorted(d for d in landed if d)
 

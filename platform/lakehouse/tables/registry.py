@@ -39,6 +39,11 @@ def specs_in(layer: str | None = None, domain: str | None = None) -> tuple[Table
     )
 
 
+def landed_specs(domain: str | None = None) -> tuple[TableSpec, ...]:
+    """Bronze tables fed from landing files (not by a database export or a Kafka topic)."""
+    return tuple(s for s in specs_in("bronze", domain) if s.landing is not None)
+
+
 def landing_domains(specs: tuple[TableSpec, ...] | None = None) -> list[str]:
     """Domains whose bronze tables are fed from the landing zone (billing, say, is fed by a database)."""
     return sorted({s.domain for s in (all_specs() if specs is None else specs)
