@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.run import REPO, RESULTS, _days, land, measure
+from bench.run import REPO, RESULTS, _days, land, measuring
 
 
 def main() -> int:
@@ -49,10 +49,7 @@ def main() -> int:
     console = Console(width=150)
     m: dict = {}
     began = time.perf_counter()
-
-    def step(name: str, task: str, first: str, last: str, env: dict) -> None:
-        console.print(f"[dim]{time.perf_counter() - began:6.0f}s[/] {name}: {task} {first}..{last}")
-        m[name] = measure(task, first, last, env)
+    step = measuring(console, m, began)
 
     try:
         env = {**base, "LAKEHOUSE_HOME": str(tmp / "range"), "LAKEHOUSE_LANDING": str(tmp / "range" / "landing")}

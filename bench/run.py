@@ -95,6 +95,14 @@ NOTES = {
 }
 
 
+def measuring(console, measurements: dict, began: float):
+    """step(name, task, first, last, env): print what is measured (seconds since `began`), measure it, keep it."""
+    def step(name: str, task: str, first: str, last: str, env: dict) -> None:
+        console.print(f"[dim]{time.perf_counter() - began:6.0f}s[/] {name}: {task} {first}..{last}")
+        measurements[name] = measure(task, first, last, env)
+    return step
+
+
 def main() -> int:
     quick = os.environ.get("BENCH_QUICK") == "1"
     scale = float(os.environ.get("BENCH_SCALE", 1))
@@ -129,10 +137,7 @@ def main() -> int:
                      "measurements": {}}
     m = results["measurements"]
     began = time.perf_counter()
-
-    def step(name: str, task: str, first: str, last: str, env: dict) -> None:
-        console.print(f"[dim]{time.perf_counter() - began:6.0f}s[/] {name}: {task} {first}..{last}")
-        m[name] = measure(task, first, last, env)
+    step = measuring(console, m, began)
 
     try:
         env = {**base, "LAKEHOUSE_HOME": str(tmp / "x1"), "LAKEHOUSE_LANDING": str(tmp / "x1" / "landing")}

@@ -1,4 +1,5 @@
-"""Shared fixtures: one SparkSession per test session, a tmp lakehouse per test, a moto server over HTTP."""
+"""Shared fixtures: one SparkSession per test session, a tmp lakehouse per test, a moto server over HTTP, a
+PostgreSQL cluster."""
 from __future__ import annotations
 
 import json
@@ -54,22 +55,46 @@ def lakehouse_env(tmp_path, monkeypatch) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint():
-    """A real moto server (S3, Glue, Athena) on 127.0.0.1, spoken to over HTTP like AWS.
+def moto_server(tmp_path_factory):
+    """A real moto server (S3, Glue, Athena) on 127.0.0.1, spoken to over HTTP like AWS: (process, endpoint, log).
 
     It runs in its own process: delta-rs blocks the calling thread (and the GIL) while it waits for S3,
     so an in-process threaded server would never get to answer.
     """
     from lakehouse.dev.aws import start_moto
 
-    process, endpoint = start_moto()
-    yield endpoint
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    process, endpoint = start_moto(log=log)
+    yield process, endpoint, log
     process.terminate()
     process.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint(moto_server):
+    return moto_server[1]
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A throwaway PostgreSQL cluster (postgres_server.py) for the session; `make test` installs the binaries
+    (postgres-deps), so a missing server fails the tests that need it instead of skipping them."""
+    from postgres_server import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"no PostgreSQL server: {exc}")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def aws_env(moto_endpoint, monkeypatch):
+def aws_env(moto_server, monkeypatch):
+    process, moto_endpoint, log = moto_server
+    if process.poll() is not None:  # every S3 test after it would fail with "connection refused": say why once
+        pytest.fail(f"the session's moto server exited with code {process.returncode}; the end of its log:\n"
+                    + log.read_text(errors="replace")[-3000:])
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -4,7 +4,9 @@ Running as root: initdb and postgres refuse to run as root, so the cluster is cr
 unprivileged user `nobody` through `runuser -u nobody --` (util-linux), with the temp dir chowned to it and
 kept outside pytest's 0700 tmp dirs so that user can reach it. Any other user runs the binaries directly.
 Binaries are looked up in PATH, /usr/local/bin and /usr/lib/postgresql/*/bin; without them (or without a way
-to drop root) `start_postgres` raises `PostgresUnavailable`, which the fixture turns into a skip.
+to drop root) `start_postgres` raises `PostgresUnavailable`. `make test` installs the binaries
+(postgres-deps), so the `pg` fixture (conftest.py) fails on it instead of skipping. One cluster serves the
+whole test session, one database per test module (`create_database`).
 """
 from __future__ import annotations
 
@@ -91,3 +93,28 @@ def start_postgres() -> PostgresServer:
         shutil.rmtree(root, ignore_errors=True)
         raise
     return PostgresServer(root, port, bin_dir, prefix)
+
+
+def create_database(server: PostgresServer, name: str) -> str:
+    """A new, empty database on the session's cluster; its DSN."""
+    import psycopg
+
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return server.dsn(name)
+
+
+def terminate_once(dsn: str, table: str, day: str, at_batch: int):
+    """(listener, fired): a batch listener that kills the export's backend with pg_terminate_backend, once,
+    when `table`'s export of `day` reaches batch `at_batch`; `fired` holds the event it acted on."""
+    import psycopg
+
+    fired = []
+
+    def listener(event):
+        if not fired and event.table == table and event.dt == day and event.batch == at_batch:
+            fired.append(event)
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("select pg_terminate_backend(%s)", (event.backend_pid,))
+
+    return listener, fired

@@ -1,7 +1,6 @@
 """Billing end to end on a real PostgreSQL server: seeded dirty rows -> export -> bronze -> silver -> gold.
 
-The server is a throwaway cluster (platform_tests/postgres_server.py), started once for this module; without
-PostgreSQL binaries the tests skip. Expected numbers are computed here from the seeded rows, read back from
+The server is a throwaway cluster (platform_tests/postgres_server.py), started once for the test session. Expected numbers are computed here from the seeded rows, read back from
 PostgreSQL, with the domain's documented rules re-implemented in plain Python.
 """
 from __future__ import annotations
@@ -16,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from postgres_server import PASSWORD, PostgresUnavailable, start_postgres  # noqa: E402
+from postgres_server import PASSWORD, create_database, terminate_once  # noqa: E402
 from tables_testing import table_content
 
 SEED_START, SEED_DAYS, ROWS, SEED = date(2024, 6, 1), 5, 120, 11
@@ -26,25 +25,12 @@ pytestmark = pytest.mark.postgres  # every test here talks to a real PostgreSQL 
 
 
 @pytest.fixture(scope="module")
-def pg():
-    try:
-        server = start_postgres()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"no PostgreSQL server for the billing tests: {exc}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def billing_db(pg):
-    import psycopg
-
     from lakehouse.dev.generate.billing import seed_database
 
-    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-        conn.execute("create database billing")
-    seed_database(pg.dsn("billing"), SEED_START, SEED_DAYS, ROWS, SEED)
-    return pg.dsn("billing")
+    dsn = create_database(pg, "billing")
+    seed_database(dsn, SEED_START, SEED_DAYS, ROWS, SEED)
+    return dsn
 
 
 @pytest.fixture
@@ -146,21 +132,6 @@ def source_counts(dsn: str, dt: str) -> dict[str, int]:
 
 
 # --- reading the lakehouse --------------------------------------------------------------------------------
-def _terminate_once(dsn: str, table: str, day: str, at_batch: int):
-    """A batch listener that kills the export's backend with pg_terminate_backend, once, mid-export."""
-    import psycopg
-
-    fired = []
-
-    def listener(event):
-        if not fired and event.table == table and event.dt == day and event.batch == at_batch:
-            fired.append(event)
-            with psycopg.connect(dsn, autocommit=True) as admin:
-                admin.execute("select pg_terminate_backend(%s)", (event.backend_pid,))
-
-    return listener, fired
-
-
 def _materializations(run) -> dict[str, dict]:
     out = {}
     for result in run.results:
@@ -180,7 +151,7 @@ def test_billing_export_to_gold_with_retry_and_idempotent_rerun(billing_env, bil
     from lakehouse.runs import materialize_range
     from lakehouse.tables.registry import specs_in
 
-    listener, fired = _terminate_once(billing_db, "public.transactions", END, at_batch=2)
+    listener, fired = terminate_once(billing_db, "public.transactions", END, at_batch=2)
     monkeypatch.setattr(postgres, "BATCH_LISTENERS", [listener])
     defs, instance = build_definitions(), DagsterInstance.ephemeral()
 

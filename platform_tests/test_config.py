@@ -17,7 +17,7 @@ def test_defaults_load_from_an_empty_environment(tmp_path):
     assert settings.warehouse == (tmp_path / "warehouse").as_uri()
     assert settings.retention_days == {"bronze": 90, "silver": 365, "gold": 730}
     assert (settings.table_format, settings.store, settings.spark_master) == ("delta", "spark", "local[*]")
-    assert settings.pii_salt == DEV_PII_SALT and settings.billing_dsn is None
+    assert settings.pii_salt == DEV_PII_SALT and settings.database("billing").dsn is None
     assert settings.start_date == "2024-06-01"  # the first month of the sample data
     assert Settings.from_env({"LAKEHOUSE_START_DATE": " 2025-02-10 "}).start_date == "2025-02-10"
 

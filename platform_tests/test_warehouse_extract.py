@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from postgres_server import PASSWORD, PostgresUnavailable, start_postgres  # noqa: E402
+from postgres_server import PASSWORD, create_database, terminate_once  # noqa: E402
 from tables_testing import table_content  # noqa: E402
 
 SEED_START, SEED_DAYS, ROWS, SEED = date(2024, 6, 1), 4, 24, 5
@@ -26,25 +26,12 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def pg():
-    try:
-        server = start_postgres()
-    except PostgresUnavailable as exc:  # `make test` installs the binaries (postgres-deps): never skip
-        pytest.fail(f"no PostgreSQL server for the warehouse extract tests: {exc}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def warehouse_db(pg):
-    import psycopg
-
     from lakehouse.dev.generate.behavior import seed_database
 
-    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
-        conn.execute("create database analytics")
-    seed_database(pg.dsn("analytics"), SEED_START, SEED_DAYS, ROWS, SEED)
-    return pg.dsn("analytics")
+    dsn = create_database(pg, "analytics")
+    seed_database(dsn, SEED_START, SEED_DAYS, ROWS, SEED)
+    return dsn
 
 
 @pytest.fixture
@@ -120,20 +107,6 @@ def _gold_engagement() -> dict[str, tuple]:
     return {r["customer_id"]: tuple(r[c] for c in cols) for r in table_content(".".join(GOLD)).to_pylist()}
 
 
-def _terminate_once(dsn: str, day: str, at_batch: int):
-    import psycopg
-
-    fired = []
-
-    def listener(event):
-        if not fired and event.table == "analytics.customer_behavior" and event.dt == day and event.batch == at_batch:
-            fired.append(event)
-            with psycopg.connect(dsn, autocommit=True) as admin:
-                admin.execute("select pg_terminate_backend(%s)", (event.backend_pid,))
-
-    return listener, fired
-
-
 def _all_text(results) -> str:
     """Every event message and metadata value of the runs: where a leaked DSN would show."""
     parts = []
@@ -173,7 +146,7 @@ def test_warehouse_extract_to_gold_with_retry_quarantine_and_no_source(redshift_
     assert all(v == (None,) * 5 for v in _gold_engagement().values())
 
     # the behaviour job: END's export loses its connection at batch 2 and is retried on a new snapshot
-    listener, fired = _terminate_once(warehouse_db, END, at_batch=2)
+    listener, fired = terminate_once(warehouse_db, "analytics.customer_behavior", END, at_batch=2)
     monkeypatch.setattr(postgres, "BATCH_LISTENERS", [listener])
     run = materialize_range(defs, START, END, instance=instance, domain="behavior")
     assert run.success, run.failures()

@@ -406,27 +406,6 @@ class Settings:
                               "(lakehouse.config.DATABASES)")
         return self.databases[name]
 
-    # the billing connection's settings under their former names
-    @property
-    def billing_dsn(self) -> str | None:
-        return self.database("billing").dsn
-
-    @property
-    def billing_export_mode(self) -> str:
-        return self.database("billing").export_mode
-
-    @property
-    def billing_batch_rows(self) -> int:
-        return self.database("billing").batch_rows
-
-    @property
-    def billing_retries(self) -> int:
-        return self.database("billing").retries
-
-    @property
-    def billing_retry_delay(self) -> float:
-        return self.database("billing").retry_delay
-
     @property
     def warehouse_is_local(self) -> bool:
         return self.warehouse.startswith("file://")

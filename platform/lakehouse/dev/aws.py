@@ -22,8 +22,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_moto(port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `moto_server` in its own process on 127.0.0.1 and wait until it answers.
+def start_moto(port: int | None = None, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `moto_server` in its own process on 127.0.0.1 and wait until it answers; its output goes to `log`
+    (else nowhere: it logs every request).
 
     Its own process, not a thread: delta-rs holds the caller's thread while it waits for S3.
     """
@@ -31,8 +32,13 @@ def start_moto(port: int | None = None) -> tuple[subprocess.Popen, str]:
     import urllib.request
 
     port = port or free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the child holds it; closed below)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        if log:
+            out.close()
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -76,8 +76,8 @@ def _definition_metadata(spec: TableSpec) -> dict:
         meta["source"] = str(spec.extract)
     if spec.landing:
         meta["landing"] = f"{spec.landing.prefix}/dt=YYYY-MM-DD/*.{spec.landing.format}[.gz]"
-    if any(u.optional for u in spec.upstreams):
-        meta["optional_upstreams"] = MetadataValue.json([u.table for u in spec.upstreams if u.optional])
+    if any(u.needs == "optional" for u in spec.upstreams):
+        meta["optional_upstreams"] = MetadataValue.json([u.table for u in spec.upstreams if u.needs == "optional"])
     if spec.rules:
         meta["row_rules"] = MetadataValue.json([f"{r.name} [{r.severity}]: {r.expr}" for r in spec.rules])
     return meta
@@ -130,7 +130,7 @@ def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
         outs={key.to_python_identifier(): AssetOut(
             key=key, description=spec.description, group_name=f"{spec.domain}_{spec.layer}", tags=_tags(spec),
             metadata=_definition_metadata(spec), automation_condition=condition_for(spec), is_required=False)},
-        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and not u.optional],
+        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and not u.needs == "optional"],
         partitions_def=partitions_def(spec, start),
         check_specs=_check_specs(spec),
         can_subset=True,

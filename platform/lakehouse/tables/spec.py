@@ -77,10 +77,6 @@ class Upstream:
         return "day" if self.window in ("same", "history") else "as_of"
 
     @property
-    def optional(self) -> bool:
-        return self.needs == "optional"
-
-    @property
     def view(self) -> str:
         """Temp view name the SQL uses for this upstream, e.g. silver_orders."""
         return self.table.replace(".", "_")

@@ -2,7 +2,7 @@
 
 `seed_billing(settings, start, days, rows, seed)` (the `lakehouse land --domain billing` entry point) and
 `seed_database(dsn, start, days, rows, seed)` drop and re-create the tables users, subscriptions, invoices
-and transactions in the database of the DSN (settings.billing_dsn, LAKEHOUSE_BILLING_DSN) and fill them for
+and transactions in the database of the DSN (settings.database("billing").dsn, LAKEHOUSE_BILLING_DSN) and fill them for
 `days` days from `start`. Same arguments -> the same rows. The tables have no unique constraint on `id`,
 like a legacy schema or an append-only replica, so the export and silver must cope with re-sent ids.
 
@@ -243,6 +243,7 @@ def seed_database(dsn: str, start: date, days: int, rows: int, seed: int) -> See
 
 def seed_billing(settings: Settings, start: date, days: int, rows: int, seed: int) -> SeedSummary:
     """`lakehouse land --domain billing`: seed the database of LAKEHOUSE_BILLING_DSN."""
-    if not settings.billing_dsn:
+    dsn = settings.database("billing").dsn
+    if not dsn:
         raise ValueError("set LAKEHOUSE_BILLING_DSN to the PostgreSQL database to seed")
-    return seed_database(settings.billing_dsn, start, days, rows, seed)
+    return seed_database(dsn, start, days, rows, seed)
