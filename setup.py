@@ -48,6 +48,7 @@ setup(
         "dev": [
             "pytest>=8,<10",
             "pytest-xdist>=3.6,<4",  # make test runs the suite on two workers, one SparkSession each
+            "pytest-timeout>=2.3,<3",  # a hung test fails with its stack instead of stalling the suite
             "moto[server]>=5.2,<6",
             "psutil>=5.9,<8",
             "ruff>=0.8,<1",
