@@ -127,7 +127,8 @@ def test_a_task_killed_mid_write_leaves_the_previous_version_readable(lakehouse_
 @pytest.mark.slow
 def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_path):
     """A run process with a 512 MB heap moves ~2 GB of rows through read -> transform -> write."""
-    script = textwrap.dedent("""
+    rows = 700_000
+    script = f"ROWS = {rows}\n" + textwrap.dedent("""
         import json, os
         from pyspark.sql import functions as F
         from lakehouse.config import Settings
@@ -139,9 +140,11 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
         store = SparkStore(settings, spark)
         src, dst = store.uri("bronze", "big"), store.uri("silver", "big")
         days = ["2024-06-01", "2024-06-02"]
-        rows = spark.range(0, 6_000_000, numPartitions=24).select(
-            "id", F.sha2(F.col("id").cast("string"), 512).alias("a"),
-            F.sha2(F.concat(F.col("id").cast("string"), F.lit("x")), 512).alias("b"),
+        # wide rows, cheap to make: ~3 KB of text a row once transformed
+        pad = F.repeat(F.lit("x"), 960)
+        rows = spark.range(0, ROWS, numPartitions=24).select(
+            "id", F.concat(F.sha2(F.col("id").cast("string"), 256), pad).alias("a"),
+            F.concat(F.sha2(F.concat(F.col("id").cast("string"), F.lit("x")), 256), pad).alias("b"),
             F.when(F.col("id") % 2 == 0, F.lit(days[0])).otherwise(F.lit(days[1])).alias("dt"))
         store.write_df("bronze.big", src, "delta", rows, days)
         batch = store.read_df(spark, src, "delta", days)
@@ -159,7 +162,7 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["rows"] == 6_000_000
+    assert out["rows"] == rows
     assert out["heap"] <= 512 * 2**20
     assert out["text_bytes"] >= 3 * out["heap"]  # the batch is several times the heap it ran in
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -504,12 +505,31 @@ class SparkStore(TableStore):
         if fmt != "delta" or not self.exists(uri, fmt):
             return []
         spark, path = self.spark(), spark_path(uri)
-        # Delta refuses less than its 7-day default unless told the caller means it
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", str(retention_hours >= 168).lower())
-        doomed = [r[0] for r in spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()]
-        if doomed:
-            spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS").collect()
+        conf = {
+            # Delta refuses less than its 7-day default unless told the caller means it
+            "spark.databricks.delta.retentionDurationCheck.enabled": str(retention_hours >= 168).lower(),
+            # VACUUM lists the table's folders in this many tasks (default 10,000, whatever the table's size:
+            # minutes of empty tasks on a small cluster); one task per day folder is plenty
+            "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(min(max(len(self.partitions(uri, fmt)), 1), 10_000)),
+        }
+        with session_conf(spark, conf):
+            doomed = [r[0] for r in spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS DRY RUN").collect()]
+            if doomed:
+                spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS").collect()
         return doomed
+
+
+@contextmanager
+def session_conf(spark, conf: dict[str, str]):
+    """These session settings for the block; the previous values (or unset) after it."""
+    before = {k: spark.conf.get(k, None) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
 
 
 def _check_days(table_id: str, df, partitions: list[str]) -> list[str]:
