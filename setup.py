@@ -47,7 +47,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
-            "pytest-xdist>=3.6,<4",  # make test runs the suite on two workers, one SparkSession each
+            "pytest-xdist>=3.6,<4",  # `pytest -n 2 --dist loadfile`: two workers, one SparkSession each (make test: serial)
             "pytest-timeout>=2.3,<3",  # a hung test fails with its stack instead of stalling the suite
             "moto[server]>=5.2,<6",
             "psutil>=5.9,<8",

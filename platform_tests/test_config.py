@@ -32,7 +32,7 @@ def test_good_values_are_read(tmp_path):
         "LAKEHOUSE_QUERY_TIMEOUT": "2.5"})
     assert settings.warehouse == "s3://my-bucket/warehouse" and settings.landing == tmp_path.as_uri()
     assert settings.retention_days["bronze"] == 30 and settings.spark_conf == {"spark.a": "1", "spark.b": "x"}
-    assert settings.billing_retries == 0 and settings.query_timeout == 2.5
+    assert settings.database("billing").retries == 0 and settings.query_timeout == 2.5
     assert settings.athena_workgroup == "primary" and settings.glue_prefix == "lake_house"
     assert Settings.from_env({"LAKEHOUSE_SPARK_CONF": '{"spark.x": 2, "spark.y": true}'}).spark_conf == {
         "spark.x": "2", "spark.y": "true"}

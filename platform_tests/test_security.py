@@ -268,10 +268,7 @@ PSEUDONYM = ("display_name", "_hash", "_masked")
 RAW_PII_NAMES = {"email", "phone", "first_name", "last_name", "full_name"}  # a company's linkedin_url is not personal
 
 
-@pytest.mark.parametrize("spec", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="billing keeps raw email and full_name in silver: "
-                                            "outside this change, reported")) if s.id == "silver.billing_users" else s
-    for s in SILVER_GOLD], ids=[s.id for s in SILVER_GOLD])
+@pytest.mark.parametrize("spec", SILVER_GOLD, ids=[s.id for s in SILVER_GOLD])
 def test_silver_and_gold_hold_pseudonyms_not_raw_pii(spec):
     columns = {c.name for c in spec.columns}
     assert set(spec.pii) <= columns, "a PII flag names a column the table does not have"

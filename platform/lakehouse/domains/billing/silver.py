@@ -10,6 +10,7 @@ full export (LAKEHOUSE_BILLING_EXPORT_MODE=full) gives the same silver as the in
 from __future__ import annotations
 
 from lakehouse.domains.billing import contracts as c
+from lakehouse.domains.pii import SaltedSql
 from lakehouse.tables.declare import LATEST_VERSION, present as _present, sql_in as _in
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
@@ -20,10 +21,11 @@ LINEAGE = (Column("_source_file", "string", "Source table the row was exported f
 USD_ONLY = RowRule("usd_only", f"currency = '{c.CURRENCY}'", "drop")
 
 
-def _silver(name, description, columns, rules, contract, unique_key, pii=()) -> TableSpec:
+def _silver(name, description, columns, rules, contract, unique_key, pii=(), transform=None) -> TableSpec:
     return TableSpec(layer="silver", domain="billing", name=f"billing_{name}", description=description,
                      columns=tuple(columns) + LINEAGE, upstreams=(Upstream(f"bronze.billing_{name}"),),
                      rules=tuple(rules), contract=contract, unique_key=tuple(unique_key), pii=tuple(pii),
+                     transform=transform, sql=f"silver/billing_{name}.sql" if transform is not None else None,
                      version_key=unique_key[-1])  # the source's id: a re-sent id keeps its latest version
 
 
@@ -32,10 +34,14 @@ UPDATED = Column("updated_at", "timestamp", "updated_at, or created_at when the 
 
 USERS = _silver(
     "users", "Billing users changed on the day, typed, latest version per user.",
-    [Column("user_id", "bigint", required=True), Column("email", "string", "Lower-cased, trimmed."),
-     Column("full_name", "string"), Column("country", "string", "Upper-cased ISO code."), CREATED, UPDATED],
+    [Column("user_id", "bigint", required=True),
+     Column("email_hash", "string", "sha256(salt || lower-cased, trimmed email): joinable, not reversible."),
+     Column("email_masked", "string", "a***@domain.com; null when the email is malformed."),
+     Column("display_name", "string", "First name and last initial."),
+     Column("country", "string", "Upper-cased ISO code."), CREATED, UPDATED],
     [*_present("user_id", "created_at"), LATEST_VERSION],
-    c.USERS, ("dt", "user_id"), pii=("email", "full_name"),
+    c.USERS, ("dt", "user_id"), pii=("email_hash", "email_masked", "display_name"),
+    transform=SaltedSql("silver/billing_users.sql"),  # the raw email and name stop in its SQL
 )
 
 SUBSCRIPTIONS = _silver(
