@@ -130,7 +130,7 @@ def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
         outs={key.to_python_identifier(): AssetOut(
             key=key, description=spec.description, group_name=f"{spec.domain}_{spec.layer}", tags=_tags(spec),
             metadata=_definition_metadata(spec), automation_condition=condition_for(spec), is_required=False)},
-        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and not u.needs == "optional"],
+        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and u.needs != "optional"],
         partitions_def=partitions_def(spec, start),
         check_specs=_check_specs(spec),
         can_subset=True,
