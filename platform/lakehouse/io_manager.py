@@ -16,6 +16,7 @@ from dagster import (
 )
 from pyspark.sql import DataFrame
 
+from lakehouse.engine.overlap import alongside
 from lakehouse.errors import LakehouseError
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.partitions import batch_days
@@ -100,8 +101,10 @@ class LakehouseIOManager(ConfigurableIOManager):
         spec = _spec_for(context)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
         watch = Stopwatch()
-        try:
-            result, glue_name = self.lakehouse.publish(spec, obj, partitions, watch)
+        heads: dict = {}
+        try:  # each partition's preview is read beside the commit (the batch is cached), not after it
+            with alongside(lambda: heads.update(_heads(spec, obj, partitions))):
+                result, glue_name = self.lakehouse.publish(spec, obj, partitions, watch)
         except LakehouseError as exc:  # e.g. a column type change: retrying cannot help
             raise Failure(description=str(exc), allow_retries=False) from exc
         published = datetime.now(timezone.utc)
@@ -121,12 +124,11 @@ class LakehouseIOManager(ConfigurableIOManager):
         if glue_name:
             metadata["dagster/table_name"] = glue_name
         if not partitions:
-            metadata["preview"] = MetadataValue.md(preview_markdown(_heads(spec, obj, [])[None], hidden=tuple(spec.pii)))
+            metadata["preview"] = MetadataValue.md(preview_markdown(heads[None], hidden=tuple(spec.pii)))
             metadata.update(watch.metadata())
         context.add_output_metadata(metadata)
         # ... and what is each partition's own on that partition: its rows' preview, its share of the step's
         # seconds and, for gold, how long after its files landed it was published
-        heads = _heads(spec, obj, partitions)
         landed = _landing_of(spec, context, partitions)
         for key in partitions:
             own = {"preview": MetadataValue.md(preview_markdown(heads[key], hidden=tuple(spec.pii))),

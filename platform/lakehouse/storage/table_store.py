@@ -8,6 +8,7 @@ log). New columns are added to the table; a changed column type is refused befor
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -416,8 +417,8 @@ class SparkStore(TableStore):
         df, added = self._fit(table_id, existing, df.withColumn(PARTITION, F.col(PARTITION).cast("string")))
         df = _sql_types(df)
         if fmt == "delta":
-            if existing is None:  # Delta checks replaceWhere only against an existing table
-                _check_days(table_id, df, partitions)
+            if existing is None:  # Delta checks replaceWhere only against an existing table: the write job does
+                df = _refusing_stray_days(df, partitions)
             rows = self._write_delta(table_id, uri, df, partitions)
         else:
             rows = self._write_parquet(table_id, uri, df, partitions)
@@ -444,6 +445,11 @@ class SparkStore(TableStore):
         try:
             _with_spark_retries(writer.save, spark_path(uri))
         except Exception as exc:
+            if stray := re.search(_STRAY + r"([^\s'\"\\]*)", str(exc)):  # the first write's own check
+                day = stray.group(1)
+                raise PartitionMismatchError(
+                    f"table {table_id}: the batch holds rows for {day}, outside the partitions being written "
+                    f"{partitions}; a run may only replace the partitions it was asked for") from None
             if "REPLACE_WHERE_MISMATCH" in str(exc) or "does not conform to partial table overwrite" in str(exc):
                 raise PartitionMismatchError(
                     f"table {table_id}: the batch holds rows outside the partitions being written "
@@ -530,6 +536,19 @@ def session_conf(spark, conf: dict[str, str]):
     finally:
         for k, v in before.items():
             spark.conf.unset(k) if v is None else spark.conf.set(k, v)
+
+
+_STRAY = "lakehouse-stray-day:"
+
+
+def _refusing_stray_days(df, partitions: list[str]):
+    """`df` whose rows fail the write job when their day is not in `partitions`: the check rides along with the
+    write (no Spark job of its own) and, failing, leaves no commit behind."""
+    from pyspark.sql import functions as F
+
+    day = F.col(PARTITION)
+    stray = F.raise_error(F.concat(F.lit(_STRAY), F.coalesce(day, F.lit("NULL"))))
+    return df.withColumn(PARTITION, F.when(day.isin(partitions), day).otherwise(stray.cast("string")))
 
 
 def _check_days(table_id: str, df, partitions: list[str]) -> list[str]:
