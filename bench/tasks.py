@@ -106,6 +106,40 @@ def plain(start, end):
      .option("replaceWhere", f"dt in ({days})").save(f"{settings.warehouse}/plain/daily_sales_summary"))
 
 
+def plain_tables(start, end):
+    """The platform's seven tables written by hand: bronze as strings with the same lineage columns, silver and
+    gold from the platform's own SQL files, each a Delta replaceWhere of the range read back for the next.
+    No Dagster, no row rules, contracts, quarantine or catalog: platform / this is what those cost."""
+    from pyspark.sql import functions as F
+
+    from lakehouse.config import Settings
+    from lakehouse.engine.spark import get_spark
+    from lakehouse.engine.sql import load_sql, run_sql
+    from lakehouse.storage.filesystem import exists
+
+    settings, spark = Settings.from_env(), get_spark()
+    days = ", ".join(f"'{d}'" for d in _days(start, end))
+
+    def publish(name, df):
+        path = f"{settings.warehouse}/plain_tables/{name}"
+        df = df.select(*[c for c in df.columns if not c.startswith("__")])
+        (df.write.format("delta").mode("overwrite").partitionBy("dt")
+         .option("replaceWhere", f"dt in ({days})").save(path))
+        spark.read.format("delta").load(path).where(f"dt in ({days})").createOrReplaceTempView(name)
+
+    for name, entity in (("bronze_shop_orders", "shop/orders"), ("bronze_fx_rates", "fx/rates"),
+                         ("bronze_shop_products", "shop/products")):
+        paths = [p for p in (f"{settings.landing}/{entity}/dt={d}" for d in _days(start, end)) if exists(p, settings)]
+        raw = spark.read.option("header", True).csv(paths)
+        publish(name, raw.withColumn("_source_file", F.input_file_name())
+                .withColumn("dt", F.regexp_extract("_source_file", r"dt=(\d{4}-\d{2}-\d{2})", 1))
+                .withColumn("_line_number", F.monotonically_increasing_id())
+                .withColumn("_ingested_at", F.current_timestamp()))
+    for layer, name in (("silver", "fx_rates"), ("silver", "products"), ("silver", "orders"),
+                        ("gold", "daily_sales_summary")):
+        publish(f"{layer}_{name}", run_sql(spark, load_sql(f"{layer}/{name}.sql", settings), start, end))
+
+
 def plain_per_day(start, end):
     for day in _days(start, end):
         plain(day, day)
@@ -200,8 +234,8 @@ def duckdb_same_logic(start, end):
     con.execute(f"copy ({sql}) to '{root}/../duckdb_out' (format parquet, partition_by (dt), overwrite_or_ignore)")
 
 
-TASKS = {f.__name__: f for f in (jvm, pyarrow_floor, plain, plain_per_day, platform, platform_per_partition,
-                                  platform_all, duckdb_same_logic)}
+TASKS = {f.__name__: f for f in (jvm, pyarrow_floor, plain, plain_tables, plain_per_day, platform,
+                                  platform_per_partition, platform_all, duckdb_same_logic)}
 
 BEGAN = time.perf_counter()
 
