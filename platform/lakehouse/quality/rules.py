@@ -84,6 +84,21 @@ def _violated(rule: RowRule, df: DataFrame) -> Column:
     return ~F.coalesce(condition, F.lit(False))
 
 
+def _all_violated(rules: Sequence[RowRule], df: DataFrame) -> list[Column]:
+    """Every rule's flag, with ONE analysis of the frame when all rules are sound (on Spark Connect each
+    analysis is a round trip that plans the whole model again); any problem falls back to rule by rule,
+    which names the rule at fault."""
+    try:
+        conditions = [F.expr(r.expr) for r in rules]
+        probed = df.select("*", *[c.alias(f"__dq_probe_{i}") for i, c in enumerate(conditions)]).schema
+        sound = all(isinstance(probed[f"__dq_probe_{i}"].dataType, BooleanType) for i in range(len(rules)))
+    except PySparkException:
+        sound = False
+    if not sound:
+        return [_violated(r, df) for r in rules]
+    return [~F.coalesce(c, F.lit(False)) for c in conditions]
+
+
 def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
                 required: Sequence[str] = ()) -> RuleOutcome:
     """Flag each row against every rule, count everything in one aggregation, and split valid/quarantine.
@@ -101,7 +116,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
     if drop_rules and "dt" not in columns:
         raise ValueError(f"{source_table}: drop rules need a `dt` column to place quarantined rows")
 
-    flags = [_violated(r, df).alias(_FLAG.format(i)) for i, r in enumerate(rules)]
+    flags = [flag.alias(_FLAG.format(i)) for i, flag in enumerate(_all_violated(rules, df))] if rules else []
     dropped = (
         F.array_compact(F.array(*[F.when(F.col(_FLAG.format(i)), F.lit(r.name)) for i, r in drop_rules]))
         if drop_rules
