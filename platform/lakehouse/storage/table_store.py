@@ -31,6 +31,12 @@ PARTITION = "dt"
 class PartitionMismatchError(LakehouseError, ValueError):
     """A batch holds rows for partitions the write was not asked to replace."""
 
+    @classmethod
+    def of(cls, table_id: str, partitions, stray: list[str] | None = None) -> "PartitionMismatchError":
+        rows = f"rows for {stray}" if stray else "rows"
+        return cls(f"table {table_id}: the batch holds {rows}, outside the partitions being written "
+                   f"{partitions}; a run may only replace the partitions it was asked for")
+
 
 @dataclass
 class WriteResult:
@@ -125,9 +131,7 @@ def _check_partitions(table_id: str, data: pa.Table, partitions: Sequence[str]) 
     present = set(pc.unique(data.column(PARTITION)).to_pylist())
     stray = sorted(str(p) for p in present - set(partitions))
     if stray:
-        raise PartitionMismatchError(
-            f"table {table_id}: the batch holds rows for {stray}, outside the partitions being written "
-            f"{sorted(partitions)}; a run may only replace the partitions it was asked for")
+        raise PartitionMismatchError.of(table_id, sorted(partitions), stray)
 
 
 def _dt_as_string(data: pa.Table) -> pa.Table:
@@ -445,15 +449,10 @@ class SparkStore(TableStore):
         try:
             _with_spark_retries(writer.save, spark_path(uri))
         except Exception as exc:
-            if stray := re.search(_STRAY + r"([^\s'\"\\]*)", str(exc)):  # the first write's own check
-                day = stray.group(1)
-                raise PartitionMismatchError(
-                    f"table {table_id}: the batch holds rows for {day}, outside the partitions being written "
-                    f"{partitions}; a run may only replace the partitions it was asked for") from None
+            if stray := re.search(re.escape(_STRAY) + r"([^\s'\"\\]*)", str(exc)):  # the first write's own check
+                raise PartitionMismatchError.of(table_id, partitions, [stray.group(1)]) from None
             if "REPLACE_WHERE_MISMATCH" in str(exc) or "does not conform to partial table overwrite" in str(exc):
-                raise PartitionMismatchError(
-                    f"table {table_id}: the batch holds rows outside the partitions being written "
-                    f"{partitions}; a run may only replace the partitions it was asked for") from None
+                raise PartitionMismatchError.of(table_id, partitions) from None
             raise
         metrics = (self.history(uri, "delta", 1) or [{}])[0].get("operationMetrics") or {}
         return int(metrics.get("numOutputRows", 0))
@@ -556,9 +555,7 @@ def _check_days(table_id: str, df, partitions: list[str]) -> list[str]:
     present = sorted(r[0] for r in df.select(PARTITION).distinct().collect())
     stray = sorted(set(present) - set(partitions))
     if stray:
-        raise PartitionMismatchError(
-            f"table {table_id}: the batch holds rows for {stray}, outside the partitions being written "
-            f"{partitions}; a run may only replace the partitions it was asked for")
+        raise PartitionMismatchError.of(table_id, partitions, stray)
     return present
 
 
