@@ -9,16 +9,17 @@ import uuid
 import pytest
 
 from lakehouse.config import Settings
+from lakehouse.engine.spark import JIT_OPTIONS
 
 # Keep Spark small and quiet in tests; these are read when the session starts.
 os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
-# Tiny data: one task per stage, no adaptive re-planning, C1-compiled JIT (a short-lived JVM spends more on
-# C2 compilation than it wins back).
+# Tiny data: one task per stage, no adaptive re-planning, the platform's JIT options (quick tier, a code cache
+# big enough that a whole test session never stops compiling).
 os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
     "spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1", "spark.driver.memory": "2g",
     "spark.databricks.delta.snapshotPartitions": "1", "spark.sql.adaptive.enabled": "false",
     "spark.databricks.delta.writeChecksumFile.enabled": "false",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}))
+    "spark.driver.extraJavaOptions": JIT_OPTIONS}))
 
 
 @pytest.fixture(scope="session", autouse=True)

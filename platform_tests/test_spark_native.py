@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 import pyarrow as pa
 import pytest
 
+from lakehouse.engine.spark import JIT_OPTIONS
 from lakehouse.tables.registry import get_spec, landed_specs, specs_in
 from tables_testing import table_content
 
@@ -158,7 +159,7 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "lh"), "LAKEHOUSE_SPARK_MASTER": "local[1]",
            "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.memory": "512m", "spark.sql.shuffle.partitions": "8",
                                                 "spark.hadoop.parquet.block.size": str(16 << 20),
-                                                "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"})}
+                                                "spark.driver.extraJavaOptions": JIT_OPTIONS})}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])

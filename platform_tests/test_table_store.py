@@ -191,6 +191,42 @@ def test_spark_store_parquet_path_overwrites_only_its_partitions(lakehouse_env, 
                        spark.createDataFrame([("x", "2024-06-02")], "id string, dt string"), ["2024-06-02"])
 
 
+def _rows(df) -> list[tuple]:
+    return sorted(tuple(r) for r in df.select(*sorted(df.columns)).collect())
+
+
+def test_delta_read_from_the_logs_file_list_equals_delta_sparks_reader(lakehouse_env, spark):
+    store = SparkStore(lakehouse_env)
+    uri = store.uri("silver", "listed")
+    path = uri.removeprefix("file://")
+    first = spark.createDataFrame([(1, "a", "2024-06-01"), (2, "b", "2024-06-02")], "id bigint, name string, dt string")
+    store.write_df("silver.listed", uri, "delta", first, ["2024-06-01", "2024-06-02"])
+    later = spark.createDataFrame([(3, "c", 1.5, "2024-06-03"), (4, "d", None, "2024-06-02")],
+                                  "id bigint, name string, score double, dt string")  # a column added later
+    store.write_df("silver.listed", uri, "delta", later, ["2024-06-02", "2024-06-03"])
+    store.write_df("silver.listed", uri, "delta", first.where("false"), ["2024-06-01"])  # a day emptied
+
+    for days in (["2024-06-02"], ["2024-06-01", "2024-06-03"], ["2024-05-31"], None):
+        ours = store.read_df(spark, uri, "delta", days)
+        theirs = spark.read.format("delta").load(path)
+        theirs = theirs.where(theirs.dt.isin(days)) if days is not None else theirs
+        assert ours.schema.simpleString() == theirs.schema.simpleString()
+        assert _rows(ours) == _rows(theirs), days
+    assert _rows(store.read_df(spark, uri, "delta", ["2024-06-01", "2024-06-02"])) == [("2024-06-02", 4, "d", None)]
+
+
+def test_a_table_with_deletion_vectors_is_read_by_delta_sparks_reader(lakehouse_env, spark):
+    """Its files still hold the deleted rows: only a Delta reader may read it."""
+    store = SparkStore(lakehouse_env)
+    uri = store.uri("silver", "dv")
+    path = uri.removeprefix("file://")
+    rows = spark.createDataFrame([(i, "2024-06-01") for i in range(20)], "id bigint, dt string")
+    rows.coalesce(1).write.format("delta").partitionBy("dt").option("delta.enableDeletionVectors", "true").save(path)
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id < 5")
+    assert "deletionVectors" in (store._delta(uri).protocol().reader_features or [])
+    assert sorted(r.id for r in store.read_df(spark, uri, "delta", ["2024-06-01"]).collect()) == list(range(5, 20))
+
+
 def test_maintenance_operations_on_delta(lakehouse_env, kind):
     store = _store(lakehouse_env, kind)
     uri = store.uri("bronze", "maint")

@@ -22,6 +22,8 @@ from lakehouse.engine.jars import DELTA_EXTENSIONS, classpath
 _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
 
+JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+
 # Local mode on a laptop: few shuffle partitions (the default 200 means 200 tiny tasks per stage),
 # Arrow for every Python <-> JVM crossing, UTC everywhere so `dt` never shifts with the host's zone.
 LOCAL_DEFAULTS = {
@@ -36,8 +38,10 @@ LOCAL_DEFAULTS = {
     "spark.driver.memory": "4g",
     # the JIT's optimizing tier (C2) spent more CPU compiling than a run spends working (2m25s of a 2-minute
     # run on 2 cores); its quick tier alone made the bench's runs 7% faster. A big job on a local master may
-    # want it back: set spark.driver.extraJavaOptions (this default is then replaced, not merged).
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    # want it back: set spark.driver.extraJavaOptions (this default is then replaced, not merged). The quick
+    # tier alone gets a 48 MB code cache, which a run fills in about a minute, after which the JVM stops
+    # compiling and interprets all new code (a long-lived Connect server most of all): give it room.
+    "spark.driver.extraJavaOptions": JIT_OPTIONS,
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     # Delta: a replaceWhere overwrite refuses rows outside its predicate (the default, stated because the
     # platform relies on it), and Spark-written tables stay readable by delta-rs (no deletion vectors).

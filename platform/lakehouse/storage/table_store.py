@@ -475,7 +475,13 @@ class SparkStore(TableStore):
     def read_df(self, spark, uri: str, fmt: str, partitions: Sequence[str] | None = None):
         from pyspark.sql import functions as F
 
-        if not self.exists(uri, fmt):
+        if fmt == "delta":
+            table = self._delta(uri)
+            if table is None:
+                return spark.createDataFrame([], f"{PARTITION} string")
+            if _plain_reader(table):
+                return self._read_delta_files(spark, table, uri, partitions)
+        elif not self.exists(uri, fmt):
             return spark.createDataFrame([], f"{PARTITION} string")
         reader = spark.read.format(fmt)
         if fmt == "parquet":
@@ -483,6 +489,31 @@ class SparkStore(TableStore):
         df = reader.load(spark_path(uri))
         df = df.withColumn(PARTITION, F.col(PARTITION).cast("string"))  # Spark infers dt=2024-06-01 as a date
         return df.where(F.col(PARTITION).isin(sorted(set(partitions)))) if partitions is not None else df
+
+    def _read_delta_files(self, spark, table, uri: str, partitions: Sequence[str] | None):
+        """The snapshot's data files of those days, as the Delta log names them (read by delta-rs, no Spark
+        job), scanned by Spark's Parquet reader with the table's schema. delta-spark's own reader rebuilds the
+        table's state in Spark jobs on every read after a commit: about 2.4 s a table on a warm local JVM
+        against 0.25 s this way (measured on 6 small tables). Only for a table whose protocol asks nothing
+        more of a reader than Parquet (see _plain_reader); files written before a column was added give
+        NULLs for it, as in Delta."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        days = sorted(set(partitions)) if partitions is not None else None
+        if days == []:
+            return spark.createDataFrame([], schema)
+        files = table.file_uris(file_pruning_predicate=[(PARTITION, "in", days)] if days else None)
+        if not files:
+            return spark.createDataFrame([], schema).withColumn(PARTITION, F.col(PARTITION).cast("string"))
+        # basePath: Spark takes dt from each file's folder, as Delta keeps partition values out of the files
+        df = (spark.read.schema(schema).option("basePath", spark_path(uri))
+              .parquet(*[spark_path(f) for f in files]))
+        # Spark puts partition columns last; Delta's reader keeps the table's column order
+        df = df.select(*[F.col(_quoted(n)) for n in schema.fieldNames()])
+        df = df.withColumn(PARTITION, F.col(PARTITION).cast("string"))
+        return df.where(F.col(PARTITION).isin(days)) if days is not None else df
 
     # maintenance runs on Spark too: compaction rewrites a run's rows ------------------------------
     def delete_partitions(self, uri: str, fmt: str, partitions: Sequence[str]) -> int:
@@ -522,6 +553,19 @@ class SparkStore(TableStore):
             if doomed:
                 spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS").collect()
         return doomed
+
+
+# reader features whose files Spark's plain Parquet reader reads as Delta would
+_PARQUET_READABLE = frozenset({"timestampNtz"})
+
+
+def _plain_reader(table) -> bool:
+    """True when reading the table's files as Parquet gives what a Delta reader gives: reader protocol 1,
+    or only features that change no file's meaning (not deletion vectors, column mapping, type widening)."""
+    protocol = table.protocol()
+    if protocol.min_reader_version == 1:
+        return True
+    return set(protocol.reader_features or ()) <= _PARQUET_READABLE
 
 
 @contextmanager
