@@ -111,3 +111,17 @@ def test_server_token_never_in_repr():
     assert "s3cret-token" not in repr(server) and "s3cret-token" not in server.remote
 
 
+
+
+def test_connect_server_keeps_the_default_jit_tiers_unless_told(monkeypatch):
+    """A local run's JVM gets the quick JIT tier; a server living for many runs the JVM's default tiers."""
+    from lakehouse.config import Settings
+    from lakehouse.dev.spark_server import server_conf
+    from lakehouse.engine.spark import JIT_OPTIONS, _builder_conf
+
+    monkeypatch.delenv("LAKEHOUSE_SPARK_CONF", raising=False)
+    settings = Settings.from_env()
+    assert _builder_conf(settings)["spark.driver.extraJavaOptions"] == JIT_OPTIONS
+    assert "spark.driver.extraJavaOptions" not in server_conf(settings)
+    monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", '{"spark.driver.extraJavaOptions": "-Xss4m"}')
+    assert server_conf(Settings.from_env())["spark.driver.extraJavaOptions"] == "-Xss4m"
