@@ -215,7 +215,7 @@ class TableStore:
             table = self._delta(uri)
             if table is None:
                 return None
-            return plain_schema(pa.schema(table.schema().to_arrow()))
+            return _delta_schema(table)
         files = [f for paths in self._parquet_files(uri).values() for f in paths]
         if not files:
             return None
@@ -500,18 +500,17 @@ class SparkStore(TableStore):
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        schema = from_arrow_schema(_delta_schema(table))
         days = sorted(set(partitions)) if partitions is not None else None
-        if days == []:
-            return spark.createDataFrame([], schema)
-        files = table.file_uris(file_pruning_predicate=[(PARTITION, "in", days)] if days else None)
+        files = [] if days == [] else table.file_uris(
+            file_pruning_predicate=[(PARTITION, "in", days)] if days is not None else None)
         if not files:
-            return spark.createDataFrame([], schema).withColumn(PARTITION, F.col(PARTITION).cast("string"))
-        # basePath: Spark takes dt from each file's folder, as Delta keeps partition values out of the files
-        df = (spark.read.schema(schema).option("basePath", spark_path(uri))
-              .parquet(*[spark_path(f) for f in files]))
-        # Spark puts partition columns last; Delta's reader keeps the table's column order
-        df = df.select(*[F.col(_quoted(n)) for n in schema.fieldNames()])
+            df = spark.createDataFrame([], schema)
+        else:  # basePath: Spark takes dt from each file's folder, as Delta keeps partition values out of the files
+            df = (spark.read.schema(schema).option("basePath", spark_path(uri))
+                  .parquet(*[spark_path(f) for f in files]))
+            # Spark puts partition columns last; Delta's reader keeps the table's column order
+            df = df.select(*[F.col(_quoted(n)) for n in schema.fieldNames()])
         df = df.withColumn(PARTITION, F.col(PARTITION).cast("string"))
         return df.where(F.col(PARTITION).isin(days)) if days is not None else df
 
@@ -553,6 +552,11 @@ class SparkStore(TableStore):
             if doomed:
                 spark.sql(f"VACUUM delta.`{path}` RETAIN {int(retention_hours)} HOURS").collect()
         return doomed
+
+
+def _delta_schema(table) -> pa.Schema:
+    """A delta-rs table's schema in plain Arrow types (what `schema` reports and the Spark read is given)."""
+    return plain_schema(pa.schema(table.schema().to_arrow()))
 
 
 # reader features whose files Spark's plain Parquet reader reads as Delta would
