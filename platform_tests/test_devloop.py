@@ -125,3 +125,22 @@ def test_connect_server_keeps_the_default_jit_tiers_unless_told(monkeypatch):
     assert "spark.driver.extraJavaOptions" not in server_conf(settings)
     monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", '{"spark.driver.extraJavaOptions": "-Xss4m"}')
     assert server_conf(Settings.from_env())["spark.driver.extraJavaOptions"] == "-Xss4m"
+
+
+def test_local_jvm_takes_the_jars_on_its_class_path_a_cluster_gets_them_shipped(monkeypatch):
+    """Local mode puts the Delta/S3A JARs on the driver's class path (no copy of a 654 MB SDK per start); a
+    cluster master ships them with spark.jars; a user's own class path is kept in front of ours."""
+    from lakehouse.config import Settings
+    from lakehouse.engine.jars import classpath
+    from lakehouse.engine.spark import _builder_conf
+
+    monkeypatch.delenv("LAKEHOUSE_SPARK_CONF", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "local[2]")
+    local = _builder_conf(Settings.from_env())
+    assert "spark.jars" not in local and local["spark.driver.extraClassPath"].split(os.pathsep) == classpath()
+    monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "spark://127.0.0.1:7077")
+    cluster = _builder_conf(Settings.from_env())
+    assert cluster["spark.jars"].split(",") == classpath() and "spark.driver.extraClassPath" not in cluster
+    monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "local[2]")
+    monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", '{"spark.driver.extraClassPath": "/opt/mine.jar"}')
+    assert _builder_conf(Settings.from_env())["spark.driver.extraClassPath"].split(os.pathsep) == ["/opt/mine.jar", *classpath()]

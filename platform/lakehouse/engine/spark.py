@@ -57,8 +57,17 @@ LOCAL_DEFAULTS = {
 
 def _builder_conf(settings: Settings) -> dict[str, str]:
     """Session settings of a classic session: laptop defaults, the Delta/S3A JARs, then the user's own."""
-    conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, "spark.jars": ",".join(classpath())}
-    conf.update(settings.spark_conf)
+    jars = classpath()
+    if settings.spark_master.startswith("local"):
+        # the driver is the executor: the JARs go on its class path at launch. Through spark.jars the driver
+        # serves them and its executor copies each into a work folder at every start (the AWS SDK bundle alone
+        # is 654 MB): 13.5 s to a session on 2 cores instead of 10.6 s
+        placed = {"spark.driver.extraClassPath": os.pathsep.join(jars)}
+    else:  # a cluster's executors fetch them from the driver
+        placed = {"spark.jars": ",".join(jars)}
+    conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, **placed}
+    for key, value in settings.spark_conf.items():  # the user's own class path comes first, ours stays on it
+        conf[key] = f"{value}{os.pathsep}{conf[key]}" if key == "spark.driver.extraClassPath" and key in conf else value
     return conf
 
 
