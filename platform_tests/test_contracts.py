@@ -1,6 +1,7 @@
 """pandera contracts as gates on real (tiny) Spark DataFrames: what failed, on how many rows, with examples."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandera.pyspark as pa
@@ -8,7 +9,7 @@ import pytest
 from pandera.config import ValidationDepth, config_context
 
 from lakehouse.quality.contracts import contract_schema, evaluate_contract
-from lakehouse.tables.spec import Column, TableSpec
+from lakehouse.tables.spec import Column, RowRule, TableSpec
 
 SCHEMA = "order_id string, line int, amount_usd double, currency string, dt string"
 GOOD = [
@@ -219,3 +220,47 @@ def test_the_screen_leaves_wrong_types_and_missing_columns_to_pandera(spark, ddl
     df = spark.createDataFrame([row], ddl)
     assert _screen(df, contract_schema(Orders)) is None
     assert not evaluate_contract(df, Orders).passed
+
+
+# --- the screen counted with the row rules: the gate settles a clean batch from those counts ------------------
+
+def _counted(spark, rows, spec):
+    from lakehouse.tables.model_step import check_rows, contract_counts
+
+    outcome = check_rows(spec, spark.createDataFrame(rows, SCHEMA))
+    try:
+        counted = contract_counts(outcome)
+        return counted, evaluate_contract(outcome.valid, spec, counted=counted), evaluate_contract(outcome.valid, spec)
+    finally:
+        outcome.release()
+
+
+ByDay = dataclasses.replace(Orders, unique_key=("dt", "order_id", "line"),
+                            rules=(RowRule("not_a_test_order", "order_id <> 'test'", "drop"),))
+
+
+@pytest.mark.parametrize("case", sorted(SCREEN_CASES))
+def test_the_screen_counted_with_the_rules_decides_as_the_full_gate(spark, case):
+    counted, fast, full = _counted(spark, SCREEN_CASES[case], ByDay)
+    assert counted is not None and counted.surplus_keys == 0
+    assert (counted.violations == 0) == full.passed
+    assert fast.passed == full.passed and fast.rows_checked == full.rows_checked
+    assert [(f.check, f.column, f.failed_rows) for f in fast.failures] == [(f.check, f.column, f.failed_rows) for f in full.failures]
+
+
+def test_counted_keys_find_duplicates_and_quarantined_rows_are_not_counted(spark):
+    # a quarantined row that breaks the range check and repeats a key is not the gate's business
+    counted, fast, full = _counted(spark, [*GOOD, ("test", 1, -1.0, "USD", "2024-01-01"),
+                                           ("test", 1, -1.0, "USD", "2024-01-01")], ByDay)
+    assert (counted.rows, counted.violations, counted.surplus_keys) == (3, 0, 0) and fast.passed and full.passed
+    dup = [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-02")]  # the same key on the same day
+    counted, fast, full = _counted(spark, dup, ByDay)
+    assert counted.violations == 0 and counted.surplus_keys == 1
+    assert not fast.passed and [(f.check, f.failed_rows) for f in fast.failures] == [("unique(dt, order_id, line)", 2)]
+    assert [(f.check, f.failed_rows) for f in full.failures] == [("unique(dt, order_id, line)", 2)]
+    # the same key on two days is two keys for a key with dt ...
+    counted, fast, _ = _counted(spark, [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-03")], ByDay)
+    assert counted.surplus_keys == 0 and fast.passed
+    # ... and a duplicate for a key without it, which per-day counts cannot see: that key is not counted
+    counted, fast, _ = _counted(spark, [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-03")], Orders)
+    assert counted.surplus_keys is None and not fast.passed

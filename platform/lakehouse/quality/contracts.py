@@ -187,16 +187,57 @@ def _pandera_errors(df: DataFrame, schema) -> list[tuple[str, dict]]:
             for entry in entries]
 
 
-def evaluate_contract(df: DataFrame, spec: TableSpec, *, sample: int = 5) -> ContractResult:
+@dataclass
+class Screen:
+    """The contract's row checks as predicates for the caller's own pass over the rows it will publish
+    (`check_rows` counts them in the row rules' aggregation, so a clean batch costs the gate no Spark job).
+
+    `violations` are true where a row fails a nullability or value check; `key` is the unique key when it holds
+    `dt`, so that distinct keys counted per day add up to the batch's. What they prove is only a pass."""
+    violations: list[Column]
+    key: list[str] | None
+
+
+@dataclass
+class ScreenCounts:
+    """What a `Screen` counted: rows, rows failing any check, and rows minus distinct keys (None: not counted)."""
+    rows: int
+    violations: int
+    surplus_keys: int | None
+
+
+def contract_screen(spec: TableSpec, frame: T.StructType) -> Screen | None:
+    """The screen of `spec`'s contract for a frame of this schema, or None when it cannot be screened (no
+    contract, wrong types, missing or extra columns, checks it cannot mirror): `evaluate_contract` decides."""
+    schema = contract_schema(spec)
+    if schema is None:
+        return None
+    violations = _screen_predicates(frame, schema)
+    if violations is None:
+        return None
+    unique = getattr(schema, "unique", None)
+    key = [unique] if isinstance(unique, str) else list(unique or [])
+    return Screen(violations, key if "dt" in key else None)
+
+
+def evaluate_contract(df: DataFrame, spec: TableSpec, *, sample: int = 5,
+                      counted: ScreenCounts | None = None) -> ContractResult:
     """Validate `df` against the contract of `spec`'s table; count and sample every failure.
 
-    A table without a contract passes, with rows_checked 0 (no Spark job is run). Examples never show the
+    A table without a contract passes, with rows_checked 0 (no Spark job is run). `counted`, when the caller
+    counted `contract_screen`'s predicates over exactly `df`'s rows, settles a clean batch without a job (and
+    the key check too when the key was counted); anything found goes the full way. Examples never show the
     table's PII columns.
     """
     schema = contract_schema(spec)
     if schema is None:
         return ContractResult(passed=True, rows_checked=0)
+    if counted is not None and counted.violations == 0 and counted.surplus_keys == 0:
+        return ContractResult(passed=True, rows_checked=counted.rows)
     pii = frozenset(spec.pii)
+    if counted is not None and counted.violations == 0:  # only the key is left to look at
+        duplicates = _duplicate_keys(df, schema, sample, pii)
+        return ContractResult(passed=not duplicates, rows_checked=counted.rows, failures=duplicates)
     already_cached = df.storageLevel.useMemory or df.storageLevel.useDisk
     if not already_cached:
         df = df.persist()  # pandera runs one job per check; the counts and examples below read it again
@@ -215,19 +256,32 @@ def _screen(df: DataFrame, schema) -> int | None:
     """The row count when the frame certainly passes every pandera check, else None.
 
     pandera's pyspark backend runs one Spark job per check (even its schema-only depth runs one per
-    nullability check). Here the schema is checked from the frame's schema with pandera's own dtype objects
-    (no Spark job), and every nullability and builtin value check of the contract is evaluated from
-    pandera's own check definitions in ONE aggregation. Only a clean result is trusted: anything found, and
-    anything this cannot mirror (custom or frame-wide checks, regex columns, column-level uniqueness,
-    coercion, ordered columns), sends the frame to the full pandera validation in `_evaluate`, which
-    decides and reports.
+    nullability check). Here the schema is checked from the frame's schema (no Spark job) and every
+    nullability and builtin value check in ONE aggregation (`_screen_predicates`). Only a clean result is
+    trusted: anything found sends the frame to the full pandera validation in `_evaluate`, which decides and
+    reports.
     """
+    violations = _screen_predicates(df.schema, schema)
+    if violations is None:
+        return None
+    totals = df.agg(F.count(F.lit(1)).alias("rows"),
+                    *[F.count_if(v).alias(f"v{i}") for i, v in enumerate(violations)]).first()
+    if any(totals[f"v{i}"] for i in range(len(violations))):
+        return None
+    return int(totals["rows"])
+
+
+def _screen_predicates(frame: T.StructType, schema) -> list[Column] | None:
+    """One "this row fails" predicate per nullability and builtin value check of the contract, after checking
+    the frame's schema with pandera's own dtype objects; None for anything this cannot mirror (custom or
+    frame-wide checks, regex columns, column-level uniqueness, coercion, ordered columns, a wrong type, a
+    missing, duplicate or undeclared column): pandera decides those."""
     from pandera.engines.pyspark_engine import Engine
 
     if getattr(schema, "checks", None) or getattr(schema, "coerce", False) or getattr(schema, "ordered", False):
         return None
-    actual = {f.name: f.dataType for f in df.schema.fields}
-    if len(actual) != len(df.columns) or (getattr(schema, "strict", False) and set(actual) - set(schema.columns)):
+    actual = {f.name: f.dataType for f in frame.fields}
+    if len(actual) != len(frame.fields) or (getattr(schema, "strict", False) and set(actual) - set(schema.columns)):
         return None  # duplicate or undeclared columns: pandera says how it judges them
     violations: list[Column] = []
     for name, column in schema.columns.items():
@@ -244,11 +298,7 @@ def _screen(df: DataFrame, schema) -> int | None:
             if passes is None:
                 return None
             violations.append(F.coalesce(~passes, F.lit(False)))  # NULL passes a value check, as in pandera
-    totals = df.agg(F.count(F.lit(1)).alias("rows"),
-                    *[F.count_if(v).alias(f"v{i}") for i, v in enumerate(violations)]).first()
-    if any(totals[f"v{i}"] for i in range(len(violations))):
-        return None
-    return int(totals["rows"])
+    return violations
 
 
 def _evaluate(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozenset()) -> ContractResult:

@@ -43,7 +43,7 @@ from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
-from lakehouse.tables.model_step import check_rows, model_frame, required_columns
+from lakehouse.tables.model_step import check_rows, contract_counts, model_frame, required_columns
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
 from lakehouse.tables.registry import get_spec
@@ -332,7 +332,7 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                     allow_retries=False,
                 )
             with watch("contract"):
-                contract = evaluate_contract(rules.valid, spec)
+                contract = evaluate_contract(rules.valid, spec, counted=contract_counts(rules))
             yield AssetCheckResult(check_name="contract", passed=contract.passed,
                                    metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
                                              for k, v in contract.metadata().items()})

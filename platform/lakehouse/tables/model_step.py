@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from lakehouse.config import Settings
 from lakehouse.engine.sql import load_sql, run_sql
+from lakehouse.quality.contracts import ScreenCounts, contract_screen
 from lakehouse.quality.rules import RuleOutcome, apply_rules
 from lakehouse.tables.partitions import batch_days
 from lakehouse.tables.spec import TableSpec
@@ -53,5 +55,17 @@ def rank_versions(result: DataFrame, key: str) -> DataFrame:
 
 
 def check_rows(spec: TableSpec, result: DataFrame) -> RuleOutcome:
-    """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts."""
-    return apply_rules(result, spec.rules, spec.id, required_columns(spec))
+    """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts;
+    in the same pass the contract's screen over the rows that stay (`contract_counts`)."""
+    published = [f for f in result.schema.fields if not f.name.startswith("__")]  # as RuleOutcome.valid has them
+    screen = contract_screen(spec, StructType(published))
+    return apply_rules(result, spec.rules, spec.id, required_columns(spec),
+                       published_checks=screen.violations if screen else None,
+                       published_key=screen.key if screen else None)
+
+
+def contract_counts(outcome: RuleOutcome) -> ScreenCounts | None:
+    """The contract screen's counts from `check_rows`, for `evaluate_contract(..., counted=)`."""
+    if outcome.published_violations is None:
+        return None
+    return ScreenCounts(outcome.rows_published, outcome.published_violations, outcome.published_surplus_keys)
