@@ -235,32 +235,25 @@ def _counted(spark, rows, spec):
         outcome.release()
 
 
-ByDay = dataclasses.replace(Orders, unique_key=("dt", "order_id", "line"),
-                            rules=(RowRule("not_a_test_order", "order_id <> 'test'", "drop"),))
+WithDropRule = dataclasses.replace(Orders, rules=(RowRule("not_a_test_order", "order_id <> 'test'", "drop"),))
 
 
 @pytest.mark.parametrize("case", sorted(SCREEN_CASES))
 def test_the_screen_counted_with_the_rules_decides_as_the_full_gate(spark, case):
-    counted, fast, full = _counted(spark, SCREEN_CASES[case], ByDay)
-    assert counted is not None and counted.surplus_keys == 0
+    counted, fast, full = _counted(spark, SCREEN_CASES[case], WithDropRule)
+    assert counted is not None and counted.rows == len(SCREEN_CASES[case])
     assert (counted.violations == 0) == full.passed
     assert fast.passed == full.passed and fast.rows_checked == full.rows_checked
     assert [(f.check, f.column, f.failed_rows) for f in fast.failures] == [(f.check, f.column, f.failed_rows) for f in full.failures]
 
 
-def test_counted_keys_find_duplicates_and_quarantined_rows_are_not_counted(spark):
-    # a quarantined row that breaks the range check and repeats a key is not the gate's business
+def test_quarantined_rows_are_not_the_gates_business_and_keys_still_are(spark):
+    # quarantined rows that break the range check and repeat a key are not counted ...
     counted, fast, full = _counted(spark, [*GOOD, ("test", 1, -1.0, "USD", "2024-01-01"),
-                                           ("test", 1, -1.0, "USD", "2024-01-01")], ByDay)
-    assert (counted.rows, counted.violations, counted.surplus_keys) == (3, 0, 0) and fast.passed and full.passed
-    dup = [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-02")]  # the same key on the same day
-    counted, fast, full = _counted(spark, dup, ByDay)
-    assert counted.violations == 0 and counted.surplus_keys == 1
-    assert not fast.passed and [(f.check, f.failed_rows) for f in fast.failures] == [("unique(dt, order_id, line)", 2)]
-    assert [(f.check, f.failed_rows) for f in full.failures] == [("unique(dt, order_id, line)", 2)]
-    # the same key on two days is two keys for a key with dt ...
-    counted, fast, _ = _counted(spark, [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-03")], ByDay)
-    assert counted.surplus_keys == 0 and fast.passed
-    # ... and a duplicate for a key without it, which per-day counts cannot see: that key is not counted
-    counted, fast, _ = _counted(spark, [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-03")], Orders)
-    assert counted.surplus_keys is None and not fast.passed
+                                           ("test", 1, -1.0, "USD", "2024-01-01")], WithDropRule)
+    assert (counted.rows, counted.violations) == (3, 0) and fast.passed and full.passed
+    # ... a clean screen still leaves the key to its own check
+    counted, fast, full = _counted(spark, [*GOOD, ("o2", 1, 8.0, "USD", "2024-01-03")], WithDropRule)
+    assert counted.violations == 0
+    assert not fast.passed and [(f.check, f.failed_rows) for f in fast.failures] == [("unique(order_id, line)", 2)]
+    assert [(f.check, f.failed_rows) for f in full.failures] == [("unique(order_id, line)", 2)]

@@ -44,10 +44,8 @@ class RuleOutcome:
     failed_rules: dict[str, int]  # only severity=fail rules that were violated
     # dt -> that day's rows_in / rows_published / rows_quarantined, violations.<rule>, null_rate.<column>
     by_day: dict[str, dict] = field(default_factory=dict)
-    # the caller's `published_checks`: rows of `valid` failing any (None: none given); rows of `valid` minus
-    # distinct `published_key`s (None: no key given)
+    # the caller's `published_checks`: rows of `valid` failing any (None: none given)
     published_violations: int | None = None
-    published_surplus_keys: int | None = None
     _cached: DataFrame | None = field(default=None, repr=False, compare=False)
 
     def metadata(self) -> dict:
@@ -104,8 +102,7 @@ def _all_violated(rules: Sequence[RowRule], df: DataFrame) -> list[Column]:
 
 
 def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
-                required: Sequence[str] = (), published_checks: Sequence[Column] | None = None,
-                published_key: Sequence[str] | None = None) -> RuleOutcome:
+                required: Sequence[str] = (), published_checks: Sequence[Column] | None = None) -> RuleOutcome:
     """Flag each row against every rule, count everything in one aggregation, and split valid/quarantine.
 
     The counts are taken per `dt` in the same aggregation (`by_day`), with the null rate of each `required`
@@ -113,9 +110,8 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
     The flagged frame is persisted (one pass over the input feeds the counts, `valid` and `quarantine`);
     the caller frees it with `RuleOutcome.release()` once the results are written.
 
-    A gate that comes after the rules (the contract) may have its own checks counted in the same pass:
-    `published_checks` (true where a row fails) over the rows that stay, and distinct `published_key`s among
-    them, counted per day (so the key must hold `dt` for the days to add up).
+    A gate that comes after the rules (the contract) may have its own row checks counted in the same pass:
+    `published_checks` (true where a row fails), over the rows that stay.
     """
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
@@ -144,9 +140,6 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
     if published_checks:
         counts.append(F.count_if(~is_quarantined & F.greatest(*published_checks, F.lit(False)))
                       .alias("__dq_gate"))
-    if published_key is not None:
-        counts.append(F.count_distinct(F.when(~is_quarantined, F.struct(*[_col(k) for k in published_key])))
-                      .alias("__dq_keys"))
     days = flagged.groupBy(_col("dt").cast("string").alias("__dq_dt")).agg(*counts).collect() \
         if "dt" in columns else [flagged.agg(*counts).first()]
     by_day: dict[str, dict] = {}
@@ -164,7 +157,6 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
     violations = {r.name: sum(int(d[_FLAG.format(i)]) for d in days) for i, r in enumerate(rules)}
     failed = {r.name: violations[r.name] for r in rules if r.severity == "fail" and violations[r.name] > 0}
     gate = sum(int(d["__dq_gate"]) for d in days) if published_checks else (None if published_checks is None else 0)
-    surplus = rows_in - rows_quarantined - sum(int(d["__dq_keys"]) for d in days) if published_key is not None else None
 
     def optional(name: str, spark_type: str) -> Column:
         return (_col(name) if name in columns else F.lit(None)).cast(spark_type)
@@ -192,6 +184,5 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         failed_rules=failed,
         by_day=by_day,
         published_violations=gate,
-        published_surplus_keys=surplus,
         _cached=flagged,
     )

@@ -58,14 +58,12 @@ def check_rows(spec: TableSpec, result: DataFrame) -> RuleOutcome:
     """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts;
     in the same pass the contract's screen over the rows that stay (`contract_counts`)."""
     published = [f for f in result.schema.fields if not f.name.startswith("__")]  # as RuleOutcome.valid has them
-    screen = contract_screen(spec, StructType(published))
     return apply_rules(result, spec.rules, spec.id, required_columns(spec),
-                       published_checks=screen.violations if screen else None,
-                       published_key=screen.key if screen else None)
+                       published_checks=contract_screen(spec, StructType(published)))
 
 
 def contract_counts(outcome: RuleOutcome) -> ScreenCounts | None:
     """The contract screen's counts from `check_rows`, for `evaluate_contract(..., counted=)`."""
     if outcome.published_violations is None:
         return None
-    return ScreenCounts(outcome.rows_published, outcome.published_violations, outcome.published_surplus_keys)
+    return ScreenCounts(outcome.rows_published, outcome.published_violations)
