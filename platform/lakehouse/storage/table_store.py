@@ -423,10 +423,13 @@ class SparkStore(TableStore):
         if fmt == "delta":
             if existing is None:  # Delta checks replaceWhere only against an existing table: the write job does
                 df = _refusing_stray_days(df, partitions)
-            rows = self._write_delta(table_id, uri, df, partitions)
-        else:
-            rows = self._write_parquet(table_id, uri, df, partitions)
-        return WriteResult(uri, fmt, rows, partitions, self.version(uri, fmt), self.schema(uri, fmt), added)
+            self._write_delta(table_id, uri, df, partitions)
+            table = self._delta(uri)  # one read of the log after the commit: its rows, version and schema
+            metrics = (table.history(1) or [{}])[0].get("operationMetrics") or {}
+            return WriteResult(uri, fmt, int(metrics.get("numOutputRows", 0)), partitions, table.version(),
+                               _delta_schema(table), added)
+        rows = self._write_parquet(table_id, uri, df, partitions)
+        return WriteResult(uri, fmt, rows, partitions, None, self.schema(uri, fmt), added)
 
     def _fit(self, table_id: str, existing: pa.Schema | None, df):
         """Refuse incompatible type changes (naming table, column and types) and cast safe widenings."""
@@ -440,7 +443,7 @@ class SparkStore(TableStore):
                 df = df.withColumn(f.name, F.col(_quoted(f.name)).cast(from_arrow_type(f.type)))
         return df, added
 
-    def _write_delta(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
+    def _write_delta(self, table_id: str, uri: str, df, partitions: list[str]) -> None:
         # replaceWhere empties requested days the batch has no rows for and refuses rows outside them, in
         # the same atomic commit that adds the new files; mergeSchema adds new columns in that commit too.
         writer = (df.write.format("delta").mode("overwrite").partitionBy(PARTITION)
@@ -454,8 +457,6 @@ class SparkStore(TableStore):
             if "REPLACE_WHERE_MISMATCH" in str(exc) or "does not conform to partial table overwrite" in str(exc):
                 raise PartitionMismatchError.of(table_id, partitions) from None
             raise
-        metrics = (self.history(uri, "delta", 1) or [{}])[0].get("operationMetrics") or {}
-        return int(metrics.get("numOutputRows", 0))
 
     def _write_parquet(self, table_id: str, uri: str, df, partitions: list[str]) -> int:
         """Dynamic overwrite replaces the days present in the batch; requested days without rows are
