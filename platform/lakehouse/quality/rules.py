@@ -22,6 +22,11 @@ _FLAG = "__dq_rule_{}"  # one boolean "violated" column per rule; the prefix kee
 _DROPPED = "__dq_dropped"  # array<string>: the drop rules a row broke
 
 
+def is_published(column: str) -> bool:
+    """`__name` columns are helpers a model computes for its rules (e.g. a duplicate rank): never published."""
+    return not column.startswith("__")
+
+
 def _col(name: str) -> Column:
     """A column by its exact name, even when it holds dots or backticks."""
     return F.col("`" + name.replace("`", "``") + "`")
@@ -156,7 +161,9 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
     rows_quarantined = sum(int(d["rows_quarantined"]) for d in days)
     violations = {r.name: sum(int(d[_FLAG.format(i)]) for d in days) for i, r in enumerate(rules)}
     failed = {r.name: violations[r.name] for r in rules if r.severity == "fail" and violations[r.name] > 0}
-    gate = sum(int(d["__dq_gate"]) for d in days) if published_checks else (None if published_checks is None else 0)
+    gate = None  # no checks given: nothing counted; an empty list of checks: none can fail
+    if published_checks is not None:
+        gate = sum(int(d["__dq_gate"]) for d in days) if published_checks else 0
 
     def optional(name: str, spark_type: str) -> Column:
         return (_col(name) if name in columns else F.lit(None)).cast(spark_type)
@@ -174,8 +181,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         optional("dt", "string").alias("dt"),
     )
     return RuleOutcome(
-        # `__name` columns are helpers a model computes for its rules (e.g. a duplicate rank): not published
-        valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns if not c.startswith("__")]),
+        valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns if is_published(c)]),
         quarantine=quarantine,
         rows_in=rows_in,
         rows_published=rows_in - rows_quarantined,

@@ -16,7 +16,7 @@ from pyspark.sql.types import StructType
 from lakehouse.config import Settings
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.quality.contracts import ScreenCounts, contract_screen
-from lakehouse.quality.rules import RuleOutcome, apply_rules
+from lakehouse.quality.rules import RuleOutcome, apply_rules, is_published
 from lakehouse.tables.partitions import batch_days
 from lakehouse.tables.spec import TableSpec
 
@@ -57,7 +57,7 @@ def rank_versions(result: DataFrame, key: str) -> DataFrame:
 def check_rows(spec: TableSpec, result: DataFrame) -> RuleOutcome:
     """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts;
     in the same pass the contract's screen over the rows that stay (`contract_counts`)."""
-    published = [f for f in result.schema.fields if not f.name.startswith("__")]  # as RuleOutcome.valid has them
+    published = [f for f in result.schema.fields if is_published(f.name)]  # as RuleOutcome.valid has them
     return apply_rules(result, spec.rules, spec.id, required_columns(spec),
                        published_checks=contract_screen(spec, StructType(published)))
 
