@@ -136,3 +136,35 @@ def test_a_batch_written_through_connect_reads_with_delta_rs(attached, lakehouse
     table = DeltaTable(uri)
     assert [f.name for f in table.schema().fields] == ["s", "dt"]
     assert table.to_pyarrow_table().num_rows == 2
+
+
+def test_warm_up_does_a_runs_work_and_leaves_nothing_behind(connect_server, tmp_path, monkeypatch):
+    """`make dev` warms the server while dagster dev starts: Python workers, Delta writes, reads, aggregations
+    on a scratch table of its own, removed afterwards; the server serves runs after it as before."""
+    import tempfile
+
+    from lakehouse.engine.spark import get_spark
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where its scratch table goes, to see it go
+    seconds = connect_server.warm_up()
+    assert seconds > 0
+    assert list(tmp_path.iterdir()) == [], "the warm-up left its scratch table behind"
+    for key, value in connect_server.client_env().items():
+        monkeypatch.setenv(key, value)
+    assert get_spark().range(5).count() == 5
+
+
+def test_a_failed_warm_up_says_why_in_one_line(connect_server, monkeypatch):
+    """What failed goes in one line with the server's log, not a JVM stack trace (here: a scratch table the
+    server is refused to write, as a broken Delta install would be)."""
+    from lakehouse.dev import spark_server
+
+    def refused(session):
+        session.sql("select raise_error('cannot write to the scratch table\n\tat org.example.Deep(Trace)')").collect()
+
+    monkeypatch.setattr(spark_server, "_exercise", refused)
+    with pytest.raises(spark_server.ConnectServerError) as failed:
+        connect_server.warm_up()
+    message = str(failed.value)
+    assert "failed its warm-up" in message and "cannot write to the scratch table" in message
+    assert str(connect_server.log) in message and "\n" not in message and connect_server.token not in message

@@ -1,7 +1,8 @@
 """`make dev`: one warm Spark Connect server and `dagster dev`, under one supervisor.
 
 Runs launched by `dagster dev` attach to the server (LAKEHOUSE_SPARK_REMOTE) instead of starting a JVM each;
-each run has its own Connect session. With LAKEHOUSE_SPARK_REMOTE already set (a remote Connect endpoint),
+each run has its own Connect session. While `dagster dev` starts, the server does a run's kinds of work once
+(`ConnectServer.warm_up`), so the first landed file does not pay for a cold JVM. With LAKEHOUSE_SPARK_REMOTE already set (a remote Connect endpoint),
 no server is started and runs attach there; LAKEHOUSE_DEV_CONNECT=0 keeps one local JVM per run.
 
 Each warehouse gets its own Dagster storage (`make dev`: .lakehouse/dagster, `make dev-aws`:
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 from lakehouse.config import Settings
@@ -65,9 +67,20 @@ def run(env: dict[str, str], warehouse_id: str | None = None, reset_storage: boo
         supervisor.adopt("spark connect server", server.process, server.stop)
         env.update(server.client_env())
         print(f"Spark Connect server ready on 127.0.0.1:{server.port} (log {server.log})", flush=True)
+        if settings.spark_master.startswith("local"):  # beside dagster dev's own start, before a file lands
+            threading.Thread(target=_warm_up, args=(server,), daemon=True, name="spark-warm-up").start()
     if supervisor.stopping is None:
         supervisor.start("dagster dev", [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"], env)
     return supervisor.wait()
+
+
+def _warm_up(server) -> None:
+    from lakehouse.dev.spark_server import ConnectServerError
+
+    try:
+        print(f"Spark Connect server warmed up for runs in {server.warm_up()}s", flush=True)
+    except ConnectServerError as exc:  # said here in one line; a run meeting the same problem fails on its own
+        print(exc, flush=True)
 
 
 def main() -> int:
