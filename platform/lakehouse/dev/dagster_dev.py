@@ -68,19 +68,20 @@ def run(env: dict[str, str], warehouse_id: str | None = None, reset_storage: boo
         env.update(server.client_env())
         print(f"Spark Connect server ready on 127.0.0.1:{server.port} (log {server.log})", flush=True)
         if settings.spark_master.startswith("local"):  # beside dagster dev's own start, before a file lands
-            threading.Thread(target=_warm_up, args=(server,), daemon=True, name="spark-warm-up").start()
+            threading.Thread(target=_warm_up, args=(server, supervisor), daemon=True, name="spark-warm-up").start()
     if supervisor.stopping is None:
         supervisor.start("dagster dev", [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"], env)
     return supervisor.wait()
 
 
-def _warm_up(server) -> None:
+def _warm_up(server, supervisor) -> None:
     from lakehouse.dev.spark_server import ConnectServerError
 
     try:
         print(f"Spark Connect server warmed up for runs in {server.warm_up()}s", flush=True)
     except ConnectServerError as exc:  # said here in one line; a run meeting the same problem fails on its own
-        print(exc, flush=True)
+        if supervisor.stopping is None:  # not when `make dev` is stopping under it
+            print(exc, flush=True)
 
 
 def main() -> int:
