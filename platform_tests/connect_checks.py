@@ -145,9 +145,22 @@ def test_warm_up_does_a_runs_work_and_leaves_nothing_behind(connect_server, tmp_
 
     from lakehouse.engine.spark import get_spark
 
+    from lakehouse.storage.table_store import SparkStore
+
+    writes = []
+    real_write = SparkStore.write_df
+
+    def write_df(self, *args, **kwargs):  # the store's own write, watched: what runs do is what gets warm
+        writes.append(real_write(self, *args, **kwargs))
+        return writes[-1]
+
+    monkeypatch.setattr(SparkStore, "write_df", write_df)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where its scratch table goes, to see it go
     seconds = connect_server.warm_up()
     assert seconds > 0
+    assert [(w.format, w.partitions, w.version) for w in writes] == [
+        ("delta", ["2024-01-01", "2024-01-02", "2024-01-03"], 0), ("delta", ["2024-01-02"], 1)]
+    assert writes[1].rows == 667  # ids 0..1999 with id % 3 == 1: the overwritten day only
     assert list(tmp_path.iterdir()) == [], "the warm-up left its scratch table behind"
     for key, value in connect_server.client_env().items():
         monkeypatch.setenv(key, value)
@@ -159,7 +172,7 @@ def test_a_failed_warm_up_says_why_in_one_line(connect_server, monkeypatch):
     server is refused to write, as a broken Delta install would be)."""
     from lakehouse.dev import spark_server
 
-    def refused(session):
+    def refused(session, settings):
         session.sql("select raise_error('cannot write to the scratch table\n\tat org.example.Deep(Trace)')").collect()
 
     monkeypatch.setattr(spark_server, "_exercise", refused)

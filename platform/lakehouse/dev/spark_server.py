@@ -51,7 +51,7 @@ class ConnectServer:
         """What a process needs in its environment to attach its runs to this server."""
         return {"LAKEHOUSE_SPARK_REMOTE": self.remote, TOKEN_ENV: self.token}
 
-    def warm_up(self) -> float:
+    def warm_up(self, settings: Settings | None = None) -> float:
         """Do a run's kinds of work once on a scratch table (`_exercise`) and return the seconds it took.
 
         For a server on a local master (the scratch table is on this machine's disk). A failure here, e.g.
@@ -59,7 +59,7 @@ class ConnectServer:
         began = time.monotonic()
         try:
             with _throwaway_session(self) as session:
-                _exercise(session)
+                _exercise(session, settings or Settings.from_env())
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConnectServerError(f"the Spark Connect server failed its warm-up: {first} (its log: {self.log})") from None
@@ -168,9 +168,11 @@ def _first_query(server: ConnectServer) -> None:
 
 @contextmanager
 def _throwaway_session(server: ConnectServer):
-    from pyspark.sql.connect.session import SparkSession
+    from pyspark.sql import SparkSession
 
     os.environ.setdefault(TOKEN_ENV, server.token)  # pyspark's client reads the token from the environment
+    # pyspark's own builder, as runs use it: it marks the process a Connect client, which column functions
+    # (F.col) ask to know where to build expressions
     session = SparkSession.builder.remote(server.remote).create()
     try:
         yield session
@@ -185,12 +187,15 @@ def _parse_batches(batches):
     yield from batches
 
 
-def _exercise(session) -> None:
+def _exercise(session, settings: Settings) -> None:
     """A run's kinds of work once, on a scratch table: a Python-worker parse into a cached frame, the rules'
-    aggregation, the key check, a Delta create and replaceWhere overwrite, a read, a join and a window.
-    On a fresh server the first landed day's runs otherwise pay for the JVM's class loading and compiling of
-    these paths and for the Python workers' start (bench-latency, 2 cores: 115-120 s from landing to gold
-    without, 96 s with). Expressions are SQL text: pyspark's column functions need an active session."""
+    aggregation, the key check, the store's Delta create and replaceWhere overwrite, its read, a join and a
+    window. On a fresh server the first landed day's runs otherwise pay for the JVM's class loading and
+    compiling of these paths and for the Python workers' start (bench-latency, 2 cores: 115-120 s from landing
+    to gold without, 96 s with)."""
+    from lakehouse.storage.table_store import SparkStore
+
+    store = SparkStore(settings, session)
     scratch = Path(tempfile.mkdtemp(prefix="lakehouse-warm-up-"))
     try:
         rows = session.range(2000).selectExpr("cast(id as string) as k", "id % 7 as v",
@@ -198,11 +203,10 @@ def _exercise(session) -> None:
         parsed = rows.repartition(2).mapInArrow(_parse_batches, rows.schema).persist()
         parsed.groupBy("dt").agg({"v": "max", "k": "count"}).collect()
         parsed.groupBy("k").count().where("count > 1").first()
-        path = str(scratch / "t")
-        for days in ("'2024-01-01', '2024-01-02', '2024-01-03'", "'2024-01-02'"):  # create, then overwrite a day
-            (parsed.where(f"dt in ({days})").write.format("delta").mode("overwrite").partitionBy("dt")
-             .option("replaceWhere", f"dt in ({days})").option("mergeSchema", "true").save(path))
-        back = session.read.format("delta").load(path).where("dt = '2024-01-02'")
+        uri = str(scratch / "t")
+        for days in (["2024-01-01", "2024-01-02", "2024-01-03"], ["2024-01-02"]):  # create, then overwrite a day
+            store.write_df("warm_up.scratch", uri, "delta", parsed.where(f"dt in ({str(days)[1:-1]})"), days)
+        back = store.read_df(session, uri, "delta", ["2024-01-02"])
         (back.join(rows.selectExpr("k", "v as w"), "k").selectExpr("*", "row_number() over (partition by dt order by v desc) as n")
          .where("n = 1").collect())
         parsed.unpersist()
