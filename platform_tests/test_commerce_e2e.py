@@ -92,6 +92,11 @@ def test_commerce_bronze_to_gold_with_gates(lakehouse_env):
         assert rows_in == published + quarantined, key
     for table, checks in run.check_results().items():
         assert all(checks.values()), (table, checks)
+    # the run publishes its daily gold tables before the silver tables no gold table reads
+    started = [ev.step_key for result in run.results for ev in result.all_events if ev.event_type_value == "STEP_START"]
+    gold = [started.index(f"gold__{s.name}") for s in MODEL_TABLES if s.layer == "gold" and s.partitioning == "daily"]
+    side = [started.index(f"silver__{name}") for name in ("customers", "crm_contacts", "crm_deals")]
+    assert len(gold) == 3 and max(gold) < min(side), started
 
     # 2. idempotency: re-running a day of every table (SCD2 history, monthly gold included) leaves every
     # table and every quarantine exactly as it was

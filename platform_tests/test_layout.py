@@ -21,6 +21,20 @@ def test_definitions_load_with_every_registered_table():
     assert defs.resolve_job_def("lakehouse_daily") is not None
 
 
+def test_steps_on_the_way_to_gold_go_first():
+    """A step's priority is its longest path to a gold table: fx_rates -> orders -> daily_sales_summary."""
+    from lakehouse.definitions import build_definitions
+    from lakehouse.tables.registry import all_specs, steps_to_gold
+
+    assert [steps_to_gold(t) for t in ("silver.fx_rates", "silver.orders", "gold.daily_sales_summary")] == [3, 2, 1]
+    assert steps_to_gold("silver.customers") == 0 and steps_to_gold("bronze.crm_deals") == 0  # no gold reads them
+    gold_readers = {u.table for s in all_specs() if s.layer == "gold" for u in s.upstreams}
+    assert all(steps_to_gold(t) >= 2 for t in gold_readers)
+    graph = build_definitions().resolve_asset_graph()
+    tags = {".".join(key.path): graph.get(key).assets_def.op.tags for key in graph.get_all_asset_keys()}
+    assert all(tags[s.id]["dagster/priority"] == str(steps_to_gold(s.id)) for s in all_specs())
+
+
 def test_every_model_has_its_sql_file():
     from lakehouse.config import Settings
     from lakehouse.engine.sql import sql_dir

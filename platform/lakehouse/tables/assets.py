@@ -46,7 +46,7 @@ from lakehouse.storage.table_store import spark_path
 from lakehouse.tables.model_step import check_rows, contract_counts, model_frame, required_columns
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
-from lakehouse.tables.registry import get_spec
+from lakehouse.tables.registry import get_spec, steps_to_gold
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
@@ -137,7 +137,8 @@ def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
         can_subset=True,
         backfill_policy=BackfillPolicy.single_run(),
         retry_policy=RETRY,
-        op_tags={"layer": spec.layer, "domain": spec.domain},
+        # the in-process executor runs, of the steps that are ready, the highest priority first
+        op_tags={"layer": spec.layer, "domain": spec.domain, "dagster/priority": str(steps_to_gold(spec.id))},
     )
     def _asset(context: AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource):
         selected = context.selected_asset_check_keys
