@@ -193,6 +193,8 @@ def _exercise(session, settings: Settings) -> None:
     window. On a fresh server the first landed day's runs otherwise pay for the JVM's class loading and
     compiling of these paths and for the Python workers' start (bench-latency, 2 cores: 115-120 s from landing
     to gold without, 96 s with)."""
+    from pyspark.sql import functions as F
+
     from lakehouse.storage.table_store import SparkStore
 
     store = SparkStore(settings, session)
@@ -205,7 +207,7 @@ def _exercise(session, settings: Settings) -> None:
         parsed.groupBy("k").count().where("count > 1").first()
         uri = str(scratch / "t")
         for days in (["2024-01-01", "2024-01-02", "2024-01-03"], ["2024-01-02"]):  # create, then overwrite a day
-            store.write_df("warm_up.scratch", uri, "delta", parsed.where(f"dt in ({str(days)[1:-1]})"), days)
+            store.write_df("warm_up.scratch", uri, "delta", parsed.where(F.col("dt").isin(days)), days)
         back = store.read_df(session, uri, "delta", ["2024-01-02"])
         (back.join(rows.selectExpr("k", "v as w"), "k").selectExpr("*", "row_number() over (partition by dt order by v desc) as n")
          .where("n = 1").collect())
