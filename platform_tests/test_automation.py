@@ -60,9 +60,12 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 20, 1)
     state = drive(defs, instance, state)
     assert state.failures == []
-    # as few runs as Dagster allows: the landed day, its silver and gold together, the month (another partitioning)
-    assert [(kind, partition) for kind, _, partition in state.runs] == [
-        ("landing", "2024-06-03"), ("automation", "2024-06-03"), ("automation", "2024-06-01")]
+    # as few runs as Dagster allows: the landed day carries its silver and gold; automation adds only the month
+    # (another partitioning), and requests none of the day's tables again
+    assert [(kind, partition) for kind, _, partition in state.runs] == [("landing", "2024-06-03"), ("automation", "2024-06-01")]
+    carried = set(state.runs[0][1])
+    assert {"bronze.shop_orders", "silver.orders", "silver.customers", "gold.daily_sales_summary",
+            "gold.conversion_funnel"} <= carried and "gold.business_metrics" not in carried
     gold = _gold_days(lakehouse)
     assert all(gold[t] == ["2024-06-03"] for t in gold if t != "gold.business_metrics")
     assert gold["gold.business_metrics"] == ["2024-06-01"]
@@ -76,7 +79,7 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
     state.runs = []
     state = drive(defs, instance, state)
     assert state.failures == []
-    assert len(state.runs) == 3  # the day's bronze once, then its silver + gold, then the month
+    assert len(state.runs) == 2  # the day's bronze with its silver and gold, then the month
     followed = {(t, p) for _, tables, p in state.runs for t in tables}
     assert {("bronze.shop_orders", "2024-06-03"), ("silver.orders", "2024-06-03"),
             ("gold.daily_sales_summary", "2024-06-03"), ("gold.business_metrics", "2024-06-01")} <= followed

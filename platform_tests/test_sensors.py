@@ -15,18 +15,30 @@ from lakehouse.automation.sensors import (SENSOR_NAME, LandingCursor, batches, b
                                           changed_batches, list_landed)
 from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.registry import specs_in
+from lakehouse.jobs import landing_fed
+from lakehouse.tables.registry import all_specs, specs_in
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _tick(cursor=None, instance=None):
-    sensor = build_landing_sensor(specs_in("bronze"))
+    sensor = build_landing_sensor(landing_fed(all_specs()))  # as definitions.py builds it
     context = build_sensor_context(cursor=cursor, instance=instance or DagsterInstance.ephemeral(),
                                    resources={"lakehouse": LakehouseResource()})
     result = sensor(context)
     requests = [] if isinstance(result, SkipReason) else list(result)
     return requests, context.cursor
+
+
+ORDERS_PATH = {"bronze.shop_orders", "silver.orders", "gold.daily_sales_summary", "gold.customer_analytics"}
+
+
+def _ids_of(keys) -> set[str]:
+    return {".".join(k.path) for k in keys}
+
+
+def _ids(request) -> set[str]:
+    return _ids_of(request.asset_selection)
 
 
 def _day_folder(settings, entity="orders", dt="2024-06-03") -> Path:
@@ -37,7 +49,13 @@ def test_each_batch_is_requested_exactly_once(lakehouse_env):
     land_commerce(lakehouse_env, date(2024, 6, 3), 2, 20, 1)
     first, cursor = _tick()
     assert [r.partition_key for r in first] == ["2024-06-03", "2024-06-04"]  # one run per landed day ...
-    assert all(len(r.asset_selection) == 7 and r.run_key.count("@") == 1 for r in first)  # ... of its 7 entities
+    assert all(r.run_key.count("@") == 1 for r in first)
+    bronze = {AssetKey(s.asset_key_path) for s in specs_in("bronze", domain="commerce") if s.landing}
+    assert all(bronze <= set(r.asset_selection) for r in first)  # ... of its 7 entities, carrying the day's path
+    assert _ids(first[0]) - _ids_of(bronze) == {  # to gold: every daily table downstream, not the monthly one
+        "silver.fx_rates", "silver.orders", "silver.products", "silver.customers", "silver.events",
+        "silver.crm_contacts", "silver.crm_deals", "gold.daily_sales_summary", "gold.customer_analytics",
+        "gold.conversion_funnel"}
     assert first[0].tags["lakehouse/day"] == "2024-06-03" and first[0].tags["lakehouse/domain"] == "commerce"
     assert first[0].tags["lakehouse/landing_files"] == "7" and len(first[0].tags["lakehouse/landing_fingerprint"]) == 16
     assert json.loads(cursor)["v"] == 2 and len(json.loads(cursor)["batches"]) == 14
@@ -55,8 +73,8 @@ def test_each_batch_is_requested_exactly_once(lakehouse_env):
     (folder / "empty.csv").write_text("")
     assert _tick(cursor2)[0] == []
     (folder / "late.csv.tmp").rename(folder / "late.csv")  # a rename keeps the mtime: still seen as new
-    late, cursor3 = _tick(cursor2)
-    assert [(r.partition_key, r.asset_selection) for r in late] == [("2024-06-03", [AssetKey(["bronze", "shop_orders"])])]
+    late, cursor3 = _tick(cursor2)  # the orders' path only: no other entity's tables
+    assert [(r.partition_key, _ids(r)) for r in late] == [("2024-06-03", ORDERS_PATH)]
     assert late[0].run_key not in {r.run_key for r in first}
     assert _tick(cursor3)[0] == []
 
@@ -120,7 +138,7 @@ def test_exactly_once_across_daemon_restarts(dagster_home, lakehouse_env):
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
     runs = _daemon_tick(dagster_home, now)
     assert len(runs) == 1 and runs[0].tags["lakehouse/landing_files"] == "7"  # one run for the landed day
-    assert len(runs[0].asset_selection) == 7
+    assert sum(k.path[0] == "bronze" for k in runs[0].asset_selection) == 7
 
     first_ids = {r.run_id for r in runs}
     # while the daemon is down one more file lands in a day already processed; the restarted daemon (a new
@@ -184,5 +202,5 @@ def test_a_batch_materialized_by_any_path_is_never_requested_again(lakehouse_env
     (_day_folder(lakehouse_env) / "late.csv").write_text(
         "order_id,customer_id,order_ts,currency,amount,status\nZ1,C1,2024-06-03T10:00:00,EUR,9.5,placed\n")
     late, _ = _tick(cursor, instance)
-    assert [(r.partition_key, r.asset_selection) for r in late] == [("2024-06-03", [AssetKey(["bronze", "shop_orders"])])]
+    assert [(r.partition_key, _ids(r)) for r in late] == [("2024-06-03", ORDERS_PATH)]
     assert [r.run_key for r in _tick(None, instance)[0]] == [late[0].run_key]

@@ -10,7 +10,7 @@ from lakehouse.automation.sensors import build_landing_sensor
 from lakehouse.config import Settings
 from lakehouse.engine.spark import SparkResource
 from lakehouse.io_manager import LakehouseIOManager
-from lakehouse.jobs import build_jobs
+from lakehouse.jobs import build_jobs, landing_fed
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.assets import build_assets
 from lakehouse.tables.registry import all_specs
@@ -27,7 +27,7 @@ def build_definitions() -> Definitions:
         jobs=[*build_jobs(specs, settings.start_date), lakehouse_maintenance],
         schedules=[maintenance_schedule, *export_schedules()],
         sensors=[
-            build_landing_sensor(tuple(s for s in specs if s.layer == "bronze")),
+            build_landing_sensor(landing_fed(specs)),  # a landed day's run carries its tables up to gold
             # silver and gold follow by their automation conditions (automation/conditions.py)
             AutomationConditionSensorDefinition("lakehouse_automation", target=AssetSelection.all(),
                                                 default_status=DefaultSensorStatus.RUNNING,

@@ -37,9 +37,14 @@ def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str, start: str):
     return jobs
 
 
+def landing_fed(specs: tuple[TableSpec, ...]) -> tuple[TableSpec, ...]:
+    """The tables of the landing-fed domains: the `lakehouse_*` jobs (stream-fed ones aside, see above)."""
+    domains = landing_domains(specs)
+    return tuple(s for s in specs if s.domain in domains)
+
+
 def build_jobs(specs: tuple[TableSpec, ...], start: str):
-    landing_fed = landing_domains(specs)
-    jobs = _jobs_for(LANDING, tuple(s for s in specs if s.domain in landing_fed), "the landing-fed domains", start)
+    jobs = _jobs_for(LANDING, landing_fed(specs), "the landing-fed domains", start)
     for domain in sorted({s.domain for s in specs}):
         jobs += _jobs_for(domain, tuple(s for s in specs if s.domain == domain), f"the {domain} domain", start)
     return jobs

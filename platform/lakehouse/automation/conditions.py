@@ -1,5 +1,10 @@
 """When each table materializes on its own: bronze on request (landing sensor), silver and gold follow.
 
+A landed day's run already carries the day's silver and gold (automation/sensors.py); a table it built after
+its upstreams is not requested again (`since_last_handled` resets on the table's own newer materialization).
+Automation builds the rest: monthly tables, a table whose upstreams landed in different runs, the downstream of
+Kafka- and database-fed bronze, and days whose upstream was re-materialized by hand.
+
 `AutomationCondition.eager()` only looks at the latest time partition, so a late file for an older day
 would never reach gold. Dropping that clause makes every partition whose upstream changed eligible.
 

@@ -1,4 +1,11 @@
-"""The landing sensor: one run per landed day, holding the bronze table of every entity whose batch is new.
+"""The landing sensor: one run per landed day, holding the bronze table of every entity whose batch is new
+and every daily table downstream of them in the landing job, up to gold.
+
+The day's run carries the day's path to gold, so gold does not wait for a second run (and the automation tick
+before it) and, as steps go highest `steps_to_gold` first, for the side tables no gold reads: one landed day of
+every commerce entity on 2 cores, gold fresh in ~?? s instead of 30 s. A downstream table whose other upstream
+has not landed for the day waits inside the run (its step says what it waits for and publishes nothing); the
+automation sensor builds it once that upstream arrives, and builds what needs other partitioning (monthly).
 
 Exactly once: each (entity, day) batch is fingerprinted by the names, sizes, modification times (and S3 ETags)
 of its complete files (`fingerprints.py`). Before requesting a batch the sensor looks at the latest
@@ -36,6 +43,7 @@ from lakehouse.config import Settings
 from lakehouse.jobs import LANDING, job_name
 from lakehouse.ingest.landing import LandingFile, list_landing
 from lakehouse.resources import LakehouseResource
+from lakehouse.tables.registry import downstream
 from lakehouse.tables.spec import TableSpec
 
 SETTLE = timedelta(minutes=10)
@@ -126,14 +134,17 @@ def materialized_fingerprints(instance: DagsterInstance) -> Materialized:
     return lookup
 
 
-def _day_request(dt: str, ready: dict[str, LandedBatch], by_prefix: dict[str, TableSpec]) -> RunRequest:
-    """One run for a landed day: the bronze table of every entity in `ready`."""
+def _day_request(dt: str, ready: dict[str, LandedBatch], by_prefix: dict[str, TableSpec],
+                 carried: dict[str, TableSpec]) -> RunRequest:
+    """One run for a landed day: the bronze table of every entity in `ready`, then the `carried` tables
+    downstream of them."""
     keys = sorted(ready)
     specs = [by_prefix[k.rsplit("/", 1)[0]] for k in keys]
+    path = [carried[t] for t in sorted(downstream(s.id for s in specs)) if t in carried]
     combined = hashlib.sha1(json.dumps([(k, ready[k].fingerprint) for k in keys]).encode()).hexdigest()[:16]
     return RunRequest(
         run_key=f"{dt}@{combined}", partition_key=dt,
-        asset_selection=[AssetKey(s.asset_key_path) for s in specs],
+        asset_selection=[AssetKey(s.asset_key_path) for s in (*specs, *path)],
         tags={"lakehouse/day": dt, "lakehouse/domain": ",".join(sorted({s.domain for s in specs})),
               "lakehouse/landing_fingerprint": combined,
               "lakehouse/landing_files": str(sum(b.files for b in ready.values())),
@@ -141,11 +152,12 @@ def _day_request(dt: str, ready: dict[str, LandedBatch], by_prefix: dict[str, Ta
 
 
 def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[str, TableSpec],
-                     settle: timedelta = SETTLE, log=None, materialized: Materialized | None = None
-                     ) -> tuple[list[RunRequest], LandingCursor]:
+                     settle: timedelta = SETTLE, log=None, materialized: Materialized | None = None,
+                     carried: dict[str, TableSpec] | None = None) -> tuple[list[RunRequest], LandingCursor]:
     """One tick: one run request per day with new or changed batches, and the cursor to store after them.
 
-    `materialized` tells what bronze last recorded for a partition; a batch it already holds is not requested."""
+    `materialized` tells what bronze last recorded for a partition; a batch it already holds is not requested.
+    `carried` ({id: spec}) are the tables a day's run may take downstream of its bronze tables."""
     since = cursor.watermark - settle if cursor.watermark else None
     found, newest = changed_batches(settings, since, cursor.pending)
     first_day = settings.start_date
@@ -176,7 +188,7 @@ def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[
     requests = []
     for dt, ready in sorted(by_day.items()):
         if ready:
-            requests.append(_day_request(dt, ready, by_prefix))
+            requests.append(_day_request(dt, ready, by_prefix, carried or {}))
             seen.update({key: batch.fingerprint for key, batch in ready.items()})
     if unknown and log:
         log.warning(f"landing batches with no bronze table or before {first_day}: {sorted(unknown)[:10]}")
@@ -190,17 +202,20 @@ def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[
     return requests, LandingCursor(watermark, kept, pending)
 
 
-def build_landing_sensor(bronze: tuple[TableSpec, ...], job: str = job_name(LANDING, "daily"),
+def build_landing_sensor(specs: tuple[TableSpec, ...], job: str = job_name(LANDING, "daily"),
                          settle: timedelta = SETTLE):
-    by_prefix = {s.landing.prefix: s for s in bronze if s.landing}
+    """`specs`: the tables of `job`; its landing-fed bronze tables are requested, its other daily tables
+    (not stream-fed) are carried downstream of them."""
+    by_prefix = {s.landing.prefix: s for s in specs if s.layer == "bronze" and s.landing}
+    carried = {s.id: s for s in specs if s.layer != "bronze" and s.partitioning == "daily" and s.stream is None}
 
     @sensor(name=SENSOR_NAME, job_name=job, minimum_interval_seconds=15,
             default_status=DefaultSensorStatus.RUNNING,
             description="Requests one run per landed day: the bronze tables whose batch of files is new or changed "
-            "and not yet materialized from those very files.")
+            "and not yet materialized from those very files, and the day's tables downstream of them up to gold.")
     def landing_sensor(context: SensorEvaluationContext, lakehouse: LakehouseResource):
         requests, cursor = evaluate_landing(lakehouse.settings(), LandingCursor.parse(context.cursor), by_prefix,
-                                            settle, context.log, materialized_fingerprints(context.instance))
+                                            settle, context.log, materialized_fingerprints(context.instance), carried)
         context.update_cursor(cursor.dumps())
         return requests or SkipReason("no new or changed landing batches")
 

@@ -51,11 +51,28 @@ def landing_domains(specs: tuple[TableSpec, ...] | None = None) -> list[str]:
 
 
 @lru_cache(maxsize=None)
+def readers(table_id: str, optional: bool = True) -> tuple[str, ...]:
+    """The tables that read this one (its own history aside); `optional=False` leaves out the readers that
+    take it only when present (Upstream.needs "optional"), as Dagster's dependencies do."""
+    return tuple(s.id for s in all_specs() if s.id != table_id and any(
+        u.table == table_id and (optional or u.needs != "optional") for u in s.upstreams))
+
+
+def downstream(table_ids) -> set[str]:
+    """Every table a change in `table_ids` reaches through Dagster's dependencies, those tables excluded."""
+    found, todo = set(), list(table_ids)
+    while todo:
+        for reader in readers(todo.pop(), optional=False):
+            if reader not in found:
+                found.add(reader)
+                todo.append(reader)
+    return found - set(table_ids)
+
+
+@lru_cache(maxsize=None)
 def steps_to_gold(table_id: str) -> int:
     """How many tables, this one included, a change here still passes through to reach a gold table at most
     (0: it feeds no gold table). A run's steps go highest first: its gold tables are published before the
     side tables of the same run (one landed day, 2 cores: gold fresh 32 s after landing instead of 38 s)."""
-    spec = get_spec(table_id)
-    below = [steps_to_gold(s.id) for s in all_specs() if s.id != table_id and any(u.table == table_id for u in s.upstreams)]
-    deepest = max(below, default=0)
-    return deepest + 1 if deepest or spec.layer == "gold" else 0
+    deepest = max((steps_to_gold(r) for r in readers(table_id)), default=0)
+    return deepest + 1 if deepest or get_spec(table_id).layer == "gold" else 0
