@@ -82,8 +82,9 @@ def landed_to_gold(defs, instance, state, start: date, days: int, rows: int) -> 
 
     day_list = [(start + timedelta(days=i)).isoformat() for i in range(days)]
     land(start, days, rows)
+    landed = time.time()
     watch = GoldWatch(day_list)
-    state.runs, state.failures, state.timings = [], [], []
+    state.runs, state.failures, state.timings, state.steps = [], [], [], []
     state = drive(defs, instance, state, max_rounds=20)
     fresh = watch.stop()
     if fresh is None and watch._fresh():  # fresh at the very end, between two polls
@@ -91,7 +92,9 @@ def landed_to_gold(defs, instance, state, start: date, days: int, rows: int) -> 
     return {"days": days, "landed_to_gold_s": fresh, "drive_s": round(state.seconds, 2), "runs": len(state.runs),
             "runs_by_kind": {k: sum(1 for r in state.runs if r[0] == k) for k in ("landing", "automation")},
             "failures": state.failures, "run_seconds": [t for t in state.timings if t[0] != "tick"],
-            "tick_seconds": round(sum(t[2] for t in state.timings if t[0] == "tick"), 2)}, state
+            "tick_seconds": round(sum(t[2] for t in state.timings if t[0] == "tick"), 2),
+            # each step's end, counted from the landing, and its own seconds: where the time to gold goes
+            "steps": [(step, round(end - landed, 2), took) for step, end, took in state.steps]}, state
 
 
 def plain_one_day(day: str, tmp: Path) -> float:

@@ -68,6 +68,9 @@ def test_a_landed_day_reaches_gold_with_no_click_also_a_late_file_of_an_older_da
             "gold.conversion_funnel"} <= carried and "gold.business_metrics" not in carried
     gold = _gold_days(lakehouse)
     assert all(gold[t] == ["2024-06-03"] for t in gold if t != "gold.business_metrics")
+    # a one-day step's preview is that day's rows, PII columns never read
+    preview = instance.get_latest_materialization_event(AssetKey(["bronze", "shop_customers"])).asset_materialization.metadata["preview"].value
+    assert "2024-06-03" in preview and "customer_id" in preview and not {"email", "phone", "first_name"} & set(preview.split())
     assert gold["gold.business_metrics"] == ["2024-06-01"]
     print(f"\nlanded 1 day -> fresh gold in {state.seconds:.1f}s in-process ({len(state.runs)} runs)")
 

@@ -59,6 +59,10 @@ def _heads(spec, obj: pa.Table | DataFrame, partitions: list[str], rows: int = 5
         return {key: head for key in partitions or [None]}
     if isinstance(obj, pa.Table):
         table = obj.select(visible)
+    elif len(partitions) == 1:  # one day (a landed day's run): a plain limit, no window and its shuffle
+        from pyspark.sql import functions as F
+
+        table = obj.select(*visible).where(F.col("dt") == partitions[0]).limit(rows).toArrow()
     else:
         from pyspark.sql import Window, functions as F
 

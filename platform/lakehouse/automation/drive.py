@@ -9,8 +9,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dagster import (AssetKey, DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context,
-                     evaluate_automation_conditions)
+from dagster import (AssetKey, DagsterEventType, DagsterInstance, Definitions, RunRequest, SkipReason,
+                     build_sensor_context, evaluate_automation_conditions)
 
 from lakehouse.automation.sensors import SENSOR_NAME
 from lakehouse.jobs import LANDING, job_name
@@ -28,6 +28,7 @@ class Drive:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     timings: list = field(default_factory=list)  # (kind, tables, seconds): runs and automation ticks
+    steps: list = field(default_factory=list)  # (step, ended at: wall-clock seconds, seconds), every run's
 
 
 def _execute(defs: Definitions, instance: DagsterInstance, request: RunRequest, kind: str, drive: Drive) -> None:
@@ -44,6 +45,12 @@ def _execute(defs: Definitions, instance: DagsterInstance, request: RunRequest, 
     drive.timings.append((kind, tables, round(time.monotonic() - began, 2)))
     if not result.success:
         drive.failures.append(f"{kind} {tables} {request.partition_key}")
+    started = {}
+    for entry in instance.all_logs(result.run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}):
+        if entry.dagster_event_type == DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif entry.step_key in started:
+            drive.steps.append((entry.step_key, entry.timestamp, round(entry.timestamp - started[entry.step_key], 2)))
 
 
 def _run_requests(evaluation) -> list[RunRequest]:
