@@ -35,6 +35,19 @@ def test_steps_on_the_way_to_gold_go_first():
     assert all(tags[s.id]["dagster/priority"] == str(steps_to_gold(s.id)) for s in all_specs())
 
 
+def test_downstream_follows_dagster_dependencies():
+    """What a landed day's run carries: every table a change reaches, not optional readers, not the start."""
+    from lakehouse.tables.registry import downstream
+
+    assert downstream(t for t in ["bronze.shop_orders"]) == {
+        "silver.orders", "gold.daily_sales_summary", "gold.customer_analytics", "gold.business_metrics"}
+    assert "silver.orders" not in downstream(t for t in ["silver.fx_rates", "silver.orders"])  # given: not "reached"
+    assert downstream(["silver.fx_rates"]) >= {"silver.orders", "silver.crm_deals", "gold.daily_sales_summary"}
+    # gold.customer_analytics takes silver.customer_behavior only when present: no Dagster dependency
+    assert downstream(["silver.customer_behavior"]) == set()
+    assert downstream(["silver.customers"]) == set()  # its own history is no reader
+
+
 def test_every_model_has_its_sql_file():
     from lakehouse.config import Settings
     from lakehouse.engine.sql import sql_dir

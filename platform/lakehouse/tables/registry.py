@@ -60,13 +60,14 @@ def readers(table_id: str, optional: bool = True) -> tuple[str, ...]:
 
 def downstream(table_ids) -> set[str]:
     """Every table a change in `table_ids` reaches through Dagster's dependencies, those tables excluded."""
-    found, todo = set(), list(table_ids)
+    start = set(table_ids)
+    found, todo = set(), list(start)
     while todo:
         for reader in readers(todo.pop(), optional=False):
             if reader not in found:
                 found.add(reader)
                 todo.append(reader)
-    return found - set(table_ids)
+    return found - start
 
 
 @lru_cache(maxsize=None)
