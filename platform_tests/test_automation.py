@@ -135,6 +135,36 @@ def test_a_day_without_crm_files_waits_for_them_and_fails_nothing(lakehouse_env,
 
 
 @pytest.mark.slow
+def test_a_carried_table_whose_other_upstream_has_not_landed_waits_then_follows_it(lakehouse_env, spark, tmp_path):
+    """A landed day's run carries silver.orders, which also needs FX rates: with none landed yet it waits
+    inside the run (nothing published, nothing failed); the FX files' own run then carries it to gold."""
+    from lakehouse.automation.drive import drive
+    from lakehouse.definitions import build_definitions
+
+    defs, instance, lakehouse = build_definitions(), DagsterInstance.ephemeral(), LakehouseResource()
+    state = drive(defs, instance)
+    land_commerce(lakehouse_env, date(2024, 6, 3), 1, 10, 1)
+    fx = Path(urlparse(lakehouse_env.landing).path) / "fx"
+    shutil.move(fx, tmp_path / "fx")  # the FX feed is late
+    state = drive(defs, instance, state)
+    assert state.failures == [] and state.runs[0][0] == "landing" and "silver.orders" in state.runs[0][1]
+    days = {s.id: lakehouse.partitions_of(s) for s in specs_in(domain="commerce") if s.layer != "bronze"}
+    assert days["silver.products"] == ["2024-06-03"] and days["silver.orders"] == []
+    assert days["gold.daily_sales_summary"] == [] and days["silver.crm_deals"] == []
+    waits = [e.message for run in instance.get_runs() for e in instance.all_logs(run.run_id) if "skipped" in (e.message or "")]
+    assert any("silver.orders" in w and "silver.fx_rates" in w for w in waits)
+
+    shutil.move(tmp_path / "fx", fx)  # the FX files land
+    state.runs = []
+    state = drive(defs, instance, state)
+    assert state.failures == []
+    landing = next(tables for kind, tables, _ in state.runs if kind == "landing")
+    assert {"bronze.fx_rates", "silver.fx_rates", "silver.orders", "gold.daily_sales_summary", "silver.crm_deals"} <= set(landing)
+    assert "bronze.shop_orders" not in landing  # the orders' files were read once
+    assert lakehouse.partitions_of(next(s for s in specs_in("gold") if s.name == "daily_sales_summary")) == ["2024-06-03"]
+
+
+@pytest.mark.slow
 def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env, spark):
     """Dagster may believe an upstream partition exists that the warehouse being read lacks (e.g. two warehouses
     sharing one Dagster storage): the model publishes nothing rather than reading it as empty."""
