@@ -23,10 +23,14 @@ def job_name(scope: str, partitioning: str) -> str:
     return f"{scope}_{partitioning}"
 
 
+def job_tables(specs: tuple[TableSpec, ...], partitioning: str) -> tuple[TableSpec, ...]:
+    """The tables of `specs` a job of that partitioning holds (stream-fed ones aside, see above)."""
+    return tuple(s for s in specs if s.stream is None and s.partitioning == partitioning)
+
+
 def _jobs_for(name: str, specs: tuple[TableSpec, ...], what: str, start: str):
-    specs = tuple(s for s in specs if s.stream is None)
-    daily = [asset_key(s) for s in specs if s.partitioning == "daily"]
-    monthly = [asset_key(s) for s in specs if s.partitioning == "monthly"]
+    daily = [asset_key(s) for s in job_tables(specs, "daily")]
+    monthly = [asset_key(s) for s in job_tables(specs, "monthly")]
     jobs = []
     if daily:
         jobs.append(define_asset_job(job_name(name, "daily"), selection=AssetSelection.assets(*daily), partitions_def=partitions.daily(start),

@@ -42,7 +42,7 @@ from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, 
 
 from lakehouse.automation.fingerprints import FINGERPRINT, LandedBatch, S3Landing, fingerprint, latest_metadata
 from lakehouse.config import Settings
-from lakehouse.jobs import LANDING, job_name
+from lakehouse.jobs import LANDING, job_name, job_tables
 from lakehouse.ingest.landing import LandingFile, list_landing
 from lakehouse.resources import LakehouseResource
 from lakehouse.tables.registry import downstream
@@ -209,7 +209,7 @@ def build_landing_sensor(specs: tuple[TableSpec, ...], job: str = job_name(LANDI
     """`specs`: the tables of `job`; its landing-fed bronze tables are requested, its other daily tables
     (not stream-fed) are carried downstream of them."""
     by_prefix = {s.landing.prefix: s for s in specs if s.layer == "bronze" and s.landing}
-    carried = {s.id: s for s in specs if s.layer != "bronze" and s.partitioning == "daily" and s.stream is None}
+    carried = {s.id: s for s in job_tables(specs, "daily") if s.layer != "bronze"}
 
     @sensor(name=SENSOR_NAME, job_name=job, minimum_interval_seconds=15,
             default_status=DefaultSensorStatus.RUNNING,

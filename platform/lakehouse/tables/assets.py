@@ -46,7 +46,7 @@ from lakehouse.storage.table_store import spark_path
 from lakehouse.tables.model_step import check_rows, contract_counts, model_frame, required_columns
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
-from lakehouse.tables.registry import get_spec, steps_to_gold
+from lakehouse.tables.registry import dependencies, get_spec, steps_to_gold
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
@@ -131,7 +131,7 @@ def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
         outs={key.to_python_identifier(): AssetOut(
             key=key, description=spec.description, group_name=f"{spec.domain}_{spec.layer}", tags=_tags(spec),
             metadata=_definition_metadata(spec), automation_condition=condition_for(spec), is_required=False)},
-        deps=[asset_key(get_spec(u.table)) for u in spec.upstreams if u.table != spec.id and u.needs != "optional"],
+        deps=[asset_key(get_spec(t)) for t in dependencies(spec)],
         partitions_def=partitions_def(spec, start),
         check_specs=_check_specs(spec),
         can_subset=True,

@@ -50,12 +50,20 @@ def landing_domains(specs: tuple[TableSpec, ...] | None = None) -> list[str]:
                    if s.layer == "bronze" and s.landing is not None})
 
 
+def dependencies(spec: TableSpec) -> list[str]:
+    """The upstream tables that are the asset's Dagster dependencies: not its own history, not an upstream
+    it takes only when present (Upstream.needs "optional")."""
+    return [u.table for u in spec.upstreams if u.table != spec.id and u.needs != "optional"]
+
+
 @lru_cache(maxsize=None)
 def readers(table_id: str, optional: bool = True) -> tuple[str, ...]:
-    """The tables that read this one (its own history aside); `optional=False` leaves out the readers that
-    take it only when present (Upstream.needs "optional"), as Dagster's dependencies do."""
-    return tuple(s.id for s in all_specs() if s.id != table_id and any(
-        u.table == table_id and (optional or u.needs != "optional") for u in s.upstreams))
+    """The tables that read this one (its own history aside); `optional=False`: only those it is a Dagster
+    dependency of (`dependencies`)."""
+    def reads(spec: TableSpec) -> list[str]:
+        return [u.table for u in spec.upstreams] if optional else dependencies(spec)
+
+    return tuple(s.id for s in all_specs() if s.id != table_id and table_id in reads(s))
 
 
 def downstream(table_ids) -> set[str]:
