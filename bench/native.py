@@ -13,7 +13,11 @@ What it answers (docs/operations.md, "Spark does the data work"):
 - driver peak RSS at x1, x4 and x16 rows per day (local mode: the whole process tree, driver and executors),
   and x16 on a standalone master with two workers and the driver capped at 1 GB (the driver alone is measured).
 
-Sizes: BENCH_DAYS (default 30) x BENCH_ROWS orders/day (default 5000); BENCH_STANDALONE=0 skips the cluster.
+Sizes: BENCH_DAYS (default 30) x BENCH_ROWS orders/day (default 5000); the large size BENCH_LARGE_DAYS (default
+3) x BENCH_LARGE_ROWS (default 500,000; 0 skips it), measured A B B A against the plain seven-tables job, its ratio
+keyed "(large)"; BENCH_STANDALONE=0 skips the cluster. Every platform run's JSON holds `tables`: each table's
+step seconds and its phases (spark_session, read_upstream, transform_and_rules, contract, quarantine_write,
+write, catalog, ...), so the passes a table makes are visible.
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ def main() -> int:
     days = int(os.environ.get("BENCH_DAYS", 30))
     rows = int(os.environ.get("BENCH_ROWS", 5000))
     standalone = os.environ.get("BENCH_STANDALONE", "1") == "1"
+    large_rows = int(os.environ.get("BENCH_LARGE_ROWS", 500_000))  # 0 skips the large size
+    large_days = int(os.environ.get("BENCH_LARGE_DAYS", 3))
     start = "2024-05-06"
     end = _days(start, days)[-1]
     tmp = Path(tempfile.mkdtemp(prefix="lakehouse-bench-native-"))
@@ -63,6 +69,16 @@ def main() -> int:
                            ("platform_range_a", "platform"), ("platform_range_b", "platform"),
                            ("plain_range_b", "plain"), ("plain_tables_range_b", "plain_tables")):
             step(name, task, start, end, env)
+        if large_rows:  # the same pair at size: a few big days, where a pass over the data costs the most
+            lstart = start
+            lend = _days(lstart, large_days)[-1]
+            lenv = {**base, "LAKEHOUSE_HOME": str(tmp / "large"), "LAKEHOUSE_LANDING": str(tmp / "large" / "landing")}
+            land(lenv, (date.fromisoformat(lstart) - timedelta(days=7)).isoformat(), large_days + 7, large_rows)
+            for name, task in (("plain_tables_large_a", "plain_tables"), ("platform_large_a", "platform"),
+                               ("platform_large_b", "platform"), ("plain_tables_large_b", "plain_tables")):
+                step(name, task, lstart, lend, lenv)
+                m[name]["rows_per_day"] = large_rows
+            shutil.rmtree(tmp / "large", ignore_errors=True)
         scale_days, base_rows = 2, max(rows // 4, 1)
         scale_end = _days(start, scale_days)[-1]
         for factor in (1, 4, 16):
@@ -92,6 +108,9 @@ def main() -> int:
         "platform range / plain range (ABBA)": round(platform / plain, 2),
         # the same seven tables by hand: what rules, contracts, quarantine, catalog and Dagster add
         "platform range / plain seven tables range": round(platform / tables, 2),
+        **({"platform range / plain seven tables range (large)": round(
+            (m["platform_large_a"]["wall_s"] + m["platform_large_b"]["wall_s"])
+            / (m["plain_tables_large_a"]["wall_s"] + m["plain_tables_large_b"]["wall_s"]), 2)} if large_rows else {}),
         "peak RSS x4 / x1": round(m["scale_x4"]["peak_rss_mb"] / m["scale_x1"]["peak_rss_mb"], 2),
         "peak RSS x16 / x1": round(m["scale_x16"]["peak_rss_mb"] / m["scale_x1"]["peak_rss_mb"], 2),
         "wall x16 / x1": round(m["scale_x16"]["wall_s"] / m["scale_x1"]["wall_s"], 2),
@@ -107,7 +126,14 @@ def main() -> int:
     console.print(f"both platform runs published the same rows: {'yes' if same else 'NO'}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"bench-native-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"days": days, "rows_per_day": rows, "measurements": m, "ratios": ratios,
+    if large_rows:
+        console.print(f"large size: {large_days} days x {large_rows} orders/day; both runs published the same rows: "
+                      f"{'yes' if m['platform_large_a'].get('digest') == m['platform_large_b'].get('digest') else 'NO'}")
+        slowest = sorted(m["platform_large_a"].get("tables", {}).items(), key=lambda kv: -kv[1].get("step_s", 0))
+        for table, phases in slowest[:8]:  # where the large run's time goes, table by table
+            console.print(f"  {table}: " + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items()))
+    out.write_text(json.dumps({"days": days, "rows_per_day": rows, "large_days": large_days,
+                               "large_rows_per_day": large_rows, "measurements": m, "ratios": ratios,
                                "total_s": round(time.perf_counter() - began)}, indent=2))
     console.print(f"written {out}")
     return 0

@@ -62,6 +62,11 @@ def measure(task: str, start: str, end: str, env: dict, fresh_warehouse: bool = 
         if line.startswith("METRICS "):
             for k, v in json.loads(line[8:]).items():
                 out[k] = round(out.get(k, 0) + v, 2)
+        elif line.startswith("TABLES "):  # per table: its step's seconds and its phases (summed over runs)
+            for table, phases in json.loads(line[7:]).items():
+                own = out.setdefault("tables", {}).setdefault(table, {})
+                for k, v in phases.items():
+                    own[k] = round(own.get(k, 0) + v, 3)
         elif line.startswith("DIGEST "):  # what a platform run published; the last one covers the range
             out["digest"] = json.loads(line[7:])
     return out

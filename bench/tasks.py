@@ -197,12 +197,21 @@ def _report_steps(instance, result) -> None:
     spent = sum((s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run_id))
     run_s = max(stamps) - min(stamps) if stamps else 0.0
     metrics = {"run_s": round(run_s, 2), "in_steps_s": round(spent, 2), "orchestration_s": round(run_s - spent, 2)}
+    tables: dict[str, dict] = {}  # table -> its step's seconds and phases, so each table's passes are visible
+    for step in instance.get_run_step_stats(run_id):
+        table = step.step_key.replace("__", ".")
+        tables.setdefault(table, {})["step_s"] = round((step.end_time or 0) - (step.start_time or 0), 2)
     for event in result.get_asset_materialization_events():  # each partition carries its share of its step
+        table = ".".join(event.asset_key.path)
         for key, value in event.event_specific_data.materialization.metadata.items():
             if key.startswith("seconds."):
-                name = "phase_" + key.split(".", 1)[1] + "_s"
+                phase = key.split(".", 1)[1]
+                name = "phase_" + phase + "_s"
                 metrics[name] = round(metrics.get(name, 0.0) + float(value.value), 3)
+                own = tables.setdefault(table, {})
+                own[phase] = round(own.get(phase, 0.0) + float(value.value), 3)
     print("METRICS " + json.dumps(metrics), flush=True)
+    print("TABLES " + json.dumps(tables), flush=True)
 
 
 def platform_per_partition(start, end):

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context
+from dagster import AssetKey, DagsterInstance, PartitionKeyRange, SkipReason, build_sensor_context
 
 from lakehouse.automation.sensors import (SENSOR_NAME, LandingCursor, batches, build_landing_sensor,
                                           changed_batches, list_landed)
@@ -48,16 +48,18 @@ def _day_folder(settings, entity="orders", dt="2024-06-03") -> Path:
 def test_each_batch_is_requested_exactly_once(lakehouse_env):
     land_commerce(lakehouse_env, date(2024, 6, 3), 2, 20, 1)
     first, cursor = _tick()
-    assert [r.partition_key for r in first] == ["2024-06-03", "2024-06-04"]  # one run per landed day ...
+    # a landed backlog is one run over its days (a single-run backfill) ...
+    assert [(r.partition_key, r.partition_key_range) for r in first] == [
+        (None, PartitionKeyRange("2024-06-03", "2024-06-04"))]
     assert all(r.run_key.count("@") == 1 for r in first)
     bronze = {AssetKey(s.asset_key_path) for s in specs_in("bronze", domain="commerce") if s.landing}
-    assert all(bronze <= set(r.asset_selection) for r in first)  # ... of its 7 entities, carrying the day's path
+    assert all(bronze <= set(r.asset_selection) for r in first)  # ... of its 7 entities, carrying the days' path
     assert _ids(first[0]) - _ids_of(bronze) == {  # to gold: every daily table downstream, not the monthly one
         "silver.fx_rates", "silver.orders", "silver.products", "silver.customers", "silver.events",
         "silver.crm_contacts", "silver.crm_deals", "gold.daily_sales_summary", "gold.customer_analytics",
         "gold.conversion_funnel"}
-    assert first[0].tags["lakehouse/day"] == "2024-06-03" and first[0].tags["lakehouse/domain"] == "commerce"
-    assert first[0].tags["lakehouse/landing_files"] == "7" and len(first[0].tags["lakehouse/landing_fingerprint"]) == 16
+    assert first[0].tags["lakehouse/day"] == "2024-06-03..2024-06-04" and first[0].tags["lakehouse/domain"] == "commerce"
+    assert first[0].tags["lakehouse/landing_files"] == "14" and len(first[0].tags["lakehouse/landing_fingerprint"]) == 16
     assert json.loads(cursor)["v"] == 2 and len(json.loads(cursor)["batches"]) == 14
 
     again, cursor2 = _tick(cursor)
@@ -77,6 +79,21 @@ def test_each_batch_is_requested_exactly_once(lakehouse_env):
     assert [(r.partition_key, _ids(r)) for r in late] == [("2024-06-03", ORDERS_PATH)]
     assert late[0].run_key not in {r.run_key for r in first}
     assert _tick(cursor3)[0] == []
+
+
+def test_a_backlog_splits_at_gaps_and_at_a_different_set_of_entities(lakehouse_env):
+    land_commerce(lakehouse_env, date(2024, 6, 3), 3, 5, 1)
+    land_commerce(lakehouse_env, date(2024, 6, 7), 2, 5, 1)  # 06-06 has no files: a gap
+    for folder in Path(urlparse(lakehouse_env.landing).path).glob("*/*/dt=2024-06-08"):
+        if folder.parent.name != "orders":  # on 06-08 only the orders landed
+            for f in folder.iterdir():
+                f.unlink()
+    requests, cursor = _tick()
+    spans = [(r.partition_key, r.partition_key_range) for r in requests]
+    assert spans == [(None, PartitionKeyRange("2024-06-03", "2024-06-05")), ("2024-06-07", None),
+                     ("2024-06-08", None)]
+    assert _ids(requests[2]) == ORDERS_PATH
+    assert len({r.run_key for r in requests}) == 3 and _tick(cursor)[0] == []
 
 
 def test_a_file_for_a_day_without_a_partition_waits_for_it(lakehouse_env):
@@ -167,7 +184,7 @@ def test_s3_listing_pages_past_1000_keys_and_shared_timestamps(s3_lakehouse_env)
     assert len(files) == 1050, f"listed {len(files)} (writing took {put_seconds:.1f}s)"
     assert len(batches(files)) == 5
     requests, cursor = _tick()
-    assert sorted(r.partition_key for r in requests) == [f"2024-06-0{d}" for d in range(1, 6)]
+    assert [r.partition_key_range for r in requests] == [PartitionKeyRange("2024-06-01", "2024-06-05")]
 
     # objects landing within the watermark's own second (S3 stamps whole seconds) are still seen:
     # the settle window re-reads them and the fingerprints keep the re-read from requesting twice

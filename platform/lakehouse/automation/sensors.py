@@ -1,4 +1,4 @@
-"""The landing sensor: one run per landed day, holding the bronze table of every entity whose batch is new
+"""The landing sensor: one run per landed day (a landed backlog of days: one run over its range), holding the bronze table of every entity whose batch is new
 and every daily table downstream of them in the landing job, up to gold.
 
 The day's run carries the day's path to gold, so gold does not wait for a second run (and the automation tick
@@ -45,10 +45,12 @@ from lakehouse.config import Settings
 from lakehouse.jobs import LANDING, job_name, job_tables
 from lakehouse.ingest.landing import LandingFile, list_landing
 from lakehouse.resources import LakehouseResource
+from lakehouse.runs import RANGE_END, RANGE_START
 from lakehouse.tables.registry import downstream
 from lakehouse.tables.spec import TableSpec
 
 SETTLE = timedelta(minutes=10)
+MAX_RUN_DAYS = 31  # a longer backlog goes in runs of a month: each still one JVM, and a failure costs less
 SENSOR_NAME = "landing_sensor"
 
 
@@ -136,21 +138,44 @@ def materialized_fingerprints(instance: DagsterInstance) -> Materialized:
     return lookup
 
 
-def _day_request(dt: str, ready: dict[str, LandedBatch], by_prefix: dict[str, TableSpec],
-                 carried: dict[str, TableSpec]) -> RunRequest:
-    """One run for a landed day: the bronze table of every entity in `ready`, then the `carried` tables
-    downstream of them."""
+def _entities(ready: dict[str, LandedBatch]) -> set[str]:
+    return {key.rsplit("/", 1)[0] for key in ready}
+
+
+def _backlogs(by_day: dict[str, dict[str, LandedBatch]]) -> list[list[str]]:
+    """Landed days grouped into runs: consecutive days whose new batches are of the same entities go together
+    (a backlog of ten days is one single-run backfill, one JVM and one Spark job per table over all ten), up to
+    MAX_RUN_DAYS; a gap or a different set of entities starts a new run, so a run's range never holds a day it
+    has no files for, and a late file re-runs only its own entity's day."""
+    groups: list[list[str]] = []
+    for dt in sorted(d for d, ready in by_day.items() if ready):
+        if groups:
+            last = groups[-1][-1]
+            follows = date.fromisoformat(dt) - date.fromisoformat(last) == timedelta(days=1)
+            if follows and _entities(by_day[dt]) == _entities(by_day[last]) and len(groups[-1]) < MAX_RUN_DAYS:
+                groups[-1].append(dt)
+                continue
+        groups.append([dt])
+    return groups
+
+
+def _request(days: list[str], ready: dict[str, LandedBatch], by_prefix: dict[str, TableSpec],
+             carried: dict[str, TableSpec]) -> RunRequest:
+    """One run for landed `days` (one day, or a backlog as a partition range): the bronze table of every
+    entity in `ready`, then the `carried` tables downstream of them."""
     keys = sorted(ready)
-    specs = [by_prefix[k.rsplit("/", 1)[0]] for k in keys]
+    specs = list({s.id: s for s in (by_prefix[k.rsplit("/", 1)[0]] for k in keys)}.values())
     path = [carried[t] for t in sorted(downstream(s.id for s in specs)) if t in carried]
     combined = hashlib.sha1(json.dumps([(k, ready[k].fingerprint) for k in keys]).encode()).hexdigest()[:16]
-    return RunRequest(
-        run_key=f"{dt}@{combined}", partition_key=dt,
-        asset_selection=[AssetKey(s.asset_key_path) for s in (*specs, *path)],
-        tags={"lakehouse/day": dt, "lakehouse/domain": ",".join(sorted({s.domain for s in specs})),
-              "lakehouse/landing_fingerprint": combined,
-              "lakehouse/landing_files": str(sum(b.files for b in ready.values())),
-              "lakehouse/landing_batches": ",".join(k.rsplit("/", 1)[0] for k in keys)})
+    span = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    tags = {"lakehouse/day": span, "lakehouse/domain": ",".join(sorted({s.domain for s in specs})),
+            "lakehouse/landing_fingerprint": combined,
+            "lakehouse/landing_files": str(sum(b.files for b in ready.values())),
+            "lakehouse/landing_batches": ",".join(sorted({k.rsplit("/", 1)[0] for k in keys}))}
+    if len(days) > 1:
+        tags.update({RANGE_START: days[0], RANGE_END: days[-1]})
+    return RunRequest(run_key=f"{span}@{combined}", partition_key=days[0] if len(days) == 1 else None,
+                      asset_selection=[AssetKey(s.asset_key_path) for s in (*specs, *path)], tags=tags)
 
 
 def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[str, TableSpec],
@@ -188,10 +213,10 @@ def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[
                 if dt in by_day and key in by_day[dt] and by_day[dt][key].fingerprint == fp:
                     seen[key] = by_day[dt].pop(key).fingerprint
     requests = []
-    for dt, ready in sorted(by_day.items()):
-        if ready:
-            requests.append(_day_request(dt, ready, by_prefix, carried or {}))
-            seen.update({key: batch.fingerprint for key, batch in ready.items()})
+    for days in _backlogs(by_day):
+        ready = {key: batch for dt in days for key, batch in by_day[dt].items()}
+        requests.append(_request(days, ready, by_prefix, carried or {}))
+        seen.update({key: batch.fingerprint for key, batch in ready.items()})
     if unknown and log:
         log.warning(f"landing batches with no bronze table or before {first_day}: {sorted(unknown)[:10]}")
     # forget batches older than bronze retention (counted from the newest day seen) to keep the cursor small
