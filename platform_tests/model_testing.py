@@ -108,8 +108,9 @@ def run_model(spark: SparkSession, table: str, inputs: Mapping[str, Sequence[Map
         raise KeyError(f"{spec.id} reads {sorted(views)}, not {sorted(unknown)}")
     frames = {view: frame(spark, up_spec, inputs.get(view, ())) for view, up_spec in views.items()}
     # the run's own model step (tables/model_step.py): the model, the batch's partitions, the row rules
-    result = model_frame(spark, spec, frames, _partition_keys(spec, start_dt, end_dt or start_dt), Settings.from_env())
-    outcome = check_rows(spec, result)
+    keys = _partition_keys(spec, start_dt, end_dt or start_dt)
+    result = model_frame(spark, spec, frames, keys, Settings.from_env())
+    outcome = check_rows(spec, result, keys)
     try:
         valid = [r.asDict(recursive=True) for r in outcome.valid.collect()]
         quarantined = [{"rules": list(r["rules"]), **json.loads(r["record"])}

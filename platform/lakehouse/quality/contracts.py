@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import pandera.pyspark as pandera
 import pyspark.sql.types as T
@@ -205,20 +205,32 @@ def contract_screen(spec: TableSpec, frame: T.StructType) -> list[Column] | None
     return None if schema is None else _screen_predicates(frame, schema)
 
 
+def key_check(spec: TableSpec, sample: int = 5) -> "Callable[[DataFrame], list[CheckFailure]] | None":
+    """The contract's key uniqueness as a question for the batch's first pass (`apply_rules(first_pass=)`), or
+    None when the contract has no key: its answer goes back to `evaluate_contract(..., duplicates=)`."""
+    schema = contract_schema(spec)
+    if schema is None or not getattr(schema, "unique", None):
+        return None
+    return lambda df: _duplicate_keys(df, schema, sample, frozenset(spec.pii))
+
+
 def evaluate_contract(df: DataFrame, spec: TableSpec, *, sample: int = 5,
-                      counted: ScreenCounts | None = None) -> ContractResult:
+                      counted: ScreenCounts | None = None,
+                      duplicates: list[CheckFailure] | None = None) -> ContractResult:
     """Validate `df` against the contract of `spec`'s table; count and sample every failure.
 
     A table without a contract passes, with rows_checked 0 (no Spark job is run). `counted`, when the caller
     counted `contract_screen`'s predicates over exactly `df`'s rows, settles a clean batch's checks without a
-    job, leaving only the key; anything found goes the full way. Examples never show the table's PII columns.
+    job, leaving only the key; `duplicates`, when the caller already asked `key_check` over exactly `df`'s rows,
+    settles the key too. Anything found goes the full way. Examples never show the table's PII columns.
     """
     schema = contract_schema(spec)
     if schema is None:
         return ContractResult(passed=True, rows_checked=0)
     pii = frozenset(spec.pii)
     if counted is not None and counted.violations == 0:  # only the key is left to look at
-        duplicates = _duplicate_keys(df, schema, sample, pii)
+        if duplicates is None:
+            duplicates = _duplicate_keys(df, schema, sample, pii)
         return ContractResult(passed=not duplicates, rows_checked=counted.rows, failures=duplicates)
     already_cached = df.storageLevel.useMemory or df.storageLevel.useDisk
     if not already_cached:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Sequence
+import uuid
+from typing import Any, Callable, Sequence
 
 from pyspark.errors import PySparkException
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType
 
@@ -20,6 +21,10 @@ from lakehouse.tables.spec import RowRule
 
 _FLAG = "__dq_rule_{}"  # one boolean "violated" column per rule; the prefix keeps clear of real columns
 _DROPPED = "__dq_dropped"  # array<string>: the drop rules a row broke
+_DAY = "__dq_day"  # the row's day's position in the batch (1-based), for the per-day counts
+# Per-day counts observed in the batch's pass cost (days x counts) expressions; a longer backfill is counted by
+# one group-by-day aggregation instead (a job of its own, over the cached batch).
+MAX_OBSERVED_DAYS = 62
 
 
 def is_published(column: str) -> bool:
@@ -51,6 +56,7 @@ class RuleOutcome:
     by_day: dict[str, dict] = field(default_factory=dict)
     # the caller's `published_checks`: rows of `valid` failing any (None: none given)
     published_violations: int | None = None
+    first_result: Any = None  # what the caller's `first_pass` returned
     _cached: DataFrame | None = field(default=None, repr=False, compare=False)
 
     def metadata(self) -> dict:
@@ -107,13 +113,20 @@ def _all_violated(rules: Sequence[RowRule], df: DataFrame) -> list[Column]:
 
 
 def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
-                required: Sequence[str] = (), published_checks: Sequence[Column] | None = None) -> RuleOutcome:
-    """Flag each row against every rule, count everything in one aggregation, and split valid/quarantine.
+                required: Sequence[str] = (), published_checks: Sequence[Column] | None = None,
+                days: Sequence[str] | None = None, first_pass: Callable[[DataFrame], Any] | None = None
+                ) -> RuleOutcome:
+    """Flag each row against every rule, count everything in the batch's one pass, and split valid/quarantine.
 
-    The counts are taken per `dt` in the same aggregation (`by_day`), with the null rate of each `required`
-    column among the rows that came in, so a backfill of many days still reports each day on its own.
-    The flagged frame is persisted (one pass over the input feeds the counts, `valid` and `quarantine`);
-    the caller frees it with `RuleOutcome.release()` once the results are written.
+    The counts are taken per `dt` (`by_day`), with the null rate of each `required` column among the rows that
+    came in, so a backfill of many days still reports each day on its own. The flagged frame is persisted: one
+    pass over the input feeds the counts, `valid` and `quarantine`; the caller frees it with
+    `RuleOutcome.release()` once the results are written.
+
+    With the batch's `days` known (the model step's partition keys), the counts are a Spark `Observation` on
+    the flagged frame, collected by the pass that fills the cache: `first_pass(valid)`, the caller's first
+    question to the rows that stay (the model step checks the key there), else a no-op write. No aggregation
+    job of their own. Without `days` (or beyond MAX_OBSERVED_DAYS) they are one group-by-day aggregation.
 
     A gate that comes after the rules (the contract) may have its own row checks counted in the same pass:
     `published_checks` (true where a row fails), over the rows that stay.
@@ -132,24 +145,58 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         if drop_rules
         else F.array().cast("array<string>")
     )
-    flagged = df.select("*", *flags).withColumn(_DROPPED, dropped).persist()
+    flagged = df.select("*", *flags).withColumn(_DROPPED, dropped)
 
     is_quarantined = F.size(_DROPPED) > 0
     measured = [c for c in required if c in columns]
-    counts = [
-        F.count(F.lit(1)).alias("rows_in"),
-        F.count_if(is_quarantined).alias("rows_quarantined"),
-        *[F.count_if(F.col(_FLAG.format(i))).alias(_FLAG.format(i)) for i in range(len(rules))],
-        *[F.count_if(_col(c).isNull()).alias(f"__dq_null_{i}") for i, c in enumerate(measured)],
-    ]
+    # every count as (name, "this row counts"): one count_if each, per day
+    counted = [("rows_in", F.lit(True)), ("rows_quarantined", is_quarantined),
+               *[(_FLAG.format(i), F.col(_FLAG.format(i))) for i in range(len(rules))],
+               *[(f"__dq_null_{i}", _col(c).isNull()) for i, c in enumerate(measured)]]
     if published_checks:
-        counts.append(F.count_if(~is_quarantined & F.greatest(*published_checks, F.lit(False)))
-                      .alias("__dq_gate"))
-    days = flagged.groupBy(_col("dt").cast("string").alias("__dq_dt")).agg(*counts).collect() \
-        if "dt" in columns else [flagged.agg(*counts).first()]
+        counted.append(("__dq_gate", ~is_quarantined & F.greatest(*published_checks, F.lit(False))))
+    observed = "dt" not in columns or (days is not None and 0 < len(days) <= MAX_OBSERVED_DAYS)
+    first_result = None
+    if observed:
+        day_names = list(days or []) if "dt" in columns else [None]
+        observation = Observation(f"dq_{uuid.uuid4().hex}")
+        if "dt" in columns:  # the day's position in the batch, once per row; the counts compare integers
+            flagged = flagged.withColumn(_DAY, F.array_position(F.array(*[F.lit(d) for d in day_names]),
+                                                                  _col("dt").cast("string")))
+        on_day = (lambda j: F.col(_DAY) == j + 1) if "dt" in columns else (lambda j: F.lit(True))
+        elsewhere = [F.count_if(F.col(_DAY).isNull() | (F.col(_DAY) == 0)).alias("__dq_elsewhere")] \
+            if "dt" in columns else []
+        flagged = flagged.observe(observation, *elsewhere, *[
+            F.count_if(cond & on_day(j)).alias(f"{name}@{j}") for j in range(len(day_names))
+            for name, cond in counted]).persist()
+        valid = flagged.where(~is_quarantined).select(*[_col(c) for c in columns if is_published(c)])
+        try:
+            if first_pass is not None:
+                first_result = first_pass(valid)
+            else:
+                flagged.write.format("noop").mode("overwrite").save()
+            seen = observation.get
+        except Exception:
+            flagged.unpersist()
+            raise
+        tallies = [{"__dq_dt": d, **{name: seen[f"{name}@{j}"] for name, _ in counted}}
+                for j, d in enumerate(day_names)]
+        if "dt" in columns and seen["__dq_elsewhere"]:  # counted nowhere: refuse rather than under-report
+            flagged.unpersist()
+            raise ValueError(f"{source_table}: {seen['__dq_elsewhere']} rows have a dt outside the batch's days "
+                             f"{day_names[0]}..{day_names[-1]}")
+    else:
+        flagged = flagged.persist()
+        valid = flagged.where(~is_quarantined).select(*[_col(c) for c in columns if is_published(c)])
+        tallies = flagged.groupBy(_col("dt").cast("string").alias("__dq_dt")).agg(
+            *[F.count_if(cond).alias(name) for name, cond in counted]).collect()
+        if first_pass is not None:
+            first_result = first_pass(valid)
     by_day: dict[str, dict] = {}
-    for day in days:
+    for day in tallies:
         n = int(day["rows_in"])
+        if n == 0 and observed:
+            continue  # a day of the batch with no rows reports nothing, as the group-by gives no group for it
         metrics = {"rows_in": n, "rows_published": n - int(day["rows_quarantined"]),
                    "rows_quarantined": int(day["rows_quarantined"])}
         metrics.update({f"violations.{r.name}": int(day[_FLAG.format(i)]) for i, r in enumerate(rules)})
@@ -157,13 +204,13 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
                         for i, c in enumerate(measured)})
         if "dt" in columns:
             by_day[day["__dq_dt"]] = metrics
-    rows_in = sum(int(d["rows_in"]) for d in days)
-    rows_quarantined = sum(int(d["rows_quarantined"]) for d in days)
-    violations = {r.name: sum(int(d[_FLAG.format(i)]) for d in days) for i, r in enumerate(rules)}
+    rows_in = sum(int(d["rows_in"]) for d in tallies)
+    rows_quarantined = sum(int(d["rows_quarantined"]) for d in tallies)
+    violations = {r.name: sum(int(d[_FLAG.format(i)]) for d in tallies) for i, r in enumerate(rules)}
     failed = {r.name: violations[r.name] for r in rules if r.severity == "fail" and violations[r.name] > 0}
     gate = None  # no checks given: nothing counted; an empty list of checks: none can fail
     if published_checks is not None:
-        gate = sum(int(d["__dq_gate"]) for d in days) if published_checks else 0
+        gate = sum(int(d["__dq_gate"]) for d in tallies) if published_checks else 0
 
     def optional(name: str, spark_type: str) -> Column:
         return (_col(name) if name in columns else F.lit(None)).cast(spark_type)
@@ -181,7 +228,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         optional("dt", "string").alias("dt"),
     )
     return RuleOutcome(
-        valid=flagged.where(~is_quarantined).select(*[_col(c) for c in columns if is_published(c)]),
+        valid=valid,
         quarantine=quarantine,
         rows_in=rows_in,
         rows_published=rows_in - rows_quarantined,
@@ -190,5 +237,6 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         failed_rules=failed,
         by_day=by_day,
         published_violations=gate,
+        first_result=first_result,
         _cached=flagged,
     )

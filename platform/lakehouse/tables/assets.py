@@ -43,7 +43,7 @@ from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
-from lakehouse.tables.model_step import check_rows, contract_counts, model_frame, required_columns
+from lakehouse.tables.model_step import check_rows, contract_counts, key_duplicates, model_frame, required_columns
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
 from lakehouse.tables.registry import dependencies, get_spec, steps_to_gold
@@ -311,8 +311,8 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                                                or up.needs in ("optional", "any") or up.table in empty)
 
     result = model_frame(session, spec, views, keys, lakehouse.settings())
-    with watch("transform_and_rules"):  # Spark is lazy: the model's SQL runs in the rules' one aggregation
-        rules = check_rows(spec, result)
+    with watch("transform_and_rules"):  # Spark is lazy: the model's SQL runs once, in the key check's pass,
+        rules = check_rows(spec, result, keys)  # which the rules' and the contract screen's counts ride along
     _report_days(context, keys, rules.by_day)
     def quarantine():
         with watch("quarantine_write"):
@@ -333,7 +333,8 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                     allow_retries=False,
                 )
             with watch("contract"):
-                contract = evaluate_contract(rules.valid, spec, counted=contract_counts(rules))
+                contract = evaluate_contract(rules.valid, spec, counted=contract_counts(rules),
+                                             duplicates=key_duplicates(rules))
             yield AssetCheckResult(check_name="contract", passed=contract.passed,
                                    metadata={k: MetadataValue.json(v) if isinstance(v, (list, dict)) else v
                                              for k, v in contract.metadata().items()})
