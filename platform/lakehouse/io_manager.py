@@ -106,8 +106,12 @@ class LakehouseIOManager(ConfigurableIOManager):
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
         watch = Stopwatch()
         heads: dict = {}
+        def preview():
+            with watch("preview"):  # beside the write: its seconds overlap the write's
+                heads.update(_heads(spec, obj, partitions))
+
         try:  # each partition's preview is read beside the commit (the batch is cached), not after it
-            with alongside(lambda: heads.update(_heads(spec, obj, partitions))):
+            with alongside(preview):
                 result, glue_name = self.lakehouse.publish(spec, obj, partitions, watch)
         except LakehouseError as exc:  # e.g. a column type change: retrying cannot help
             raise Failure(description=str(exc), allow_retries=False) from exc
