@@ -17,6 +17,7 @@ from lakehouse.ingest.landing import LandingFile, files_for, is_complete, parse_
 from lakehouse.tables.spec import LandingSource
 
 # Materialization metadata bronze writes on each partition.
+LANDED_BY_SENSOR = "lakehouse/landing_fingerprint"  # the tag (the batches' fingerprint) of a landing sensor's run
 FINGERPRINT = "landing_fingerprint"
 FILES = "landing_files"
 LANDED_AT = "landed_at"

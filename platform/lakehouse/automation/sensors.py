@@ -40,7 +40,7 @@ from typing import Callable
 
 from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from lakehouse.automation.fingerprints import FINGERPRINT, LandedBatch, S3Landing, fingerprint, latest_metadata
+from lakehouse.automation.fingerprints import FINGERPRINT, LANDED_BY_SENSOR, LandedBatch, S3Landing, fingerprint, latest_metadata
 from lakehouse.config import Settings
 from lakehouse.jobs import LANDING, job_name, job_tables
 from lakehouse.ingest.landing import LandingFile, list_landing
@@ -169,7 +169,7 @@ def _request(days: list[str], ready: dict[str, LandedBatch], by_prefix: dict[str
     combined = hashlib.sha1(json.dumps([(k, ready[k].fingerprint) for k in keys]).encode()).hexdigest()[:16]
     span = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
     tags = {"lakehouse/day": span, "lakehouse/domain": ",".join(sorted({s.domain for s in specs})),
-            "lakehouse/landing_fingerprint": combined,
+            LANDED_BY_SENSOR: combined,
             "lakehouse/landing_files": str(sum(b.files for b in ready.values())),
             "lakehouse/landing_batches": ",".join(sorted({k.rsplit("/", 1)[0] for k in keys}))}
     if len(days) > 1:

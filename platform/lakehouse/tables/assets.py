@@ -33,7 +33,7 @@ from dagster import (
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.automation.conditions import condition_for
-from lakehouse.automation.fingerprints import landed_batches
+from lakehouse.automation.fingerprints import LANDED_BY_SENSOR, landed_batches
 from lakehouse.engine.overlap import alongside
 from lakehouse.engine.spark import SparkResource
 from lakehouse.errors import LakehouseError
@@ -292,6 +292,11 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
         missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
     if missing and len(missing) == len(keys):  # nothing to build: wait for the upstream, publish nothing
         context.log.warning(f"{spec.id} {span(keys)}: skipped, nothing published: {describe_missing(missing)}")
+        return
+    if missing and LANDED_BY_SENSOR in context.run.tags:  # a landed backlog's run: its ready days are
+        context.log.warning(  # automation's to build once this step is done; the run itself does not fail
+            f"{spec.id} {span(keys)}: skipped, nothing published: {describe_missing(missing)}; "
+            "the days that are ready are built by automation")
         return
     if missing:  # a batch is one commit: never publish the ready days with the others read as empty
         raise Failure(description=f"{spec.id}: {describe_missing(missing)}; nothing was published. Materialize those days "
