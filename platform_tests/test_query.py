@@ -16,7 +16,7 @@ from lakehouse.errors import LakehouseError, ReadOnlyQueryError
 from lakehouse.query import QuerySyntaxError, UnknownTableError, check, describe, execute, list_databases, list_tables
 from lakehouse.query import run_query
 from lakehouse.query.guard import CheckedQuery
-from lakehouse.query.local import LocalQueryError, connect, run_local
+from lakehouse.query.local import LocalQueryError, connect, run_local, scan_tables
 from lakehouse.query.result import TRUNCATED_KEY
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.filesystem import list_files
@@ -154,7 +154,7 @@ def test_duckdb_is_locked_down_even_without_the_guard(lakehouse_env, tmp_path):
     bypass = CheckedQuery(sql, sqlglot.parse_one(sql, read="duckdb"), [])
     with pytest.raises(LocalQueryError, match="disabled by configuration"):
         run_local(bypass, lakehouse_env, 10)
-    con = connect(checked, lakehouse_env)
+    con = connect(scan_tables(checked, lakehouse_env), lakehouse_env)
     try:
         for statement in ("SET enable_external_access = true", f"ATTACH '{tmp_path}/x.duckdb'",
                           f"COPY (SELECT 1) TO '{tmp_path}/out.csv'"):
