@@ -76,11 +76,15 @@ class Worker:
             theirs.close()
         self.conn = Connection(ours.detach())
         self.ready: dict | None = None
+        self._ready_lock = threading.Lock()
         self.healthy = True  # False once killed, dead or asked to stop: the pool replaces it
 
     def _wait_ready(self) -> None:
-        if self.ready is not None:
-            return
+        with self._ready_lock:  # warm(wait=True) and a query may both wait for the same new worker
+            if self.ready is None:
+                self._read_ready()
+
+    def _read_ready(self) -> None:
         try:
             if not self.conn.poll(START_TIMEOUT):
                 raise EOFError
@@ -146,11 +150,15 @@ class WorkerPool:
         self._closed = False
         _POOLS.add(self)
 
-    def warm(self) -> "WorkerPool":
-        """Start every worker now (they load in the background), so the first queries do not wait for one."""
+    def warm(self, wait: bool = False) -> "WorkerPool":
+        """Start every worker now (they load in the background), so the first queries do not wait for one; with
+        `wait`, return once the idle ones are ready."""
         with self._cond:
             while not self._closed and len(self._workers) < self.size:
                 self._add_idle()
+            idle = list(self._idle)
+        for worker in idle if wait else ():
+            worker._wait_ready()
         return self
 
     def _add_idle(self) -> None:
