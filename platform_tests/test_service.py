@@ -402,7 +402,8 @@ def corpus_servers(lake, keys):
     def server(env: dict) -> tuple[str, dict]:
         name = json.dumps(env, sort_keys=True)
         if name not in servers:
-            settings = Settings.from_env({"LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_GLUE_PREFIX": "lh", **env})
+            settings = Settings.from_env({"LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_GLUE_PREFIX": "lh",
+                                          "LAKEHOUSE_SERVE_CONCURRENCY": "1", **env})  # one worker process each
             context = running(settings)
             servers[name] = context.__enter__()
             stack.append(context)

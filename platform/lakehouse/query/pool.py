@@ -105,8 +105,9 @@ class Worker:
         try:
             self.conn.send(job)
             if not self.conn.poll(job.limits.timeout + GRACE):
-                self.stop()
-                raise timed_out(job.limits)
+                error = timed_out(job.limits)
+                error.peak_memory_mb = self.stop()
+                raise error
             kind, payload, meta = self.conn.recv()
             rows = self.conn.recv_bytes() if kind == "ok" else None
         except (EOFError, OSError, ConnectionError):  # the worker ended mid-job: the cap (or the OOM killer)
