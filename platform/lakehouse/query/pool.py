@@ -162,6 +162,14 @@ class WorkerPool:
             worker._wait_ready()
         return self
 
+    def prepare(self) -> "WorkerPool":
+        """Start one worker now if none is idle (and the pool has room), so it loads while the caller does other
+        work (the guard reading the query); `run` takes it."""
+        with self._cond:
+            if not self._closed and not self._idle and len(self._workers) < self.size:
+                self._add_idle()
+        return self
+
     def _add_idle(self) -> None:
         worker = Worker()
         self._workers.add(worker)

@@ -29,7 +29,7 @@ def execute(sql: str, engine: str = "local", settings: Settings | None = None, l
     check_row_limit(limit)
     settings = settings or Settings.from_env()
     if engine == "local":  # a worker process runs it; one that is not up yet starts loading while the guard reads
-        engine_options["pool"] = (engine_options.get("pool") or shared_pool()).warm()
+        engine_options["pool"] = (engine_options.get("pool") or shared_pool()).prepare()
     checked = check(sql, settings, scopes_of(scopes))
     try:
         if engine == "local":
