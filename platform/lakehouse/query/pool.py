@@ -95,6 +95,21 @@ class Worker:
             raise WorkerError(f"the query worker did not start within {START_TIMEOUT:g} s"
                               + (f": {reason}" if reason else "")) from None
 
+    def has_started(self) -> bool:
+        """Whether the worker is ready, without waiting (False while another thread waits for it)."""
+        if self.ready is not None:
+            return True
+        if not self._ready_lock.acquire(blocking=False):
+            return False
+        try:
+            if self.ready is None and self.conn.poll(0):
+                self._read_ready()
+        except WorkerError:  # it died starting: the pool replaces it when it is next taken
+            return False
+        finally:
+            self._ready_lock.release()
+        return self.ready is not None
+
     def _last_error(self) -> str:
         self.stderr.seek(0)
         lines = [line.strip() for line in self.stderr.read()[-4000:].decode("utf-8", "replace").splitlines()]
@@ -204,6 +219,12 @@ class WorkerPool:
             return worker.run(job)
         finally:
             self._give_back(worker)
+
+    def readiness(self) -> tuple[int, int]:
+        """(workers ready, workers started): busy ones are ready, idle ones are asked without waiting."""
+        with self._cond:
+            idle, busy = list(self._idle), len(self._workers) - len(self._idle)
+        return busy + sum(1 for worker in idle if worker.has_started()), busy + len(idle)
 
     @property
     def pids(self) -> list[int]:

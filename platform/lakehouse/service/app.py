@@ -142,8 +142,11 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             raise ServiceError(503, "not_ready", "not ready: the warehouse does not answer (see the service log)") from None
         if not present:
             raise ServiceError(503, "not_ready", "not ready: the warehouse is not there yet (nothing materialized)")
+        ready, started = service.pool.readiness()
+        if started and not ready:  # `lakehouse serve` starts them before it listens; a query would wait for one
+            raise ServiceError(503, "not_ready", "not ready: the query workers are starting")
         return {"status": "ready", "checks": {"keys": f"{len(keys)} keys", "audit": "writable", "warehouse": "present",
-                                              "workers": f"{len(service.pool.pids)} of {service.pool.size} started"}}
+                                              "workers": f"{ready} of {service.pool.size} ready"}}
 
     @app.get("/v1/databases", response_model=DatabaseList, responses=_errors(), tags=["catalog"])
     def databases(request: Request, key: ApiKey = Depends(authorized)):
