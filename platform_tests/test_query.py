@@ -253,6 +253,16 @@ def test_a_query_that_ignores_the_interrupt_is_killed_at_the_timeout(lakehouse_e
     assert execute("SELECT 2 AS two", settings=lakehouse_env, pool=pool).table.to_pylist() == [{"two": 2}]
 
 
+def test_a_worker_that_ended_while_idle_is_replaced_without_failing_the_query(lakehouse_env, pool):
+    import os
+    import signal
+
+    [idle] = pool.pids
+    os.kill(idle, signal.SIGKILL)  # the OOM killer, an operator
+    assert execute("SELECT 3 AS three", settings=lakehouse_env, pool=pool).table.to_pylist() == [{"three": 3}]
+    assert pool.pids and idle not in pool.pids
+
+
 def test_results_come_back_from_the_worker_masked_and_typed(lakehouse_env, pool):
     from lakehouse.storage.table_store import TableStore
 

@@ -23,6 +23,8 @@ THREADS = 2  # the machines this runs on are small and shared with Spark
 class QueryLimitError(LakehouseError):
     """A query ran past the statement timeout or the memory limit, or asked for too many rows."""
 
+    peak_memory_mb: float | None = None  # set by the worker pool: the worker's peak resident memory in the job
+
 
 class QueryTimeoutError(QueryLimitError):
     """The statement timeout stopped the query."""

@@ -42,6 +42,10 @@ class WorkerError(LakehouseError):
     """A query worker could not be started."""
 
 
+class _WorkerGone(Exception):
+    """The worker had ended before it got the job (killed from outside while idle): another one can run it."""
+
+
 @dataclass
 class Done:
     table: pa.Table
@@ -119,6 +123,10 @@ class Worker:
         self._wait_ready()
         try:
             self.conn.send(job)
+        except OSError:
+            self.stop()
+            raise _WorkerGone from None
+        try:
             if not self.conn.poll(job.limits.timeout + GRACE):
                 error = timed_out(job.limits)
                 error.peak_memory_mb = self.stop()
@@ -214,11 +222,17 @@ class WorkerPool:
             self._cond.notify()
 
     def run(self, job) -> Done:
-        worker = self._take()
-        try:
-            return worker.run(job)
-        finally:
-            self._give_back(worker)
+        for attempt in (1, 2):
+            worker = self._take()
+            try:
+                return worker.run(job)
+            except _WorkerGone:
+                if attempt == 2:
+                    raise WorkerError("the query workers keep ending before they get a query; see the service "
+                                      "log or the machine's (OOM killer)") from None
+            finally:
+                self._give_back(worker)
+        raise AssertionError("unreachable")
 
     def readiness(self) -> tuple[int, int]:
         """(workers ready, workers started): busy ones are ready, idle ones are asked without waiting."""
