@@ -78,26 +78,31 @@ def add_key_with_unknown_scope(settings: Settings, name: str, scope: str) -> str
 
 
 @contextmanager
-def running(settings: Settings) -> Iterator[str]:
-    """The service for `settings` on a free port of 127.0.0.1; yields its base URL."""
+def running(settings: Settings, warm: bool = False) -> Iterator[str]:
+    """The service for `settings` on a free port of 127.0.0.1; yields its base URL. Its query workers start at the
+    first query, or now and ready to go with `warm` (as `lakehouse serve` does), for tests that time queries."""
     import uvicorn
 
     from lakehouse.service import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name=f"service-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
         time.sleep(0.02)
+    if warm:
+        app.state.service.start()
+        app.state.service.pool.warm(wait=True)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+        app.state.service.close()  # its query workers
 
 
 def client(url: str, key: str | None = None, **headers: str) -> httpx.Client:

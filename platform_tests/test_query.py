@@ -16,7 +16,7 @@ from lakehouse.errors import LakehouseError, ReadOnlyQueryError
 from lakehouse.query import QuerySyntaxError, UnknownTableError, check, describe, execute, list_databases, list_tables
 from lakehouse.query import run_query
 from lakehouse.query.guard import CheckedQuery
-from lakehouse.query.local import LocalQueryError, connect, run_local
+from lakehouse.query.local import LocalQueryError, connect, run_local, scan_tables
 from lakehouse.query.result import TRUNCATED_KEY
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.filesystem import list_files
@@ -154,7 +154,7 @@ def test_duckdb_is_locked_down_even_without_the_guard(lakehouse_env, tmp_path):
     bypass = CheckedQuery(sql, sqlglot.parse_one(sql, read="duckdb"), [])
     with pytest.raises(LocalQueryError, match="disabled by configuration"):
         run_local(bypass, lakehouse_env, 10)
-    con = connect(checked, lakehouse_env)
+    con = connect(scan_tables(checked, lakehouse_env), lakehouse_env)
     try:
         for statement in ("SET enable_external_access = true", f"ATTACH '{tmp_path}/x.duckdb'",
                           f"COPY (SELECT 1) TO '{tmp_path}/out.csv'"):
@@ -197,6 +197,84 @@ def test_local_engine_on_s3_with_glue_names(s3_lakehouse_env):
     assert got.to_pylist() == published.filter(pc.equal(published.column("dt"), "2024-06-03")).select(
         ["order_id", "amount"]).to_pylist()
     assert run_query("SELECT count(*) AS n FROM silver.orders").to_pylist() == [{"n": 6}]
+
+
+# --- hard limits: a worker process per query ---------------------------------------------------------------
+
+def tenfold(levels: int) -> str:
+    text = "'xxxxxxxxxx'"
+    for _ in range(levels):
+        text = f"replace({text}, 'x', 'xxxxxxxxxx')"
+    return text
+
+
+@pytest.fixture
+def pool():
+    from lakehouse.query.pool import WorkerPool
+
+    workers = WorkerPool(1).warm(wait=True)
+    yield workers
+    workers.close()
+
+
+def test_a_query_past_the_memory_cap_is_stopped_and_its_worker_stays_under_it(lakehouse_env, pool):
+    """10^4 characters split into a list, the list crossed with itself: 10^8 strings, gigabytes (the probe's
+    list_transform squaring reached 2.5 GB under a 1 GB limit). With a 256 MB limit the worker's address space
+    is capped at its size when ready + 256 MB + MARGIN_MB, and its resident peak stays below that."""
+    from lakehouse.query.limits import QueryMemoryError
+    from lakehouse.query.worker import MARGIN_MB
+
+    ready_mb = pool._idle[0].ready["vm_mb"]
+    sql = (f"WITH a AS (SELECT string_split({tenfold(3)}, '') AS l) "
+           "SELECT len(flatten(list_transform(l, x -> l))) AS n FROM a")
+    with pytest.raises(QueryMemoryError, match="needs more than 256 MB of memory, the limit") as err:
+        execute(sql, settings=lakehouse_env.with_(query_memory_mb=256), pool=pool)
+    assert 0 < err.value.peak_memory_mb < ready_mb + 256 + MARGIN_MB
+    assert execute("SELECT 1 AS one", settings=lakehouse_env, pool=pool).table.to_pylist() == [{"one": 1}]
+
+
+def test_a_query_that_ignores_the_interrupt_is_killed_at_the_timeout(lakehouse_env, pool):
+    """One replace() call building 10^9 characters never checks DuckDB's interrupt (the probe's ran on past its
+    timeout): the pool kills the worker GRACE seconds after the timeout and starts another."""
+    import os
+    import time
+
+    from lakehouse.query.limits import QueryTimeoutError
+    from lakehouse.query.pool import GRACE
+
+    [before] = pool.pids
+    began = time.monotonic()
+    with pytest.raises(QueryTimeoutError, match="stopped after 1 s, the statement timeout"):
+        execute(f"SELECT length({tenfold(8)}) AS n", settings=lakehouse_env.with_(query_timeout=1.0), pool=pool)
+    assert 1.0 <= time.monotonic() - began < 1.0 + GRACE + 2
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)  # killed and reaped
+    assert pool.pids != [before]
+    assert execute("SELECT 2 AS two", settings=lakehouse_env, pool=pool).table.to_pylist() == [{"two": 2}]
+
+
+def test_a_worker_that_ended_while_idle_is_replaced_without_failing_the_query(lakehouse_env, pool):
+    import os
+    import signal
+
+    [idle] = pool.pids
+    os.kill(idle, signal.SIGKILL)  # the OOM killer, an operator
+    assert execute("SELECT 3 AS three", settings=lakehouse_env, pool=pool).table.to_pylist() == [{"three": 3}]
+    assert pool.pids and idle not in pool.pids
+
+
+def test_results_come_back_from_the_worker_masked_and_typed(lakehouse_env, pool):
+    from lakehouse.storage.table_store import TableStore
+
+    store = TableStore(lakehouse_env)  # delta-rs: no Spark for this one
+    for table_id, table in (("silver.customers", pa.table({"customer_id": ["c1"], "email_hash": ["h1"],
+                                                           "dt": ["2024-06-03"]})), ("silver.orders", orders())):
+        store.write(table_id, store.uri(*table_id.split(".")), "delta", table, DAYS)
+    sql = "SELECT o.order_id, o.amount, c.email_hash FROM silver.orders o, silver.customers c ORDER BY 1 LIMIT 2"
+    result = execute(sql, settings=lakehouse_env, pool=pool)
+    assert result.table.schema.field("amount").type == pa.decimal128(18, 2)
+    assert result.table.column("email_hash").to_pylist() == ["***", "***"] and result.peak_memory_mb > 0
+    assert execute(sql, settings=lakehouse_env, pool=pool, scopes=["pii"]).table.column("email_hash")[0].as_py() == "h1"
 
 
 # --- catalog listing --------------------------------------------------------------------------------------
@@ -270,6 +348,34 @@ def test_cli_errors_are_one_line_with_exit_code_2(lakehouse_env, capsys, args, m
     assert captured.out == ""
     assert captured.err.startswith("error: ") and message in captured.err
     assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("args", [["status"], ["health"], ["catalog-tables"], ["describe", "silver.orders"],
+                                  ["query", "SELECT * FROM silver.orders"]])
+def test_an_unreachable_warehouse_is_one_line_naming_it(lakehouse_env, monkeypatch, capsys, args):
+    from lakehouse.dev.aws import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", "s3://dead-bucket/warehouse")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert cli.main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"error: the warehouse s3://dead-bucket/warehouse cannot be read: nothing answers at "
+                          f"{endpoint} (AWS_ENDPOINT_URL)")
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("LAKEHOUSE_QUERY_TIMEOUT", "1e12", "expected a number of seconds, from 0.1 to 3600"),
+    ("LAKEHOUSE_QUERY_TIMEOUT", "inf", "expected a number of seconds, from 0.1 to 3600"),
+    ("LAKEHOUSE_QUERY_MEMORY_MB", str(10**9), "(at most this machine's memory), from 16 to "),
+])
+def test_query_limits_out_of_bounds_are_one_line_naming_the_variable(lakehouse_env, monkeypatch, capsys, variable,
+                                                                     value, says):
+    monkeypatch.setenv(variable, value)
+    assert cli.main(["query", "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {variable}={value!r} is not valid: ") and says in err and err.count("\n") == 1
 
 
 # --- Athena on moto ---------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@ RAW = frozenset({"read", "raw"})
     ("WITH a AS (SELECT 1 AS x) SELECT * FROM a UNION ALL SELECT * FROM a", []),
     ("WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM a) s JOIN a USING (x)", []),
     ("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT * FROM t", []),
+    # the recursive term (the last branch of the body's UNION) reads the CTE itself, at any depth
+    ("WITH RECURSIVE t(n) AS (SELECT 1 UNION SELECT n + 1 FROM (SELECT * FROM t) s WHERE n < 3) SELECT * FROM t", []),
+    ("WITH RECURSIVE pg_settings(n) AS ((SELECT 1 UNION ALL SELECT 2) UNION ALL SELECT n + 1 FROM pg_settings "
+     "WHERE n < 3) SELECT * FROM pg_settings", []),
+    ('WITH "PG_SETTINGS" AS (SELECT region FROM silver.orders) SELECT * FROM pg_settings', ["silver.orders"]),
     ("SELECT * FROM (WITH a AS (SELECT region FROM silver.orders) SELECT * FROM a) s", ["silver.orders"]),
 ])
 def test_cte_names_are_resolved_where_they_are_visible(lakehouse_env, sql, tables):
@@ -41,10 +46,57 @@ def test_cte_names_are_resolved_where_they_are_visible(lakehouse_env, sql, table
     ("(WITH pg_roles AS (SELECT 1) SELECT * FROM pg_roles) UNION ALL (SELECT * FROM pg_roles)", "pg_roles"),
     ("WITH x AS (SELECT 1) SELECT * FROM (WITH duckdb_views AS (SELECT * FROM duckdb_views) "
      "SELECT * FROM duckdb_views)", "duckdb_views"),
+    # WITH RECURSIVE: DuckDB binds a CTE's own name to the CTE only in the recursive term of a UNION body
+    *((f"WITH RECURSIVE {view} AS (SELECT * FROM {view}) SELECT * FROM {view}", view)
+      for view in ("pg_settings", "duckdb_views", "duckdb_databases", "duckdb_columns", "sqlite_master")),
+    ("WITH RECURSIVE pg_settings AS (SELECT count(*) AS x FROM pg_settings UNION ALL SELECT 1) "
+     "SELECT * FROM pg_settings", "pg_settings"),  # the first branch
+    ("WITH RECURSIVE pg_settings AS ((SELECT count(*) AS x FROM pg_settings UNION ALL SELECT 2) UNION ALL "
+     "SELECT 3) SELECT * FROM pg_settings", "pg_settings"),  # a branch of the first branch
+    ("WITH RECURSIVE pg_settings AS (SELECT 167 AS x INTERSECT SELECT count(*) FROM pg_settings) "
+     "SELECT * FROM pg_settings", "pg_settings"),  # INTERSECT and EXCEPT do not recurse
+    ("WITH RECURSIVE pg_settings AS (SELECT * FROM (SELECT 1 AS x UNION SELECT count(*) FROM pg_settings)) "
+     "SELECT * FROM pg_settings", "pg_settings"),  # a UNION inside a subquery does not either
+    ("WITH RECURSIVE a AS (SELECT 1 AS x), duckdb_views AS (SELECT count(*) FROM duckdb_views) "
+     "SELECT * FROM duckdb_views", "duckdb_views"),
 ])
 def test_a_cte_never_unlocks_the_view_it_is_named_after(lakehouse_env, sql, name):
     with pytest.raises(UnknownTableError, match=f"unknown table .*{name}"):
         check(sql, lakehouse_env)
+
+
+KELVIN = "\u212a"  # K, which Python lower-cases to k and DuckDB does not
+
+
+@pytest.mark.parametrize("cte, reference", [
+    (f"duc{KELVIN}db_views", "duckdb_views"), (f'"duc{KELVIN}db_views"', "duckdb_views"),
+    ("duckdb_views", f"duc{KELVIN}db_views"), ('"ＤＵＣＫＤＢ_VIEWS"', "duckdb_views"),  # fullwidth letters
+    ('"pg_ſettings"', "pg_settings"), ("Äb", "äb"),  # long s; a non-ASCII capital
+])
+def test_names_that_only_look_alike_are_refused(lakehouse_env, cte, reference):
+    with pytest.raises(ReadOnlyQueryError, match="differ only in look-alike characters"):
+        check(f"WITH {cte} AS (SELECT 1 AS x) SELECT * FROM {reference}", lakehouse_env)
+
+
+@pytest.mark.parametrize("cte, reference, a_cte", [
+    ("DUCKDB_VIEWS", "duckdb_views", True), ('"Duckdb_Views"', "duckdb_views", True),
+    (f"duc{KELVIN}db_views", "duckdb_views", False), ("Äb", "äb", False), ('"e\u0301"', '"\u00e9"', False),
+    ('"ﬁ"', "fi", False),
+])
+def test_the_guard_takes_a_name_for_a_cte_only_when_duckdb_does(lakehouse_env, cte, reference, a_cte):
+    """Against DuckDB itself: when the guard lets a name through as a CTE, DuckDB reads the CTE too."""
+    import duckdb
+
+    sql = f"WITH {cte} AS (SELECT 42 AS x) SELECT * FROM {reference}"
+    try:
+        guard_says_cte = check(sql, lakehouse_env).tables == []
+    except (ReadOnlyQueryError, UnknownTableError):
+        guard_says_cte = False
+    try:
+        duckdb_reads_cte = duckdb.connect().sql(sql).fetchall() == [(42,)]
+    except duckdb.Error:  # no such table
+        duckdb_reads_cte = False
+    assert guard_says_cte == a_cte and duckdb_reads_cte == a_cte
 
 
 @pytest.mark.parametrize("expression", [

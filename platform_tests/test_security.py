@@ -90,6 +90,19 @@ class Bad:
 
 UNKNOWN, REFUSED, DENIED, LIMIT = UnknownTableError, ReadOnlyQueryError, AccessDeniedError, QueryLimitError
 SELF_JOIN_3 = "SELECT count(*) FROM silver.orders a, silver.orders b, silver.orders c"
+
+
+def tenfold(levels: int) -> str:
+    """A string of 10^(levels + 1) characters built by nested replace() (repeat() is not on the allow-list)."""
+    text = "'xxxxxxxxxx'"
+    for _ in range(levels):
+        text = f"replace({text}, 'x', 'xxxxxxxxxx')"
+    return text
+
+
+# the probe's cases that DuckDB's own limits did not stop (2.4-14.4 GB and 54 s under 1 GB / 10 s): here with a
+# 256 MB limit or a 2 s timeout, so the suite stays light
+PROBE_MEMORY = {"LAKEHOUSE_QUERY_MEMORY_MB": "256"}
 CORPUS = {
     # system views behind a CTE of the same name, in every scope
     "cte-pg_settings": Bad("WITH pg_settings AS (SELECT * FROM pg_settings) SELECT name, setting FROM pg_settings",
@@ -105,6 +118,17 @@ CORPUS = {
                                  UNKNOWN, "unknown table 'b'"),
     "cte-sibling-union": Bad("(WITH duckdb_views AS (SELECT 1) SELECT * FROM duckdb_views) UNION ALL "
                              "(SELECT 1 FROM duckdb_views)", UNKNOWN, "unknown table 'duckdb_views'"),
+    # WITH RECURSIVE: the body's own name is the catalog's view unless it is in the recursive term of a UNION
+    "recursive-pg_settings": Bad("WITH RECURSIVE pg_settings AS (SELECT * FROM pg_settings) SELECT name, setting "
+                                 "FROM pg_settings", UNKNOWN, "unknown table 'pg_settings'"),
+    **{f"recursive-{view}": Bad(f"WITH RECURSIVE {view} AS (SELECT * FROM {view}) SELECT * FROM {view}", UNKNOWN,
+                                f"unknown table '{view}'")
+       for view in ("duckdb_views", "duckdb_databases", "duckdb_columns", "sqlite_master")},
+    "recursive-first-branch": Bad("WITH RECURSIVE duckdb_views AS (SELECT sql FROM duckdb_views UNION ALL SELECT "
+                                  "'x') SELECT * FROM duckdb_views", UNKNOWN, "unknown table 'duckdb_views'"),
+    # a CTE name with a look-alike letter (U+212A KELVIN SIGN for k): DuckDB reads its catalog's duckdb_views
+    "kelvin-sign-cte": Bad("WITH duc\u212adb_views AS (SELECT 1 AS sql) SELECT sql FROM duckdb_views", REFUSED,
+                           "differ only in look-alike characters"),
     # engine catalogs and files by name
     "pg_catalog": Bad("SELECT * FROM pg_catalog.pg_settings", UNKNOWN, "unknown table 'pg_catalog.pg_settings'"),
     "information_schema": Bad("SELECT * FROM information_schema.tables", UNKNOWN, "information_schema.tables"),
@@ -156,6 +180,13 @@ CORPUS = {
                              env={"LAKEHOUSE_QUERY_TIMEOUT": "0.5"}),
     "memory-hog": Bad("SELECT count(DISTINCT a.order_id || b.order_id) FROM silver.orders a, silver.orders b",
                       LIMIT, "needs more than 16 MB of memory", env={"LAKEHOUSE_QUERY_MEMORY_MB": "16"}),
+    "probe-replace-1e9": Bad(f"SELECT length({tenfold(8)}) AS n", LIMIT, "stopped after 2 s, the statement timeout",
+                             env={"LAKEHOUSE_QUERY_TIMEOUT": "2"}),  # one call DuckDB cannot interrupt: killed
+    "probe-list-transform-square": Bad(f"WITH a AS (SELECT string_split({tenfold(3)}, '') AS l) "
+                                       "SELECT len(flatten(list_transform(l, x -> l))) AS n FROM a", LIMIT,
+                                       "needs more than 256 MB of memory", env=PROBE_MEMORY),
+    "probe-unnest-string-split": Bad(f"SELECT count(*) AS n FROM (SELECT unnest(string_split({tenfold(7)}, '')))",
+                                     LIMIT, "needs more than 256 MB of memory", env=PROBE_MEMORY),
     # nesting and parsing
     "deep-parentheses": Bad("SELECT " + "(" * 42 + "1" + ")" * 42, QueryTooComplexError, "nests too deeply"),
     "deep-not": Bad("SELECT " + "NOT " * 500 + "true", QueryTooComplexError, "nests too deeply"),
@@ -170,7 +201,7 @@ def _run(bad: Bad, monkeypatch):
 
 
 def test_the_corpus_is_large_enough():
-    assert len(CORPUS) >= 40
+    assert len(CORPUS) >= 50
 
 
 @pytest.mark.parametrize("bad", CORPUS.values(), ids=CORPUS.keys())

@@ -43,7 +43,8 @@ def keys(lake) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def url(lake, keys) -> str:
-    with running(lake) as base:
+    # the tests here send many bad keys from 127.0.0.1; the limit on them has its own test and server
+    with running(lake.with_(serve_auth_failures=10_000)) as base:
         yield base
 
 
@@ -352,6 +353,88 @@ def test_security_headers(url):
         assert http.get("/docs").status_code == 404  # Swagger UI would load scripts from a CDN
 
 
+# --- fairness: slots, kept results and failed authentications per key or address ------------------------------
+
+RUNAWAY = "SELECT sum(a.amount * b.amount * c.amount) AS s FROM silver.orders a, silver.orders b, silver.orders c"
+
+
+def test_one_key_gets_its_share_of_the_slots_and_others_are_not_kept_waiting(lake, keys):
+    """The probe's five cross joins from one key held every slot for 60 s; with a share of 1 of 2 slots the key's
+    second query is 429 at once and another key's SELECT 1 runs while the first is still going."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hog = add_key(lake, "hog", rate=100_000)
+    settings = lake.with_(serve_concurrency=2, serve_key_concurrency=1, query_timeout=3.0)
+    with running(settings, warm=True) as base, ThreadPoolExecutor(1) as background:
+        with client(base, hog) as http:
+            slow = background.submit(http.post, "/v1/query", json={"sql": RUNAWAY})
+            time.sleep(0.5)  # the runaway holds the key's one slot by now
+            refused = one_line_error(http.post("/v1/query", json={"sql": "SELECT 1"}), 429, "too_many_queries")
+            assert "already runs 1 queries, its share of the 2 query slots (LAKEHOUSE_SERVE_KEY_CONCURRENCY)" in \
+                refused["message"]
+            with client(base, keys["reader"]) as other:
+                began = time.monotonic()
+                assert other.post("/v1/query", json={"sql": "SELECT 1 AS one"}).json()["rows"] == [[1]]
+                assert time.monotonic() - began < 2.5 and not slow.done()
+            one_line_error(slow.result(timeout=60), 422, "timeout")
+            assert http.post("/v1/query", json={"sql": "SELECT 1"}).status_code == 200  # the share is free again
+
+
+def test_a_keys_results_push_out_only_its_own(lake, keys):
+    """Results kept for paging: 2 MB in all, 1 MB per key. A key running large results loses its own oldest
+    cursor, never another key's (the probe's large results evicted a neighbour's cursor)."""
+    hog = add_key(lake, "hog-results", rate=100_000)
+    big = ("SELECT a.order_id || b.order_id AS pair FROM silver.orders a, "
+           "(SELECT order_id FROM silver.orders LIMIT 20) b")  # 40,000 rows, about 0.7 MB
+    with running(lake.with_(serve_cache_mb=2, serve_key_cache_mb=1)) as base:
+        reader = query(base, keys, "SELECT order_id FROM silver.orders", page_size=10).json()["next_cursor"]
+        with client(base, hog) as http:
+            cursors = [http.post("/v1/query", json={"sql": big, "page_size": 10}).json()["next_cursor"]
+                       for _ in range(3)]
+            one_line_error(http.get(f"/v1/results/{cursors[0]}"), 404, "unknown_cursor")
+            assert http.get(f"/v1/results/{cursors[2]}").status_code == 200
+        with api(base, keys) as http:
+            assert http.get(f"/v1/results/{reader}").json()["offset"] == 10
+
+
+def test_the_result_store_never_evicts_another_owners_result():
+    from lakehouse.service.results import Result, ResultStore
+
+    def result(owner: str, rows: int) -> Result:
+        return Result(owner, pa.table({"x": pa.array(range(rows), pa.int64())}), 10, False, "local")
+
+    store = ResultStore(max_bytes=8 * 1000, ttl=60, per_owner_bytes=8 * 600)  # bytes: 8 a row
+    mine, theirs = result("a", 500), result("b", 500)
+    assert store.keep(mine) and store.keep(theirs)
+    assert store.keep(result("a", 400))  # over a's share: a's first result goes
+    with pytest.raises(LookupError):
+        store.find(mine.cursor(0), "a")
+    assert store.find(theirs.cursor(0), "b")[1] == 0
+    assert not store.keep(result("a", 700))  # larger than a share
+    crowded = ResultStore(max_bytes=8 * 1000, ttl=60, per_owner_bytes=8 * 600)
+    assert crowded.keep(result("b", 550)) and crowded.keep(result("c", 440))
+    assert not crowded.keep(result("a", 100))  # the rest of the memory holds others' results: not theirs to evict
+
+
+def test_failed_authentications_are_limited_per_address_with_one_audit_line(lake, keys, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    with running(lake.with_(serve_auth_failures=3, serve_audit=audit)) as base:
+        with client(base, "lhk_000000000000_" + "C" * 43) as http:
+            statuses = [http.get("/v1/databases").status_code for _ in range(3)]
+            limited = [http.get("/v1/databases") for _ in range(20)]
+        with client(base) as http:  # no key at all counts as well
+            limited.append(http.get("/v1/tables"))
+        with api(base, keys) as http:  # a valid key from the same address still gets in
+            assert http.get("/v1/databases").status_code == 200
+    assert statuses == [401, 401, 401]
+    body = one_line_error(limited[0], 429, "rate_limited")
+    assert "without a valid API key from this address (at most 3 a minute, LAKEHOUSE_SERVE_AUTH_FAILURES)" in \
+        body["message"] and 1 <= int(limited[0].headers["retry-after"]) <= 60
+    assert {r.status_code for r in limited} == {429}
+    events = [json.loads(line)["event"] for line in audit.read_text().splitlines()]
+    assert events.count("denied") == 3 and events.count("auth_limited") == 1 and len(events) == 5
+
+
 # --- the audit log ------------------------------------------------------------------------------------------
 
 def test_the_audit_log_says_who_ran_what_never_data_or_keys(keys, lake, tmp_path):
@@ -374,6 +457,44 @@ def test_the_audit_log_says_who_ran_what_never_data_or_keys(keys, lake, tmp_path
     denied = next(r for r in records if r.get("sql") == "SELECT * FROM bronze.shop_customers")
     assert denied["status"] == 403 and "needs the raw scope" in denied["message"]
     assert any(r["event"] == "denied" and r.get("key_id") == "000000000000" for r in records)
+
+
+def test_an_audit_line_is_one_line_whatever_the_sql_holds(keys, lake, tmp_path):
+    audit = tmp_path / "audit.jsonl"
+    sql = "SELECT 'a\u2028b\u2029c\u0085d' AS x"
+    with running(lake.with_(serve_audit=audit)) as url:
+        assert query(url, keys, sql).json()["rows"] == [["a\u2028b\u2029c\u0085d"]]
+    text = audit.read_text(encoding="utf-8")
+    assert not any(c in text for c in "\u2028\u2029\u0085") and "\\u2028" in text
+    [record] = [json.loads(line) for line in text.splitlines()]  # str.splitlines breaks at all three
+    assert record["sql"] == sql
+
+
+def test_an_audit_log_that_cannot_be_written_means_not_ready_and_503(keys, lake, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")  # the log's folder would have to be a file: even root cannot write there
+    with running(lake.with_(serve_audit=blocker / "audit.jsonl")) as url:
+        with client(url) as http:
+            body = one_line_error(http.get("/readyz"), 503, "not_ready")
+            assert body["message"] == "not ready: the audit log cannot be written (see the service log)"
+        with api(url, keys) as http:
+            body = one_line_error(http.get("/v1/databases"), 503, "not_ready")
+            assert "cannot write its audit log" in body["message"] and str(tmp_path) not in body["message"]
+
+
+def test_error_bodies_never_show_a_server_path(url, keys, lake):
+    body = one_line_error(query(url, keys, "SELECT * FROM gold.customer_analytics"), 400, "query_failed")
+    assert "gold.customer_analytics has no data yet" in body["message"]
+    assert str(lake.home) not in body["message"] and "file://" not in body["message"]
+    from lakehouse.errors import LakehouseError
+    from lakehouse.service.errors import service_error
+
+    engine = LakehouseError(f"query failed in DuckDB: IO Error: No files found at {lake.warehouse}/silver/orders "
+                            f"and {lake.home}/warehouse/silver/orders/part-0.parquet")
+    assert service_error(engine).message == ("query failed in DuckDB: IO Error: No files found at <path> and "
+                                             "<path>")
+    quoted = LakehouseError("query failed in DuckDB: Conversion Error: Could not convert '10/06/2024' to DATE")
+    assert service_error(quoted).message == str(quoted)  # not a path
 
 
 # --- the corpus of bad reads, over HTTP ---------------------------------------------------------------------
@@ -401,7 +522,8 @@ def corpus_servers(lake, keys):
     def server(env: dict) -> tuple[str, dict]:
         name = json.dumps(env, sort_keys=True)
         if name not in servers:
-            settings = Settings.from_env({"LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_GLUE_PREFIX": "lh", **env})
+            settings = Settings.from_env({"LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_GLUE_PREFIX": "lh",
+                                          "LAKEHOUSE_SERVE_CONCURRENCY": "1", **env})  # one worker process each
             context = running(settings)
             servers[name] = context.__enter__()
             stack.append(context)
@@ -431,6 +553,11 @@ def test_bad_access_over_http_is_refused_with_one_clear_line(corpus_servers, bad
     ("LAKEHOUSE_SERVE_MAX_ROWS", "2000000", "from 1 to 1000000"),
     ("LAKEHOUSE_SERVE_RESULT_TTL", "soon", "a number of seconds"),
     ("LAKEHOUSE_SERVE_CONCURRENCY", "-1", "at least 1"),
+    ("LAKEHOUSE_SERVE_KEY_CONCURRENCY", "5", "from 1 to 4 (LAKEHOUSE_SERVE_CONCURRENCY, the service's whole)"),
+    ("LAKEHOUSE_SERVE_KEY_CACHE_MB", "300", "from 1 to 256 (LAKEHOUSE_SERVE_CACHE_MB"),
+    ("LAKEHOUSE_SERVE_AUTH_FAILURES", "0", "from 1 to 10000"),
+    ("LAKEHOUSE_QUERY_TIMEOUT", "1e12", "a number of seconds, from 0.1 to 3600"),
+    ("LAKEHOUSE_QUERY_MEMORY_MB", "99999999", "(at most this machine's memory), from 16 to"),
 ])
 def test_service_settings_are_checked_when_they_load(variable, value, says, tmp_path):
     with pytest.raises(ConfigError) as err:
@@ -440,25 +567,42 @@ def test_service_settings_are_checked_when_they_load(variable, value, says, tmp_
         Settings.from_env({"LAKEHOUSE_SERVE_KEYS": str(tmp_path)})
     settings = Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_SERVE_PORT": "9090"})
     assert settings.serve_port == 9090 and settings.serve_keys_file == tmp_path / "service" / "keys.json"
+    assert (settings.serve_key_concurrency, settings.serve_key_cache_mb, settings.serve_auth_failures) == (2, 64, 10)
+    assert Settings.from_env({"LAKEHOUSE_SERVE_CONCURRENCY": "1"}).serve_key_concurrency == 1
 
 
 def test_python_dash_m_lakehouse_service_listens_on_127_0_0_1_at_the_configured_port(lake, keys):
+    """The real entry point: it listens where configured, starts its query workers (and ends them with it), and
+    its access log keeps the path of a request but not its query string (a key sent as ?key= is not logged)."""
+    import psutil
+
     port = free_port()
     env = {**os.environ, "LAKEHOUSE_HOME": str(lake.home), "LAKEHOUSE_SERVE_PORT": str(port),
-           "PYTHONPATH": os.path.join(REPO, "platform")}
+           "LAKEHOUSE_SERVE_CONCURRENCY": "1", "PYTHONPATH": os.path.join(REPO, "platform")}
     process = subprocess.Popen([sys.executable, "-m", "lakehouse.service"], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None or answer.status_code == 503:  # 503 while its worker starts
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+            time.sleep(0.2)
             try:
                 with client(f"http://127.0.0.1:{port}") as http:
-                    assert http.get("/readyz").json()["status"] == "ready"
-                break
+                    answer = http.get("/readyz")
             except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-                time.sleep(0.2)
+                pass
+        assert answer.json()["status"] == "ready" and answer.json()["checks"]["workers"] == "1 of 1 ready"
+        with client(f"http://127.0.0.1:{port}") as http:
+            assert http.get("/v1/tables", params={"key": keys["reader"]}).status_code == 400  # not a parameter
+        with client(f"http://127.0.0.1:{port}", keys["reader"]) as http:
+            assert http.post("/v1/query", json={"sql": "SELECT 1 AS one"}).json()["rows"] == [[1]]
+        workers = psutil.Process(process.pid).children()
+        assert workers and all("lakehouse.query.worker" in " ".join(w.cmdline()) for w in workers)
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert f"Uvicorn running on http://127.0.0.1:{port}" in output
+    assert '"GET /v1/tables HTTP/1.1" 400' in output and keys["reader"].split("_")[2] not in output
+    assert '"POST /v1/query HTTP/1.1" 200' in output
+    psutil.wait_procs(workers, timeout=10)
+    assert not any(w.is_running() for w in workers)

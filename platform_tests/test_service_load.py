@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from lakehouse.service.errors import ServiceError
+from lakehouse.service.keys import ApiKey
 from lakehouse.service.service import Service
 from service_testing import REGIONS, add_key, build_lake, client, one_line_error, running
 from test_security import EMAIL_HASH, ORDERS, RAW_EMAIL
@@ -66,7 +67,7 @@ def test_a_slow_query_times_out_while_others_go_on(lake):
     slow_key = add_key(lake, "slow")
     quick_sql = "SELECT region, count(*) AS n, sum(amount) AS amount FROM silver.orders GROUP BY region ORDER BY region"
     done: dict[str, list] = {name: [] for name in readers}
-    with running(lake.with_(query_timeout=timeout)) as url:
+    with running(lake.with_(query_timeout=timeout), warm=True) as url:
         def slow():
             with client(url, slow_key) as http:
                 began = time.monotonic()
@@ -97,13 +98,15 @@ def test_a_slow_query_times_out_while_others_go_on(lake):
 
 
 def test_queries_wait_for_a_slot_and_give_up_with_503(lake, tmp_path):
-    service = Service(lake.with_(serve_concurrency=1, query_timeout=0.2, serve_audit=tmp_path / "audit.jsonl"))
-    with service.slot():
+    service = Service(lake.with_(serve_concurrency=1, serve_key_concurrency=1, query_timeout=0.2,
+                                 serve_audit=tmp_path / "audit.jsonl"))
+    one, other = (ApiKey(name, name, "", ()) for name in ("one", "other"))
+    with service.slot(one):
         began = time.monotonic()
         with pytest.raises(ServiceError) as busy:
-            with service.slot():
+            with service.slot(other):
                 pass
     assert busy.value.status == 503 and busy.value.headers == {"Retry-After": "1"}
     assert "all 1 query slots stayed busy" in busy.value.message and time.monotonic() - began >= 0.2
-    with service.slot():  # released: free again
+    with service.slot(other):  # released: free again
         pass

@@ -162,12 +162,10 @@ def cmd_tables(args) -> int:
     return 0
 
 
-def _require_warehouse() -> None:
+def _require_warehouse(settings) -> None:
     """A warehouse that is not there would read as zero rows everywhere: say so instead."""
-    from lakehouse.config import Settings
     from lakehouse.storage.filesystem import filesystem_for
 
-    settings = Settings.from_env()
     fs, root = filesystem_for(settings.warehouse, settings)
     if fs.get_file_info(root).type.name != "Directory":
         raise LakehouseError(f"no warehouse at {settings.warehouse}: nothing is materialized there yet "
@@ -175,27 +173,36 @@ def _require_warehouse() -> None:
 
 
 def cmd_status(args) -> int:
-    _require_warehouse()
-    _print_summary(args.start, args.end)
+    from lakehouse.config import Settings
+    from lakehouse.query.warehouse import reading
+
+    settings = Settings.from_env()
+    with reading(settings):  # a warehouse that does not answer: one line naming it
+        _require_warehouse(settings)
+        _print_summary(args.start, args.end)
     return 0
 
 
 def cmd_health(args) -> int:
     from lakehouse.automation.maintenance import partition_health
+    from lakehouse.config import Settings
+    from lakehouse.query.warehouse import reading
     from lakehouse.resources import LakehouseResource
     from lakehouse.tables.registry import all_specs
 
-    _require_warehouse()
-    lakehouse = LakehouseResource()
+    settings = Settings.from_env()
     table = Table(title="partition health")
     for col in ("table", "first", "last", "present/expected", "missing", "delta version", "rows (recent days)"):
         table.add_column(col)
-    for spec in all_specs():
-        h = partition_health(lakehouse, spec)
-        table.add_row(h.table, h.first or "-", h.last or "-", f"{h.present}/{h.expected}",
-                      ", ".join(h.missing[:5]) + (" ..." if len(h.missing) > 5 else "") or "-",
-                      str(h.delta_version if h.delta_version is not None else "-"),
-                      " ".join(str(v) for v in h.last_rows.values()) or "-")
+    with reading(settings):  # a warehouse that does not answer: one line naming it
+        _require_warehouse(settings)
+        lakehouse = LakehouseResource()
+        for spec in all_specs():
+            h = partition_health(lakehouse, spec)
+            table.add_row(h.table, h.first or "-", h.last or "-", f"{h.present}/{h.expected}",
+                          ", ".join(h.missing[:5]) + (" ..." if len(h.missing) > 5 else "") or "-",
+                          str(h.delta_version if h.delta_version is not None else "-"),
+                          " ".join(str(v) for v in h.last_rows.values()) or "-")
     console.print(table)
     return 0
 

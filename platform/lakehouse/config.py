@@ -42,6 +42,9 @@ _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _KAFKA_BOOTSTRAP = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(,[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$")
 _KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 LOCATIONS = "a local path, file:///path or s3://bucket/prefix"
+# Upper bounds of the query limits: a statement timeout past an hour is an export, not a query (and a huge one
+# overflowed the timer); one query's memory can never be more than the machine has.
+MAX_QUERY_TIMEOUT = 3600.0
 
 
 class InvalidSparkConf(Mapping[str, str]):
@@ -107,7 +110,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, meaning:
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float, meaning: str) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float, meaning: str,
+           maximum: float | None = None) -> float:
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
@@ -115,8 +119,9 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float, me
         value = float(raw.strip())
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value < minimum:
-        raise ConfigError.invalid(name, raw, f"a number of {meaning}, at least {minimum:g}")
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise ConfigError.invalid(name, raw, f"a number of {meaning}, {bounds}")
     return value
 
 
@@ -157,6 +162,20 @@ def _spark_conf(env: Mapping[str, str]) -> Mapping[str, str]:
     if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
         return InvalidSparkConf(error)
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+def host_memory_mb() -> int:
+    """The machine's physical memory in megabytes (the ceiling of LAKEHOUSE_QUERY_MEMORY_MB)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+
+
+def _share(env: Mapping[str, str], name: str, whole: int, whole_name: str, default: int, meaning: str) -> int:
+    """A per-key share of a service-wide amount: from 1 to the whole (LAKEHOUSE_SERVE_CONCURRENCY, ...)."""
+    value = _int(env, name, default, 1, meaning)
+    if value > whole:
+        raise ConfigError.invalid(name, env.get(name), f"a whole number of {meaning} from 1 to {whole} "
+                                  f"({whole_name}, the service's whole)")
+    return value
 
 
 def _retention(env: Mapping[str, str]) -> dict[str, int]:
@@ -332,6 +351,9 @@ class Settings:
     serve_cache_mb: int = 256  # results kept for paging, all keys together
     serve_result_ttl: float = 600.0  # seconds a result is kept after its last page was read
     serve_concurrency: int = 4  # queries running at once; more wait for a slot
+    serve_key_concurrency: int = 2  # queries one key may run at once (of serve_concurrency); more get 429
+    serve_key_cache_mb: int = 64  # kept results of one key (of serve_cache_mb): a key only evicts its own
+    serve_auth_failures: int = 10  # requests with a bad or no key per client address and minute; then 429
     dagster_home: Path | None = None  # DAGSTER_HOME: runs are recorded in that instance (and shown in the UI)
     # Kafka: bronze.events_kafka reads this topic (lakehouse.ingest.kafka); unset bootstrap = Kafka off
     kafka_bootstrap: str | None = None  # host:port[,host:port...]
@@ -341,6 +363,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
+        concurrency = _int(env, "LAKEHOUSE_SERVE_CONCURRENCY", 4, 1, "queries")
+        cache_mb = _int(env, "LAKEHOUSE_SERVE_CACHE_MB", 256, 1, "megabytes")
         home_raw = env.get("LAKEHOUSE_HOME") or ".lakehouse"
         home = Path(home_raw).expanduser().resolve()
         if home.exists() and not home.is_dir():
@@ -370,8 +394,9 @@ class Settings:
             start_date=_start_date(env),
             pii_salt=_pii_salt(env),
             databases={name: _database(env, name) for name in DATABASES},
-            query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),
-            query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes"),
+            query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds", MAX_QUERY_TIMEOUT),
+            query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes (at most this machine's "
+                                 "memory)", host_memory_mb()),
             serve_port=_port(env, "LAKEHOUSE_SERVE_PORT", 8080),
             serve_keys=_file(env, "LAKEHOUSE_SERVE_KEYS", "the service's API key file"),
             serve_audit=_file(env, "LAKEHOUSE_SERVE_AUDIT", "the service's audit log"),
@@ -379,9 +404,15 @@ class Settings:
             serve_burst=_int(env, "LAKEHOUSE_SERVE_BURST", 20, 1, "requests"),
             serve_max_rows=_int(env, "LAKEHOUSE_SERVE_MAX_ROWS", 100_000, 1, "rows", 1_000_000),  # query.limits.MAX_ROWS
             serve_max_result_mb=_int(env, "LAKEHOUSE_SERVE_MAX_RESULT_MB", 64, 1, "megabytes"),
-            serve_cache_mb=_int(env, "LAKEHOUSE_SERVE_CACHE_MB", 256, 1, "megabytes"),
+            serve_cache_mb=cache_mb,
             serve_result_ttl=_float(env, "LAKEHOUSE_SERVE_RESULT_TTL", 600.0, 1, "seconds"),
-            serve_concurrency=_int(env, "LAKEHOUSE_SERVE_CONCURRENCY", 4, 1, "queries"),
+            serve_concurrency=concurrency,
+            serve_key_concurrency=_share(env, "LAKEHOUSE_SERVE_KEY_CONCURRENCY", concurrency,
+                                         "LAKEHOUSE_SERVE_CONCURRENCY", max(1, concurrency // 2), "queries"),
+            serve_key_cache_mb=_share(env, "LAKEHOUSE_SERVE_KEY_CACHE_MB", cache_mb, "LAKEHOUSE_SERVE_CACHE_MB",
+                                      max(1, cache_mb // 4), "megabytes"),
+            serve_auth_failures=_int(env, "LAKEHOUSE_SERVE_AUTH_FAILURES", 10, 1,
+                                     "failed authentications per client address and minute", 10_000),
             kafka_bootstrap=_pattern(env, "LAKEHOUSE_KAFKA_BOOTSTRAP", _KAFKA_BOOTSTRAP,
                                      "host:port[,host:port...] of Kafka brokers"),
             kafka_topic=_pattern(env, "LAKEHOUSE_KAFKA_TOPIC", _KAFKA_TOPIC,

@@ -1,6 +1,7 @@
 """The `lakehouse query`, `databases`, `catalog-tables` and `describe` subcommands.
 
-Errors are printed here as one line on stderr with exit code 2, so CSV and JSON on stdout stay clean.
+Errors are printed here as one line on stderr with exit code 2, so CSV and JSON on stdout stay clean; a warehouse
+that does not answer is one of them (lakehouse.query.warehouse), naming it.
 """
 from __future__ import annotations
 
@@ -34,12 +35,23 @@ def _print(table, fmt: str, title: str | None = None) -> None:
     write(table, fmt, sys.stdout, console=_console() if fmt == "table" else None, title=title)
 
 
+def _settings():
+    from lakehouse.config import Settings
+
+    return Settings.from_env()
+
+
 def cmd_query(args) -> int:
     from lakehouse.query.run import execute
+    from lakehouse.query.warehouse import check_endpoint
 
     try:
+        settings = _settings()
         options = {"workgroup": args.workgroup} if args.engine == "athena" and args.workgroup else {}
-        result = execute(args.sql, engine=args.engine, limit=args.limit, scopes=args.scope, **options)
+        if args.engine == "local":
+            check_endpoint(settings)
+        result = execute(args.sql, engine=args.engine, settings=settings, limit=args.limit, scopes=args.scope,
+                         **options)
         _print(result.table, args.format)
     except Exception as exc:  # noqa: BLE001 - _fail re-raises what is not a user error
         return _fail(exc)
@@ -53,7 +65,7 @@ def cmd_databases(args) -> int:
     from lakehouse.query.listing import list_databases
 
     try:
-        _print(list_databases(), args.format, title="databases")
+        _print(list_databases(_settings()), args.format, title="databases")
     except Exception as exc:  # noqa: BLE001
         return _fail(exc)
     return 0
@@ -61,9 +73,13 @@ def cmd_databases(args) -> int:
 
 def cmd_catalog_tables(args) -> int:
     from lakehouse.query.listing import list_tables
+    from lakehouse.query.warehouse import reading
 
     try:
-        _print(list_tables(layer=args.database), args.format, title="tables")
+        settings = _settings()
+        with reading(settings):
+            tables = list_tables(settings, layer=args.database)
+        _print(tables, args.format, title="tables")
     except Exception as exc:  # noqa: BLE001
         return _fail(exc)
     return 0
@@ -71,9 +87,12 @@ def cmd_catalog_tables(args) -> int:
 
 def cmd_catalog_describe(args) -> int:
     from lakehouse.query.listing import describe
+    from lakehouse.query.warehouse import reading
 
     try:
-        d = describe(args.table)
+        settings = _settings()
+        with reading(settings):
+            d = describe(args.table, settings)
         if args.format == "table":
             console = _console()
             console.print(f"[bold]{d.table.id}[/bold] — {d.table.description}")

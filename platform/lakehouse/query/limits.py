@@ -2,7 +2,9 @@
 
 A triple self-join of a big table would otherwise run until someone kills the process. DuckDB gets a memory
 limit and no spill folder (a query that does not fit fails instead of filling the disk), and a timer thread
-interrupts the connection when the statement timeout passes.
+interrupts the connection when the statement timeout passes. Neither binds everything DuckDB does (one huge
+string value, a list function, an operator that never checks for interrupts), so the query also runs in a
+worker process with an address-space cap and a hard kill (lakehouse.query.pool): the error is the same line.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ THREADS = 2  # the machines this runs on are small and shared with Spark
 
 class QueryLimitError(LakehouseError):
     """A query ran past the statement timeout or the memory limit, or asked for too many rows."""
+
+    peak_memory_mb: float | None = None  # set by the worker pool: the worker's peak resident memory in the job
 
 
 class QueryTimeoutError(QueryLimitError):
@@ -81,14 +85,23 @@ def deadline(con, limits: QueryLimits) -> Iterator[threading.Event]:
         timer.cancel()
 
 
-def explain(exc: Exception, limits: QueryLimits, timed_out: bool) -> QueryLimitError | None:
+def timed_out(limits: QueryLimits) -> QueryTimeoutError:
+    return QueryTimeoutError(f"the query was stopped after {limits.timeout:g} s, the statement timeout "
+                             "(LAKEHOUSE_QUERY_TIMEOUT); filter on dt or aggregate before joining")
+
+
+def out_of_memory(limits: QueryLimits) -> QueryMemoryError:
+    return QueryMemoryError(f"the query needs more than {limits.memory_mb} MB of memory, the limit "
+                            "(LAKEHOUSE_QUERY_MEMORY_MB); filter on dt or aggregate before joining")
+
+
+def explain(exc: Exception, limits: QueryLimits, interrupted: bool) -> QueryLimitError | None:
     """The one-line error for a DuckDB error that is a limit at work, else None."""
     import duckdb
 
-    if timed_out or isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in str(exc):
-        return QueryTimeoutError(f"the query was stopped after {limits.timeout:g} s, the statement timeout "
-                                 "(LAKEHOUSE_QUERY_TIMEOUT); filter on dt or aggregate before joining")
-    if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in str(exc):
-        return QueryMemoryError(f"the query needs more than {limits.memory_mb} MB of memory, the limit "
-                                "(LAKEHOUSE_QUERY_MEMORY_MB); filter on dt or aggregate before joining")
+    if interrupted or isinstance(exc, duckdb.InterruptException) or "INTERRUPT Error" in str(exc):
+        return timed_out(limits)
+    if (isinstance(exc, (duckdb.OutOfMemoryException, MemoryError)) or "Out of Memory Error" in str(exc)
+            or "std::bad_alloc" in str(exc)):
+        return out_of_memory(limits)
     return None

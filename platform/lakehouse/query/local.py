@@ -1,14 +1,20 @@
-"""The local engine: DuckDB over the referenced tables only, each a lazy Arrow dataset.
+"""The local engine: DuckDB over the referenced tables only, each a lazy Arrow dataset, in a worker process.
 
 A table is registered as a pyarrow dataset (from the Delta log, or a hive-partitioned Parquet folder), so
 DuckDB pushes `dt` filters and column selection into the scan and reads only the files it needs. After
 registering, DuckDB loses file and network access and its configuration is locked: even a statement that got
 past the guard could not read a file, attach a database or install an extension. The view a query reads
 masks the PII columns its reader may not see, and the stored table sits under a random name nobody can guess.
+
+The caller's process checks the query and writes a LocalJob (plain data: the SQL, each table's location and
+masked columns); a worker process of lakehouse.query.pool runs it (`run_job`) under a memory cap and a hard
+kill, and sends the rows back as Arrow.
 """
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -21,7 +27,6 @@ from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.limits import QueryLimits, apply, deadline, explain
 from lakehouse.query.result import QueryResult, take
 from lakehouse.query.scopes import MASK
-from lakehouse.query.tables import QueryTable
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.table_store import PARTITION, TableStore
 
@@ -32,9 +37,38 @@ class LocalQueryError(LakehouseError):
     """DuckDB could not run the query (bad column, type error, unreadable file, ...)."""
 
 
-def dataset_of(table: QueryTable, settings: Settings) -> ds.Dataset:
+@dataclass(frozen=True)
+class ScanTable:
+    """One table a query reads, as the worker needs it: where it is and what its reader sees masked."""
+
+    id: str
+    layer: str
+    name: str
+    uri: str
+    format: str
+    masked: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalJob:
+    """Everything a worker needs to run one checked query (picklable: no parse tree, no registry objects)."""
+
+    sql: str
+    tables: tuple[ScanTable, ...]
+    settings: Settings
+    limit: int
+    limits: QueryLimits
+    max_bytes: int | None = None
+
+
+def scan_tables(checked: CheckedQuery, settings: Settings) -> tuple[ScanTable, ...]:
+    return tuple(ScanTable(t.id, t.layer, t.name, t.uri(settings), t.format, checked.masked(t))
+                 for t in checked.tables)
+
+
+def dataset_of(table: ScanTable, settings: Settings) -> ds.Dataset:
     """A lazy dataset over the table's current files; nothing is read until a scan asks for it."""
-    uri = table.uri(settings)
+    uri = table.uri
     if table.format == "delta":
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
@@ -42,12 +76,12 @@ def dataset_of(table: QueryTable, settings: Settings) -> ds.Dataset:
         try:  # the same storage options (moto endpoint, credentials) the table store writes with
             delta = DeltaTable(uri, storage_options=delta_storage_options(settings, uri))
         except TableNotFoundError:
-            raise LakehouseError(f"table {table.id} has no data yet (no Delta table at {uri})") from None
+            raise LakehouseError(f"table {table.id} has no data yet (nothing materialized)") from None
         fs, root = filesystem_for(uri, settings)  # pyarrow's own filesystem: see TableStore.read
         return delta.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, fs))
     schema = TableStore(settings).schema(uri, "parquet")  # unified over all files: older files lack newer columns
     if schema is None:
-        raise LakehouseError(f"table {table.id} has no data yet (no Parquet files under {uri})")
+        raise LakehouseError(f"table {table.id} has no data yet (no Parquet files)")
     fs, root = filesystem_for(uri, settings)
     return ds.dataset(root, schema=schema, filesystem=fs, format="parquet",
                       partitioning=ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive"))
@@ -72,20 +106,20 @@ def _view_sql(hidden: str, columns: list[str], masked: tuple[str, ...]) -> str:
     return f"SELECT * REPLACE ({replaced}) FROM {_quote(hidden)}"
 
 
-def connect(checked: CheckedQuery, settings: Settings, limits: QueryLimits | None = None):
-    """A locked-down in-memory DuckDB where each referenced table is the view <layer>.<name>."""
+def connect(tables: Iterable[ScanTable], settings: Settings, limits: QueryLimits | None = None):
+    """A locked-down in-memory DuckDB where each table is the view <layer>.<name>."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET python_enable_replacements = false")  # no scans of the caller's Python variables
-        for table in checked.tables:
+        for table in tables:
             hidden = f"__lh_{uuid.uuid4().hex}"  # the guard refuses unqualified names; this one cannot be guessed
             dataset = dataset_of(table, settings)
             con.register(hidden, dataset)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(table.layer)}")
             con.execute(f"CREATE VIEW {_quote(table.layer)}.{_quote(table.name)} AS "
-                        + _view_sql(hidden, dataset.schema.names, checked.masked(table)))
+                        + _view_sql(hidden, dataset.schema.names, table.masked))
         apply(con, limits or QueryLimits.of(settings))
         _lock_down(con)
     except BaseException:
@@ -100,22 +134,20 @@ def local_sql(checked: CheckedQuery, limit: int) -> str:
     return with_limit(tree, limit + 1).sql(dialect=READ_DIALECT)
 
 
-def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None,
-              max_bytes: int | None = None) -> QueryResult:
+def run_job(job: LocalJob) -> tuple[pa.Table, bool]:
+    """Run one job here (in a worker): the rows within the limit, and whether more existed."""
     import duckdb
     from deltalake.exceptions import DeltaError
 
-    limits = limits or QueryLimits.of(settings)
-    sql = local_sql(checked, limit)
     con = None
     try:
-        con = connect(checked, settings, limits)
-        with deadline(con, limits) as timed_out:
+        con = connect(job.tables, job.settings, job.limits)
+        with deadline(con, job.limits) as interrupted:
             try:
-                reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)  # streams: stops after limit + 1 rows
-                table, truncated = take(reader, reader.schema, limit, max_bytes)
-            except (duckdb.Error, pa.ArrowException, OSError) as exc:  # the Arrow stream passes DuckDB's errors on
-                limit_error = explain(exc, limits, timed_out.is_set())
+                reader = con.sql(job.sql).to_arrow_reader(BATCH_ROWS)  # streams: stops after limit + 1 rows
+                return take(reader, reader.schema, job.limit, job.max_bytes)
+            except (duckdb.Error, pa.ArrowException, OSError, MemoryError) as exc:  # Arrow passes DuckDB's on
+                limit_error = explain(exc, job.limits, interrupted.is_set())
                 if limit_error is not None:
                     raise limit_error from None
                 raise
@@ -125,4 +157,15 @@ def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: Que
     finally:
         if con is not None:
             con.close()
-    return QueryResult(table, truncated, limit, "local", sql)
+
+
+def run_local(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None,
+              max_bytes: int | None = None, pool=None) -> QueryResult:
+    """Run the checked query in a worker of `pool` (default: this process's shared pool)."""
+    from lakehouse.query.pool import shared_pool
+
+    sql = local_sql(checked, limit)
+    job = LocalJob(sql, scan_tables(checked, settings), settings, limit, limits or QueryLimits.of(settings),
+                   max_bytes)
+    done = (pool or shared_pool()).run(job)
+    return QueryResult(done.table, done.truncated, limit, "local", sql, peak_memory_mb=done.peak_memory_mb)

@@ -19,6 +19,7 @@ class QueryResult:
     engine: str
     sql: str  # the SQL the engine ran (after rewriting and transpiling)
     query_id: str | None = None  # Athena's QueryExecutionId
+    peak_memory_mb: float | None = None  # local engine: the worker's peak resident memory while it ran
 
     def tagged(self) -> pa.Table:
         """The table with the truncation recorded in its schema metadata (for callers that only get a table)."""

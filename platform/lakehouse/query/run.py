@@ -13,6 +13,7 @@ from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.query.guard import check, too_deep
 from lakehouse.query.limits import check_row_limit
+from lakehouse.query.pool import shared_pool
 from lakehouse.query.result import DEFAULT_LIMIT, QueryResult
 from lakehouse.query.scopes import scopes_of
 
@@ -21,12 +22,14 @@ ENGINES = ("local", "athena")
 
 def execute(sql: str, engine: str = "local", settings: Settings | None = None, limit: int = DEFAULT_LIMIT,
             scopes: Iterable[str] | None = None, **engine_options) -> QueryResult:
-    """Run one read-only query; `engine_options` go to the engine (local: limits; Athena: workgroup, timeout,
-    client)."""
+    """Run one read-only query; `engine_options` go to the engine (local: limits, max_bytes and the worker pool,
+    by default this process's shared one; Athena: workgroup, timeout, client)."""
     if engine not in ENGINES:
         raise LakehouseError(f"unknown engine {engine!r}; use {' or '.join(ENGINES)}")
     check_row_limit(limit)
     settings = settings or Settings.from_env()
+    if engine == "local":  # a worker process runs it; one that is not up yet starts loading while the guard reads
+        engine_options["pool"] = (engine_options.get("pool") or shared_pool()).prepare()
     checked = check(sql, settings, scopes_of(scopes))
     try:
         if engine == "local":

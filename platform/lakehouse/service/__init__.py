@@ -18,5 +18,10 @@ def serve(settings=None, host: str = "127.0.0.1", port: int | None = None) -> No
     from lakehouse.config import Settings
 
     settings = settings or Settings.from_env()
-    uvicorn.run(create_app(settings), host=host, port=port or settings.serve_port, server_header=False,
-                log_level="info")
+    app = create_app(settings)
+    service = app.state.service
+    service.start()  # the audit log checked, the query workers loading while uvicorn starts
+    try:
+        uvicorn.run(app, host=host, port=port or settings.serve_port, server_header=False, log_level="info")
+    finally:
+        service.close()

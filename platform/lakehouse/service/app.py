@@ -24,6 +24,7 @@ from lakehouse.query.output import printable
 from lakehouse.query.scopes import AccessDeniedError, check_access, masked_columns, scopes_of
 from lakehouse.query.tables import known_tables
 from lakehouse.service import formats, page
+from lakehouse.service.accesslog import drop_query_strings
 from lakehouse.service.errors import ServiceError, service_error
 from lakehouse.service.guardrails import Guardrails
 from lakehouse.service.keys import ApiKey
@@ -109,6 +110,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json", redirect_slashes=False,
                   dependencies=[Depends(strict_query)])
     app.state.service = service
+    drop_query_strings()
     app.add_middleware(Guardrails)
     _handlers(app)
 
@@ -119,7 +121,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.get("/readyz", response_model=Health, responses={503: {"model": ErrorBody}}, tags=["health"])
     def readyz():
-        """Keys are loaded and the warehouse is there (readiness)."""
+        """Keys are loaded, the audit log can be written and the warehouse is there (readiness)."""
         from lakehouse.storage.filesystem import filesystem_for
 
         # anyone may ask: the answer names what is missing, never a path or an error's text (the log has those)
@@ -130,6 +132,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             raise ServiceError(503, "not_ready", "not ready: the key file cannot be read (see the service log)") from None
         if not keys:
             raise ServiceError(503, "not_ready", "not ready: no API keys yet (add one with lakehouse keys add NAME)")
+        if not service.audit.writable():
+            raise ServiceError(503, "not_ready", "not ready: the audit log cannot be written (see the service log)")
         try:
             fs, root = filesystem_for(settings.warehouse, settings)
             present = fs.get_file_info(root).type.name == "Directory"
@@ -138,7 +142,11 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             raise ServiceError(503, "not_ready", "not ready: the warehouse does not answer (see the service log)") from None
         if not present:
             raise ServiceError(503, "not_ready", "not ready: the warehouse is not there yet (nothing materialized)")
-        return {"status": "ready", "checks": {"keys": f"{len(keys)} keys", "warehouse": "present"}}
+        ready, started = service.pool.readiness()
+        if started and not ready:  # `lakehouse serve` starts them before it listens; a query would wait for one
+            raise ServiceError(503, "not_ready", "not ready: the query workers are starting")
+        return {"status": "ready", "checks": {"keys": f"{len(keys)} keys", "audit": "writable", "warehouse": "present",
+                                              "workers": f"{ready} of {service.pool.size} ready"}}
 
     @app.get("/v1/databases", response_model=DatabaseList, responses=_errors(), tags=["catalog"])
     def databases(request: Request, key: ApiKey = Depends(authorized)):

@@ -1,9 +1,12 @@
 """Every error the service answers: JSON `{"error": code, "message": one line}`, never a traceback.
 
 The query layer's errors already say what was refused and why in one line; here each kind gets its HTTP status
-and a stable code a program can switch on.
+and a stable code a program can switch on. An error from the engine or the storage may name a file or folder of
+the server (a Delta table's location, a Parquet file DuckDB could not read): a client gets `<path>` instead.
 """
 from __future__ import annotations
+
+import re
 
 from lakehouse.errors import LakehouseError, ReadOnlyQueryError
 from lakehouse.query.guard import QuerySyntaxError, QueryTooComplexError
@@ -35,6 +38,8 @@ _KINDS: list[tuple[type[Exception], int, str]] = [
     (QueryLimitError, 400, "bad_limit"),
     (LakehouseError, 400, "query_failed"),  # DuckDB or Athena could not run it; a table without data yet
 ]
+# a URI of the warehouse, or an absolute path (not the middle of 10/06/2024, a/b or http://host/x)
+_SERVER_PATH = re.compile(r"\b(?:file|s3a?)://[^\s'\"()]+|(?<![\w.:/])/(?:[^\s/'\"()]+/)+[^\s/'\"()]*")
 # the kinds whose message only quotes the query (fit for the audit log); an engine's may quote stored data
 REFUSALS = {"forbidden", "unknown_table", "syntax_error", "too_complex", "refused", "timeout", "memory_limit",
             "result_too_large", "bad_limit"}
@@ -45,4 +50,11 @@ def service_error(exc: LakehouseError) -> ServiceError:
 
     status, code = next((s, c) for kind, s, c in _KINDS if isinstance(exc, kind))
     extra = {"missing_scope": exc.scope} if isinstance(exc, AccessDeniedError) and exc.scope else {}
-    return ServiceError(status, code, error_line(exc), **extra)
+    message = error_line(exc)
+    if code not in REFUSALS:  # a refusal quotes the client's own SQL, which may hold a path: that stays
+        message = without_server_paths(message)
+    return ServiceError(status, code, message, **extra)
+
+
+def without_server_paths(text: str) -> str:
+    return _SERVER_PATH.sub("<path>", text)

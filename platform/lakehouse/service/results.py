@@ -2,8 +2,9 @@
 
 A page never re-runs the query with LIMIT/OFFSET (which would cost a full run per page and could shift rows
 between pages as data lands). A result belongs to the key that ran it; another key asking for it gets the
-same "unknown cursor" as for one that never existed. Results go after `ttl` seconds without a page read, and
-the oldest go first when all of them together would pass `max_bytes`.
+same "unknown cursor" as for one that never existed. Results go after `ttl` seconds without a page read. Each
+key has a share of the memory (`per_owner_bytes`): a new result pushes out that key's own oldest results, never
+another key's, so one key's large results cannot take the cursors others are paging through.
 """
 from __future__ import annotations
 
@@ -40,20 +41,30 @@ class Result:
 
 
 class ResultStore:
-    def __init__(self, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_bytes: int, ttl: float, per_owner_bytes: int | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.max_bytes, self.ttl, self.clock = max_bytes, ttl, clock
+        self.per_owner_bytes = min(per_owner_bytes or max_bytes, max_bytes)
         self._results: OrderedDict[str, tuple[Result, float]] = OrderedDict()  # oldest use first
         self._lock = threading.Lock()
 
     def keep(self, result: Result) -> bool:
-        """Keep `result` for its next pages; False when it could never fit."""
+        """Keep `result` for its next pages, pushing out its owner's oldest results as needed; False when it
+        does not fit (larger than a key's share, or the rest of the memory holds other keys' results)."""
         size = result.table.nbytes
-        if size > self.max_bytes:
+        if size > self.per_owner_bytes:
             return False
         with self._lock:
             self._expire()
-            while self._results and self._bytes() + size > self.max_bytes:
-                self._results.popitem(last=False)
+            own = [r for r, _ in self._results.values() if r.owner == result.owner]
+            own_bytes, total = sum(r.table.nbytes for r in own), self._bytes()
+            for oldest in own:
+                if own_bytes + size <= self.per_owner_bytes and total + size <= self.max_bytes:
+                    break
+                del self._results[oldest.id]
+                own_bytes, total = own_bytes - oldest.table.nbytes, total - oldest.table.nbytes
+            if total + size > self.max_bytes:
+                return False
             self._results[result.id] = (result, self.clock())
         return True
 
