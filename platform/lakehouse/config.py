@@ -41,6 +41,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _KAFKA_BOOTSTRAP = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(,[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$")
 _KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_TRINO_URL = re.compile(r"^https?://([A-Za-z0-9._-]+@)?[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?/?$")
+QUERY_ENGINES = ("local", "athena", "trino")  # lakehouse.query.run: DuckDB here, Athena, a Trino server
 LOCATIONS = "a local path, file:///path or s3://bucket/prefix"
 
 
@@ -321,6 +323,8 @@ class Settings:
     # the local query engine's limits (lakehouse.query.limits): each stops a query with one clear line
     query_timeout: float = 60.0  # seconds
     query_memory_mb: int = 1024
+    query_engine: str = "local"  # the engine of `lakehouse query` and the service when a query names none
+    trino_url: str | None = None  # the Trino server of the trino engine, http(s)://[user@]host:port
     # the query service (lakehouse.service): where it listens, its files, and what one key may do
     serve_port: int = 8080
     serve_keys: Path | None = None  # the API key file (hashes only); None: <home>/service/keys.json
@@ -372,6 +376,8 @@ class Settings:
             databases={name: _database(env, name) for name in DATABASES},
             query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),
             query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes"),
+            query_engine=_choice(env, "LAKEHOUSE_QUERY_ENGINE", QUERY_ENGINES),
+            trino_url=_pattern(env, "LAKEHOUSE_TRINO_URL", _TRINO_URL, "http(s)://[user@]host:port of a Trino server"),
             serve_port=_port(env, "LAKEHOUSE_SERVE_PORT", 8080),
             serve_keys=_file(env, "LAKEHOUSE_SERVE_KEYS", "the service's API key file"),
             serve_audit=_file(env, "LAKEHOUSE_SERVE_AUDIT", "the service's audit log"),

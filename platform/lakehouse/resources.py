@@ -89,7 +89,8 @@ class LakehouseResource(ConfigurableResource):
             else:
                 result = store.write(spec.id, uri, fmt, data, partitions)
         with watch("catalog"):
-            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
+            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags,
+                                       {c.name: c.description for c in spec.columns if c.description})
         return result, glue_name
 
     def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str],
@@ -118,11 +119,12 @@ class LakehouseResource(ConfigurableResource):
         self.store().write_df(f"rejected.{spec.id}", where.rejected_uri, where.side_format, df, partitions)
         return where.rejected_uri
 
-    def _register(self, layer, name, description, result: WriteResult, partitioning, tags) -> str | None:
+    def _register(self, layer, name, description, result: WriteResult, partitioning, tags,
+                  comments: dict[str, str] | None = None) -> str | None:
         catalog = catalog_for(self.settings())
         if catalog is None:
             return None
         return catalog.register(
             layer=layer, name=name, description=description, schema=result.schema, location=result.uri,
-            fmt=result.format, partitioning=partitioning, tags=dict(tags),
+            fmt=result.format, partitioning=partitioning, tags=dict(tags), column_comments=comments,
         )
