@@ -28,7 +28,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 TRINO_VERSION = "476"
 JAVA_MAJOR = 24  # Trino 476 refuses to start on an older JVM
@@ -194,8 +194,9 @@ def _ready(url: str) -> bool:
 
 
 def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", port: int | None = None,
-                timeout: float = 180) -> TrinoServer:
-    """A single-node Trino (coordinator and worker in one) with these catalogs; waits until it takes queries."""
+                timeout: float = 180, cancelled: Callable[[], bool] = lambda: False) -> TrinoServer:
+    """A single-node Trino (coordinator and worker in one) with these catalogs; waits until it takes queries
+    (or until `cancelled()`: then the server is stopped and TrinoUnavailable raised)."""
     if not _installed():
         raise TrinoUnavailable(f"Trino {TRINO_VERSION} is not installed: run `make trino-deps` "
                                "(fetches it once with mvn)")
@@ -207,7 +208,7 @@ def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", por
         (root / "catalog" / f"{name}.properties").write_text(_properties(values))
     (root / "config.properties").write_text(_properties({
         "coordinator": "true", "node-scheduler.include-coordinator": "true",
-        "http-server.http.port": str(port), "http-server.http.host": "127.0.0.1",
+        "http-server.http.port": str(port),
         "discovery.uri": f"http://127.0.0.1:{port}",
         "catalog.config-dir": str(root / "catalog"), "plugin.dir": str(install_dir() / "plugin"),
         "query.max-memory": "512MB", "query.max-memory-per-node": "512MB",
@@ -218,6 +219,7 @@ def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", por
         str(jdk / "bin" / "java"), f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
         "-XX:ReservedCodeCacheSize=256M", "-XX:+EnableDynamicAgentLoading", "-Djdk.attach.allowAttachSelf=true",
         "-Dfile.encoding=UTF-8", f"-Dnode.id={uuid.uuid4()}", "-Dnode.environment=lakehouse",
+        "-Dnode.bind-ip=127.0.0.1", "-Dnode.internal-address=127.0.0.1",  # loopback only
         f"-Dnode.data-dir={root / 'data'}", f"-Dconfig={root / 'config.properties'}",
         f"-Dlog.levels-file={root / 'log.properties'}", f"-Dlog.output-file={root / 'server.log'}",
         "-cp", f"{install_dir() / 'lib'}/*", "io.trino.server.TrinoServer",
@@ -232,6 +234,9 @@ def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", por
     server = TrinoServer(root, port, process)
     deadline = time.monotonic() + timeout
     while not _ready(server.url):
+        if cancelled():
+            server.stop()
+            raise TrinoUnavailable("Trino's start was cancelled")
         if process.poll() is not None or time.monotonic() > deadline:
             tail = server.log_tail()
             server.stop()
