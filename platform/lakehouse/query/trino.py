@@ -131,7 +131,11 @@ def _connection(settings: Settings, limits: QueryLimits):
     )
 
 
-def _error(exc: Exception, limits: QueryLimits) -> LakehouseError:
+def _error(exc: Exception, limits: QueryLimits, url: str) -> LakehouseError:
+    from requests.exceptions import RequestException
+
+    if isinstance(exc, RequestException):
+        return TrinoQueryError(f"the Trino server at {url} (LAKEHOUSE_TRINO_URL) did not answer: {type(exc).__name__}")
     name = getattr(exc, "error_name", "") or ""
     if name == "EXCEEDED_TIME_LIMIT":
         return QueryTimeoutError(f"the query was stopped after {limits.timeout:g} s, the statement timeout "
@@ -139,9 +143,8 @@ def _error(exc: Exception, limits: QueryLimits) -> LakehouseError:
     if name.startswith("EXCEEDED_") and "MEMORY" in name:
         return QueryMemoryError(f"the query needs more than {limits.memory_mb} MB of memory, the limit "
                                 "(LAKEHOUSE_QUERY_MEMORY_MB); filter on dt or aggregate before joining")
-    message = getattr(exc, "message", None) or str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    message = re.sub(r"\s+", " ", message or type(exc).__name__)
-    return TrinoQueryError(f"query failed in Trino: {message}")
+    message = getattr(exc, "message", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return TrinoQueryError("query failed in Trino: " + re.sub(r"\s+", " ", message))
 
 
 def run_trino(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None,
@@ -168,7 +171,7 @@ def run_trino(checked: CheckedQuery, settings: Settings, limit: int, limits: Que
         if truncated:
             cursor.cancel()  # the rows past the limit are not wanted: free the server's slot
     except (TrinoError, RequestException) as exc:
-        raise _error(exc, limits) from None
+        raise _error(exc, limits, settings.trino_url) from None
     finally:
         connection.close()
     return QueryResult(table, truncated, limit, "trino", sql, query_id)
