@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import pytest
 
-__all__ = ["trino"]
+__all__ = ["trino", "trino_starting"]
 
 from lakehouse.dev.trino_server import fetch, glue_catalogs, start_trino
 
 
 @pytest.fixture(scope="session")
-def trino(moto_server):
-    process, endpoint, _ = moto_server
+def trino_starting(moto_server):
+    """The server, its JVM started but maybe not taking queries yet: a fixture that publishes tables takes this
+    one, so Trino's minute of start overlaps the publish."""
     fetch()
-    server = start_trino(glue_catalogs("us-east-1", endpoint, "testing", "testing"))
+    server = start_trino(glue_catalogs("us-east-1", moto_server[1], "testing", "testing"), wait=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def trino(trino_starting):
+    """The server, taking queries."""
+    return trino_starting.wait_ready()

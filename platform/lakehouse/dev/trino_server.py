@@ -174,6 +174,21 @@ class TrinoServer:
         except OSError:
             return ""
 
+    def wait_ready(self, timeout: float = 180, cancelled: Callable[[], bool] = lambda: False) -> "TrinoServer":
+        """Wait until the server takes queries; a server that exits, takes too long or is cancelled is stopped
+        and TrinoUnavailable raised with the end of its log."""
+        deadline = time.monotonic() + timeout
+        while not _ready(self.url):
+            if cancelled():
+                self.stop()
+                raise TrinoUnavailable("Trino's start was cancelled")
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise TrinoUnavailable(f"Trino did not start within {timeout:g} s: {tail}")
+            time.sleep(0.5)
+        return self
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)  # it holds nothing: catalogs point at S3 and Glue
@@ -194,9 +209,10 @@ def _ready(url: str) -> bool:
 
 
 def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", port: int | None = None,
-                timeout: float = 180, cancelled: Callable[[], bool] = lambda: False) -> TrinoServer:
+                timeout: float = 180, cancelled: Callable[[], bool] = lambda: False, wait: bool = True) -> TrinoServer:
     """A single-node Trino (coordinator and worker in one) with these catalogs; waits until it takes queries
-    (or until `cancelled()`: then the server is stopped and TrinoUnavailable raised)."""
+    (or until `cancelled()`: then the server is stopped and TrinoUnavailable raised). With `wait=False` it
+    returns at once: `server.wait_ready()` waits later (the JVM's minute of start can overlap other work)."""
     if not _installed():
         raise TrinoUnavailable(f"Trino {TRINO_VERSION} is not installed: run `make trino-deps` "
                                "(fetches it once with mvn)")
@@ -232,16 +248,8 @@ def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", por
     finally:
         log.close()
     server = TrinoServer(root, port, process)
-    deadline = time.monotonic() + timeout
-    while not _ready(server.url):
-        if cancelled():
-            server.stop()
-            raise TrinoUnavailable("Trino's start was cancelled")
-        if process.poll() is not None or time.monotonic() > deadline:
-            tail = server.log_tail()
-            server.stop()
-            raise TrinoUnavailable(f"Trino did not start: {tail}")
-        time.sleep(0.5)
+    if wait:
+        server.wait_ready(timeout, cancelled)
     return server
 
 
