@@ -268,6 +268,16 @@ def _athena_output(env: Mapping[str, str]) -> str | None:
     return raw.strip()
 
 
+def _trino_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("LAKEHOUSE_TRINO_URL")
+    if raw is None or not raw.strip():
+        return None
+    if not _TRINO_URL.match(raw.strip()):  # a URL with user info may hold a password: never shown
+        raise ConfigError.invalid("LAKEHOUSE_TRINO_URL", raw, "http(s)://[user@]host:port of a Trino server, "
+                                  "without a password", secret="@" in raw)
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class AwsKeys:
     """Static AWS keys from the environment (AWS_ACCESS_KEY_ID, ...); without them, boto3, pyarrow and S3A each
@@ -377,7 +387,7 @@ class Settings:
             query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds"),
             query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes"),
             query_engine=_choice(env, "LAKEHOUSE_QUERY_ENGINE", QUERY_ENGINES),
-            trino_url=_pattern(env, "LAKEHOUSE_TRINO_URL", _TRINO_URL, "http(s)://[user@]host:port of a Trino server"),
+            trino_url=_trino_url(env),
             serve_port=_port(env, "LAKEHOUSE_SERVE_PORT", 8080),
             serve_keys=_file(env, "LAKEHOUSE_SERVE_KEYS", "the service's API key file"),
             serve_audit=_file(env, "LAKEHOUSE_SERVE_AUDIT", "the service's audit log"),

@@ -133,8 +133,9 @@ def _connection(settings: Settings, limits: QueryLimits):
 
 def _error(exc: Exception, limits: QueryLimits, url: str) -> LakehouseError:
     from requests.exceptions import RequestException
+    from trino.exceptions import HttpError
 
-    if isinstance(exc, RequestException):
+    if isinstance(exc, (RequestException, HttpError)):
         return TrinoQueryError(f"the Trino server at {url} (LAKEHOUSE_TRINO_URL) did not answer: {type(exc).__name__}")
     name = getattr(exc, "error_name", "") or ""
     if name == "EXCEEDED_TIME_LIMIT":
@@ -149,8 +150,8 @@ def _error(exc: Exception, limits: QueryLimits, url: str) -> LakehouseError:
 
 def run_trino(checked: CheckedQuery, settings: Settings, limit: int, limits: QueryLimits | None = None,
               max_bytes: int | None = None) -> QueryResult:
-    from trino.exceptions import TrinoError
     from requests.exceptions import RequestException
+    from trino.exceptions import Error, HttpError
 
     limits = limits or QueryLimits.of(settings)
     sql = trino_sql(checked, settings, limit)
@@ -170,7 +171,7 @@ def run_trino(checked: CheckedQuery, settings: Settings, limit: int, limits: Que
         query_id = cursor.query_id
         if truncated:
             cursor.cancel()  # the rows past the limit are not wanted: free the server's slot
-    except (TrinoError, RequestException) as exc:
+    except (Error, HttpError, RequestException) as exc:
         raise _error(exc, limits, settings.trino_url) from None
     finally:
         connection.close()
