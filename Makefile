@@ -9,7 +9,7 @@ export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps kafka-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native bench-latency clean
+.PHONY: install browser-deps postgres-deps kafka-deps trino-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native bench-latency clean
 
 $(STAMP): setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ dev: install
 
 # The same against a moto S3/Glue/Athena; its own Dagster storage (each warehouse has one), emptied per start.
 dev-aws: LAKEHOUSE_DAGSTER_STORAGE = $(LAKEHOUSE_HOME)/dagster-aws
-dev-aws: install
+dev-aws: install trino-deps
 	$(BIN)/python -m lakehouse.dev.aws
 
 # The query service (HTTP API + page) on 127.0.0.1, port LAKEHOUSE_SERVE_PORT (8080); keys: lakehouse keys add NAME.
@@ -67,11 +67,20 @@ kafka-deps: $(STAMP)
 	    || echo "maven could not be installed: the Kafka broker cannot be fetched" )
 	@$(BIN)/python -c "from lakehouse.dev.kafka_broker import fetch; print('Kafka broker JARs in', fetch())"
 
+# The Trino tests and `make dev-aws` start a Trino server (the engine of Athena v3) on the Glue entries: its server
+# JARs and the Delta Lake and Hive connectors, fetched once from Maven Central into ~/.cache/lakehouse/trino with
+# mvn (about 820 MB downloaded, 375 MB kept). Trino runs under a JDK 24+ from /usr/lib/jvm (LAKEHOUSE_TRINO_JAVA_HOME).
+trino-deps: $(STAMP)
+	@command -v mvn >/dev/null 2>&1 || \
+	  ( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven) >/dev/null 2>&1 \
+	    || echo "maven could not be installed: Trino cannot be fetched" )
+	@$(BIN)/python -m lakehouse.dev.trino_server
+
 # A Kafka broker on 127.0.0.1 with a topic of sample click events; it prints the LAKEHOUSE_KAFKA_* to export.
 dev-kafka: install kafka-deps
 	$(BIN)/python -m lakehouse.dev.kafka_broker
 
-test: install browser-deps postgres-deps kafka-deps lint
+test: install browser-deps postgres-deps kafka-deps trino-deps lint
 	$(BIN)/python -m pytest
 
 bench: install

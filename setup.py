@@ -43,6 +43,7 @@ setup(
         "fastapi>=0.115,<1",  # the query service (lakehouse serve)
         "uvicorn>=0.30,<1",
         "confluent-kafka>=2.6,<3",  # Kafka offsets, the sensor and consumer-group mirroring (rows go through Spark)
+        "trino>=0.330,<1",  # the query layer's Trino engine (lakehouse query --engine trino)
     ],
     extras_require={
         "dev": [

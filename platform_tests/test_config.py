@@ -29,11 +29,13 @@ def test_good_values_are_read(tmp_path):
         "LAKEHOUSE_SPARK_CONF": "spark.a=1, spark.b = x", "LAKEHOUSE_GLUE_PREFIX": "lake_house",
         "LAKEHOUSE_BILLING_DSN": "postgresql://svc:pw@db:5432/billing", "LAKEHOUSE_BILLING_RETRIES": "0",
         "LAKEHOUSE_ATHENA_OUTPUT": "s3://my-bucket/athena/", "LAKEHOUSE_ATHENA_WORKGROUP": "primary",
-        "LAKEHOUSE_QUERY_TIMEOUT": "2.5"})
+        "LAKEHOUSE_QUERY_TIMEOUT": "2.5", "LAKEHOUSE_QUERY_ENGINE": "Trino",
+        "LAKEHOUSE_TRINO_URL": "https://analyst@trino.internal:8443"})
     assert settings.warehouse == "s3://my-bucket/warehouse" and settings.landing == tmp_path.as_uri()
     assert settings.retention_days["bronze"] == 30 and settings.spark_conf == {"spark.a": "1", "spark.b": "x"}
     assert settings.database("billing").retries == 0 and settings.query_timeout == 2.5
     assert settings.athena_workgroup == "primary" and settings.glue_prefix == "lake_house"
+    assert settings.query_engine == "trino" and settings.trino_url == "https://analyst@trino.internal:8443"
     assert Settings.from_env({"LAKEHOUSE_SPARK_CONF": '{"spark.x": 2, "spark.y": true}'}).spark_conf == {
         "spark.x": "2", "spark.y": "true"}
 
@@ -64,6 +66,8 @@ BAD_SETTINGS = [
     ("LAKEHOUSE_QUERY_TIMEOUT", "0", "from 0.1 to 3600"),
     ("LAKEHOUSE_QUERY_TIMEOUT", "1e12", "from 0.1 to 3600"),
     ("LAKEHOUSE_QUERY_MEMORY_MB", "lots", "megabytes"),
+    ("LAKEHOUSE_QUERY_ENGINE", "presto", "'local' or 'athena' or 'trino'"),
+    ("LAKEHOUSE_TRINO_URL", "ftp://trino:8080", "http(s)://[user@]host:port"),
     ("LAKEHOUSE_START_DATE", "2024-6-1", "a day YYYY-MM-DD"),
     ("LAKEHOUSE_START_DATE", "2999-01-01", "to today"),
 ]
@@ -76,6 +80,12 @@ def test_a_bad_variable_fails_with_one_line_naming_it(variable, value, allowed):
     message = str(err.value)
     assert message.startswith(f"{variable}={value!r} is not valid: expected ") and allowed in message
     assert "\n" not in message
+
+
+def test_a_trino_url_with_a_password_is_refused_without_showing_it():
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"LAKEHOUSE_TRINO_URL": "http://analyst:s3cret@trino:8080"})
+    assert str(err.value).startswith("LAKEHOUSE_TRINO_URL=*** is not valid") and "s3cret" not in str(err.value)
 
 
 def test_a_warehouse_that_is_a_file_is_refused(tmp_path):

@@ -125,7 +125,7 @@ def test_parquet_table_has_dt_partition_projection(s3_lakehouse_env):
         "projection.enabled": "true",
         "projection.dt.type": "date",
         "projection.dt.format": "yyyy-MM-dd",
-        "projection.dt.range": "2020-01-01,NOW",
+        "projection.dt.range": f"{settings.start_date},NOW",  # the first partition a table can have
         "projection.dt.interval": "1",
         "projection.dt.interval.unit": "DAYS",
         "storage.location.template": f"{location}/dt=${{dt}}",
@@ -140,14 +140,15 @@ def test_monthly_projection(s3_lakehouse_env):
                      fmt="parquet", partitioning="monthly")
     params = _table(settings, "gold", "metrics")["Parameters"]
     # monthly dt values are the month's first day (Dagster monthly keys), stepped by one month
-    assert params["projection.dt.format"] == "yyyy-MM-dd" and params["projection.dt.range"] == "2020-01-01,NOW"
+    assert params["projection.dt.format"] == "yyyy-MM-dd"
+    assert params["projection.dt.range"] == f"{settings.start_date[:8]}01,NOW"
     assert params["projection.dt.interval.unit"] == "MONTHS"
     assert params["storage.location.template"] == f"{location}/dt=${{dt}}"
 
     catalog.register(layer="gold", name="metrics_ym", description="m", schema=SCHEMA, location=location + "_ym",
                      fmt="parquet", partitioning="monthly", partition_format="yyyy-MM")
     params = _table(settings, "gold", "metrics_ym")["Parameters"]
-    assert params["projection.dt.format"] == "yyyy-MM" and params["projection.dt.range"] == "2020-01,NOW"
+    assert params["projection.dt.format"] == "yyyy-MM" and params["projection.dt.range"] == f"{settings.start_date[:7]},NOW"
     assert params["projection.dt.interval.unit"] == "MONTHS"
 
 

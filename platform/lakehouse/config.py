@@ -41,6 +41,8 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _WORKGROUP = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _KAFKA_BOOTSTRAP = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}(,[A-Za-z0-9.\-\[\]:]+:\d{1,5})*$")
 _KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_TRINO_URL = re.compile(r"^https?://([A-Za-z0-9._-]+@)?[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?/?$")
+QUERY_ENGINES = ("local", "athena", "trino")  # lakehouse.query.run: DuckDB here, Athena, a Trino server
 LOCATIONS = "a local path, file:///path or s3://bucket/prefix"
 # Upper bounds of the query limits: a statement timeout past an hour is an export, not a query (and a huge one
 # overflowed the timer); one query's memory can never be more than the machine has.
@@ -285,6 +287,16 @@ def _athena_output(env: Mapping[str, str]) -> str | None:
     return raw.strip()
 
 
+def _trino_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("LAKEHOUSE_TRINO_URL")
+    if raw is None or not raw.strip():
+        return None
+    if not _TRINO_URL.match(raw.strip()):  # a URL with user info may hold a password: never shown
+        raise ConfigError.invalid("LAKEHOUSE_TRINO_URL", raw, "http(s)://[user@]host:port of a Trino server, "
+                                  "without a password", secret="@" in raw)
+    return raw.strip()
+
+
 @dataclass(frozen=True)
 class AwsKeys:
     """Static AWS keys from the environment (AWS_ACCESS_KEY_ID, ...); without them, boto3, pyarrow and S3A each
@@ -340,6 +352,8 @@ class Settings:
     # the local query engine's limits (lakehouse.query.limits): each stops a query with one clear line
     query_timeout: float = 60.0  # seconds
     query_memory_mb: int = 1024
+    query_engine: str = "local"  # the engine of `lakehouse query` and the service when a query names none
+    trino_url: str | None = None  # the Trino server of the trino engine, http(s)://[user@]host:port
     # the query service (lakehouse.service): where it listens, its files, and what one key may do
     serve_port: int = 8080
     serve_keys: Path | None = None  # the API key file (hashes only); None: <home>/service/keys.json
@@ -397,6 +411,8 @@ class Settings:
             query_timeout=_float(env, "LAKEHOUSE_QUERY_TIMEOUT", 60.0, 0.1, "seconds", MAX_QUERY_TIMEOUT),
             query_memory_mb=_int(env, "LAKEHOUSE_QUERY_MEMORY_MB", 1024, 16, "megabytes (at most this machine's "
                                  "memory)", host_memory_mb()),
+            query_engine=_choice(env, "LAKEHOUSE_QUERY_ENGINE", QUERY_ENGINES),
+            trino_url=_trino_url(env),
             serve_port=_port(env, "LAKEHOUSE_SERVE_PORT", 8080),
             serve_keys=_file(env, "LAKEHOUSE_SERVE_KEYS", "the service's API key file"),
             serve_audit=_file(env, "LAKEHOUSE_SERVE_AUDIT", "the service's audit log"),

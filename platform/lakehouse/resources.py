@@ -9,6 +9,7 @@ from pydantic import PrivateAttr
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_type
 
+from lakehouse.catalog.delta_comments import sync_comments, with_comments
 from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
@@ -83,13 +84,15 @@ class LakehouseResource(ConfigurableResource):
         """Overwrite exactly `partitions` of the table, then bring its Glue entry up to date."""
         store, fmt, uri = self.store(), self.format_of(spec), self.uri_of(spec)
         watch = watch or Stopwatch()
+        comments = {c.name: c.description for c in spec.columns if c.description}
         with watch("write"):
-            if isinstance(data, DataFrame):
-                result = store.write_df(spec.id, uri, fmt, data, partitions)
+            if isinstance(data, DataFrame):  # a new Delta table's first commit carries the descriptions
+                result = store.write_df(spec.id, uri, fmt, with_comments(data, comments), partitions)
             else:
                 result = store.write(spec.id, uri, fmt, data, partitions)
         with watch("catalog"):
-            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
+            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags,
+                                       comments)
         return result, glue_name
 
     def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str],
@@ -118,11 +121,14 @@ class LakehouseResource(ConfigurableResource):
         self.store().write_df(f"rejected.{spec.id}", where.rejected_uri, where.side_format, df, partitions)
         return where.rejected_uri
 
-    def _register(self, layer, name, description, result: WriteResult, partitioning, tags) -> str | None:
+    def _register(self, layer, name, description, result: WriteResult, partitioning, tags,
+                  comments: dict[str, str] | None = None) -> str | None:
         catalog = catalog_for(self.settings())
         if catalog is None:
             return None
+        if comments and result.format == "delta":  # Athena and Trino read a Delta table's columns from its log
+            sync_comments(result.uri, self.settings(), comments)
         return catalog.register(
             layer=layer, name=name, description=description, schema=result.schema, location=result.uri,
-            fmt=result.format, partitioning=partitioning, tags=dict(tags),
+            fmt=result.format, partitioning=partitioning, tags=dict(tags), column_comments=comments,
         )

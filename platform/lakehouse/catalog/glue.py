@@ -2,10 +2,12 @@
 
 Delta tables are registered the way Athena's native Delta Lake reader expects: an EXTERNAL_TABLE whose
 location is the table root (the folder holding `_delta_log/`) with the table property `table_type=DELTA`.
-Athena reads the schema, partitions and live files from the Delta log, so no SerDe, input format or
-partition keys are stored; the column list is still written so the Glue console, Lake Formation, views
-and other engines see the schema. No input format on purpose: an engine that does not understand Delta
-fails instead of reading every Parquet file under the root, including ones the log has removed.
+Athena reads the schema, partitions and live files from the Delta log, so no partition keys are stored; the
+column list is still written so the Glue console, Lake Formation, views and other engines see the schema. The
+storage descriptor is the placeholder Spark and Trino write for a Delta table (LazySimpleSerDe with a `path`,
+SequenceFile formats, `spark.sql.sources.provider=delta`): Trino (Athena v3's engine) refuses an entry without a
+SerDe, and an engine that does not understand Delta fails on SequenceFile instead of reading every Parquet file
+under the root, including ones the log has removed.
 
 Parquet tables are Hive tables: `dt` is a string partition key and partition projection computes the
 partitions from the query's `dt` predicate, so a new day is queryable without `MSCK REPAIR TABLE`,
@@ -22,7 +24,7 @@ from typing import Any, Mapping
 import pyarrow as pa
 from botocore.exceptions import ClientError  # light; boto3 itself is imported where a client is made
 
-from lakehouse.catalog.types import glue_columns
+from lakehouse.catalog.types import MAX_COMMENT, glue_columns
 from lakehouse.config import LAYERS, Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.storage.locations import QUARANTINE
@@ -30,6 +32,9 @@ from lakehouse.storage.locations import QUARANTINE
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+DELTA_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+DELTA_INPUT = "org.apache.hadoop.mapred.SequenceFileInputFormat"
+DELTA_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveSequenceFileOutputFormat"
 
 FORMATS = ("delta", "parquet")
 # Athena projection settings per partitioning: (date format, first value, interval unit).
@@ -39,13 +44,14 @@ PROJECTION = {
     "daily": ("yyyy-MM-dd", "DAYS"),
     "monthly": ("yyyy-MM-dd", "MONTHS"),
 }
-# The first value of a projected range in each supported format.
-RANGE_START = {"yyyy-MM-dd": "2020-01-01", "yyyy-MM": "2020-01"}
+# The supported date formats, each with the length of a value (a YYYY-MM-DD day cut to it).
+FORMAT_LENGTH = {"yyyy-MM-dd": 10, "yyyy-MM": 7}
+DEFAULT_FIRST_DAY = "2020-01-01"
 
 MAX_DESCRIPTION = 2048  # Glue's limit for a table description
 # Parameters this module owns: rewritten on every registration, never carried over from the old entry.
 OWNED_PREFIXES = ("projection.", "lakehouse.")
-OWNED_KEYS = {"storage.location.template", "table_type", "classification", "EXTERNAL"}
+OWNED_KEYS = {"storage.location.template", "table_type", "classification", "EXTERNAL", "spark.sql.sources.provider"}
 EXTRA_LAYERS = (QUARANTINE,)
 
 
@@ -60,20 +66,25 @@ def glue_location(location: str) -> str:
 
 
 def projection_parameters(location: str, partition_key: str = "dt", partitioning: str = "daily",
-                          fmt: str | None = None) -> dict[str, str]:
-    """Athena partition projection for a string date partition key laid out as <location>/<key>=<value>."""
+                          fmt: str | None = None, first_day: str = DEFAULT_FIRST_DAY) -> dict[str, str]:
+    """Athena partition projection for a string date partition key laid out as <location>/<key>=<value>.
+
+    The range runs from `first_day` (YYYY-MM-DD; a monthly table's from that month's first day) to NOW: a query
+    without a `dt` filter makes Athena and Trino look under every projected day's prefix, so the range starts
+    at the first partition a table can have (LAKEHOUSE_START_DATE), not years before it."""
     if partitioning not in PROJECTION:
         raise ValueError(f"partitioning must be one of {sorted(PROJECTION)}, not {partitioning!r}")
     default_fmt, unit = PROJECTION[partitioning]
     fmt = fmt or default_fmt
-    if fmt not in RANGE_START:
-        raise ValueError(f"partition format must be one of {sorted(RANGE_START)}, not {fmt!r}")
+    if fmt not in FORMAT_LENGTH:
+        raise ValueError(f"partition format must be one of {sorted(FORMAT_LENGTH)}, not {fmt!r}")
+    start = (first_day[:8] + "01" if partitioning == "monthly" else first_day)[:FORMAT_LENGTH[fmt]]
     key = partition_key
     return {
         "projection.enabled": "true",
         f"projection.{key}.type": "date",
         f"projection.{key}.format": fmt,
-        f"projection.{key}.range": f"{RANGE_START[fmt]},NOW",
+        f"projection.{key}.range": f"{start},NOW",
         f"projection.{key}.interval": "1",
         f"projection.{key}.interval.unit": unit,
         "storage.location.template": f"{glue_location(location)}/{key}=${{{key}}}",
@@ -176,6 +187,8 @@ class GlueCatalog:
         except ValueError as exc:
             raise LakehouseError(f"Glue table {target}: {exc}") from exc
         partition_keys = [{"Name": partition_key, "Type": "string"}] if fmt == "parquet" else []
+        if partition_keys and (column_comments or {}).get(partition_key):  # Parquet readers see dt's comment here
+            partition_keys[0]["Comment"] = str(column_comments[partition_key])[:MAX_COMMENT]
 
         database = self.ensure_database(layer)
         current = self.get_table(layer, table)
@@ -190,10 +203,14 @@ class GlueCatalog:
         params.update({f"lakehouse.tag.{k}": str(v) for k, v in (tags or {}).items()})
         storage: dict[str, Any] = {"Columns": columns, "Location": location}
         if fmt == "delta":
-            params.update({"table_type": "DELTA", "classification": "delta"})
+            params.update({"table_type": "DELTA", "classification": "delta", "spark.sql.sources.provider": "delta"})
+            storage.update(InputFormat=DELTA_INPUT, OutputFormat=DELTA_OUTPUT,
+                           SerdeInfo={"SerializationLibrary": DELTA_SERDE,
+                                      "Parameters": {"serialization.format": "1", "path": location}})
         else:
             params["classification"] = "parquet"
-            params.update(projection_parameters(location, partition_key, partitioning, partition_format))
+            params.update(projection_parameters(location, partition_key, partitioning, partition_format,
+                                                self.settings.start_date))
             storage.update(InputFormat=PARQUET_INPUT, OutputFormat=PARQUET_OUTPUT,
                            SerdeInfo={"SerializationLibrary": PARQUET_SERDE,
                                       "Parameters": {"serialization.format": "1"}})

@@ -1,4 +1,5 @@
-"""`make dev-aws`: the Dagster UI against a local moto server (S3 + Glue + Athena APIs) on 127.0.0.1.
+"""`make dev-aws`: the Dagster UI against a local moto server (S3 + Glue + Athena APIs) on 127.0.0.1, with a
+Trino server beside it reading the Glue tables (lakehouse query --engine trino).
 
 moto keeps state in memory only: this is for trying the AWS code path, never a home for data you keep.
 Like `make dev`, runs attach to one warm Spark Connect server (lakehouse.dev.dagster_dev). The Dagster storage
@@ -13,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 
@@ -76,12 +78,52 @@ def main() -> int:
     from lakehouse.dev.dagster_dev import run
 
     env.setdefault("LAKEHOUSE_DAGSTER_STORAGE", str(Path(env.get("LAKEHOUSE_HOME") or ".lakehouse") / "dagster-aws"))
+    trino = TrinoBeside(endpoint, env)
     try:
         # the moto endpoint names this start's bucket: a storage of an earlier start describes a bucket now gone
         return run(env, warehouse_id=f"{env['LAKEHOUSE_WAREHOUSE']} on moto {endpoint}", reset_storage=True)
     finally:
+        trino.stop()
         server.terminate()
         server.wait(10)
+
+
+class TrinoBeside:
+    """A Trino server on moto's Glue and S3, started in the background (it takes a minute) so a person can query
+    the Glue tables as Athena would: LAKEHOUSE_TRINO_URL in `env` points at it. Without Trino (`make trino-deps`)
+    or a new enough JDK, one line says why and the rest runs on."""
+
+    def __init__(self, endpoint: str, env: dict[str, str]):
+        from lakehouse.dev.trino_server import free_port
+
+        self.endpoint, self.port = endpoint, free_port()
+        env["LAKEHOUSE_TRINO_URL"] = f"http://127.0.0.1:{self.port}"
+        self.shell = " ".join(f"{k}={env[k]}" for k in (
+            "LAKEHOUSE_TRINO_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_GLUE_PREFIX"))
+        self.server, self.stopping = None, threading.Event()
+        self.thread = threading.Thread(target=self._start, daemon=True, name="trino")
+        self.thread.start()
+
+    def _start(self) -> None:
+        from lakehouse.dev.trino_server import TrinoUnavailable, glue_catalogs, start_trino
+
+        try:
+            self.server = start_trino(glue_catalogs("us-east-1", self.endpoint, "testing", "testing"), port=self.port,
+                                      cancelled=self.stopping.is_set)
+        except TrinoUnavailable as exc:
+            if not self.stopping.is_set():
+                print(f"Trino not started: {str(exc).splitlines()[0]}", flush=True)
+            return
+        print(f"Trino (the engine of Athena v3) on the Glue tables at {self.server.url}; once tables are "
+              f"published, query them with\n  {self.shell} .venv/bin/lakehouse query --engine trino "
+              "\"SELECT count(*) FROM silver.orders\"", flush=True)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)  # a start under way stops its server itself
+        if self.server is not None:
+            self.server.stop()
 
 
 if __name__ == "__main__":

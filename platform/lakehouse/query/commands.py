@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from lakehouse.config import QUERY_ENGINES as ENGINES
 from lakehouse.query.limits import MAX_ROWS
 from lakehouse.query.output import FORMATS
 from lakehouse.query.result import DEFAULT_LIMIT
@@ -109,10 +110,11 @@ def cmd_catalog_describe(args) -> int:
 
 def add_commands(sub) -> None:
     """Attach the query-layer subcommands to the `lakehouse` parser's subparsers."""
-    query = sub.add_parser("query", help="run one read-only SQL query (DuckDB locally, or Athena)")
+    query = sub.add_parser("query", help="run one read-only SQL query (DuckDB locally, Athena or Trino)")
     query.add_argument("sql", help='e.g. "SELECT region, count(*) FROM silver.orders WHERE dt = \'2024-06-03\' '
                                    'GROUP BY 1"')
-    query.add_argument("--engine", choices=("local", "athena"), default="local")
+    query.add_argument("--engine", choices=ENGINES, default=None,
+                       help="default: LAKEHOUSE_QUERY_ENGINE, else local; trino reads LAKEHOUSE_TRINO_URL")
     query.add_argument("--format", choices=FORMATS, default="table")
     query.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                        help=f"most rows returned (default {DEFAULT_LIMIT}, at most {MAX_ROWS:,})")

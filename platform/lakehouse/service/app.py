@@ -191,7 +191,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         the service for a while, not re-run per page)."""
         media = _media(request)
         began = time.perf_counter()
-        with service.audited("query", key, _client(request), sql=body.sql, engine=body.engine,
+        with service.audited("query", key, _client(request), sql=body.sql,
+                             engine=body.engine or service.settings.query_engine,
                              scopes=list(key.scopes)) as audit:
             result = service.run(key, body)
             elapsed = round((time.perf_counter() - began) * 1000, 1)

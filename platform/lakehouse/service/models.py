@@ -22,7 +22,9 @@ class QueryRequest(BaseModel):
     sql: str = Field(max_length=MAX_SQL, description="one read-only query in DuckDB's SQL, tables as layer.table",
                      examples=["SELECT region, sum(revenue_usd) FROM gold.daily_sales_summary "
                                "WHERE dt = '2024-06-03' GROUP BY region"])
-    engine: Literal["local", "athena"] = Field("local", description="DuckDB on the service, or Athena")
+    engine: Literal["local", "athena", "trino"] | None = Field(
+        None, description="DuckDB on the service, Athena, or the Trino server of LAKEHOUSE_TRINO_URL; "
+                          "default: the service's LAKEHOUSE_QUERY_ENGINE (local unless set)")
     page_size: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="rows in each page")
     max_rows: int | None = Field(None, description="most rows the result keeps (default and ceiling: "
                                  "LAKEHOUSE_SERVE_MAX_ROWS); `truncated` says when more existed")
@@ -44,7 +46,7 @@ class QueryPage(BaseModel):
     truncated: bool = Field(description="the query had more rows than max_rows; they are not in the result")
     next_cursor: str | None = Field(description="GET /v1/results/{next_cursor} for the next page; null at the end")
     elapsed_ms: float | None = Field(None, description="time the query took (first page only)")
-    engine_query_id: str | None = Field(None, description="Athena's query execution id")
+    engine_query_id: str | None = Field(None, description="Athena's query execution id, or Trino's query id")
 
 
 class Database(BaseModel):

@@ -155,12 +155,15 @@ class Service:
 
     def run(self, key: ApiKey, request: QueryRequest) -> Result:
         limit = self.row_limit(request.max_rows)
-        if request.engine == "local":  # DuckDB stops reading once the result passes the cap
+        engine = request.engine or self.settings.query_engine
+        if engine == "local":  # DuckDB stops reading once the result passes the cap
             options: dict = {"max_bytes": self.max_bytes, "pool": self.pool}
+        elif engine == "trino":  # so does Trino's reader
+            options = {"max_bytes": self.max_bytes}
         else:
             options = {"timeout": self.settings.query_timeout}
         with self.slot(key):
-            result = execute(request.sql, engine=request.engine, settings=self.settings, limit=limit,
+            result = execute(request.sql, engine=engine, settings=self.settings, limit=limit,
                              scopes=key.scopes, **options)
         if result.table.nbytes > self.max_bytes:  # Athena's rows, counted once they are here
             raise too_large(self.max_bytes)

@@ -74,6 +74,14 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _plain_type(f.type), True) for f in schema])
 
 
+def _arrow_schema(df) -> pa.Schema:
+    """A Spark DataFrame's schema as the store's Arrow schema, `dt` last (as `schema()` reads it)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    schema = plain_schema(to_arrow_schema(df.schema, timezone="UTC"))
+    return schema.remove(schema.get_field_index(PARTITION)).append(pa.field(PARTITION, pa.string()))
+
+
 def to_plain(table: pa.Table) -> pa.Table:
     """Cast a table to plain_schema; nanoseconds are truncated to microseconds (all Delta and Spark keep)."""
     target = plain_schema(table.schema)
@@ -429,7 +437,8 @@ class SparkStore(TableStore):
             return WriteResult(uri, fmt, int(metrics.get("numOutputRows", 0)), partitions, table.version(),
                                _delta_schema(table), added)
         rows = self._write_parquet(table_id, uri, df, partitions)
-        return WriteResult(uri, fmt, rows, partitions, None, self.schema(uri, fmt), added)
+        # a batch without rows writes no file: the schema is then the batch's own (the Glue entry needs one)
+        return WriteResult(uri, fmt, rows, partitions, None, self.schema(uri, fmt) or _arrow_schema(df), added)
 
     def _fit(self, table_id: str, existing: pa.Schema | None, df):
         """Refuse incompatible type changes (naming table, column and types) and cast safe widenings."""
