@@ -127,16 +127,25 @@ def test_status_counts_the_expected_days_nothing_landed_for(recent_lake, monkeyp
     for name in ("LAKEHOUSE_HOME", "DAGSTER_HOME"):
         monkeypatch.setenv(name, env[name])
     monkeypatch.delenv("LAKEHOUSE_START_DATE")
-    assert cli.main(["status"]) == 0
-    out = capsys.readouterr().out
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-            for line in out.splitlines() if line.startswith("│")}
-    # 11 partitions (10 days back to today), 3 landed and built: 8 expected, missing, waiting for files
+
+    def status() -> tuple[dict[str, list[str]], str]:
+        assert cli.main(["status"]) == 0
+        out = capsys.readouterr().out
+        return {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+                for line in out.splitlines() if line.startswith("│")}, " ".join(out.split())
+
+    rows, text = status()
+    # 11 partitions (10 days back to today), 3 landed and built: 8 expected and missing, all waiting for files
     assert rows[GOLD][1] == "3" and rows[GOLD][4] == "8 nothing landed"
     assert rows["bronze.shop_orders"][4] == "8 nothing landed"
-    assert rows["gold.billing_daily_revenue"][4] == "11"  # a database source: no landing to tell why
-    assert f"tables {first}..{utc_today().isoformat()}" in out
-    assert "days nothing has landed for yet (waiting for files, not failures)" in " ".join(out.split())
+    assert rows["gold.billing_daily_revenue"][4] == "source off"  # no LAKEHOUSE_BILLING_DSN: nothing expected
+    assert f"tables {first}..{utc_today().isoformat()}" in text
+    assert "are days nothing has landed for yet (waiting for files, not failures)" in text
+    # a day that landed but was not materialized is a gap to build, not a day to wait for
+    landed_only = _recent(4)[0]
+    assert cli.main(["land", "--domain", "commerce", "--start", landed_only, "--days", "1", "--rows", "5"]) == 0
+    rows, text = status()
+    assert rows[GOLD][4] == "7 nothing landed, 1 not built" and "lakehouse materialize --start DAY builds them" in text
 
 
 @pytest.mark.browser

@@ -43,12 +43,12 @@ def _check_partitions(settings, start: str, end: str) -> None:
         raise LakehouseError(f"{end} is after today (UTC), the newest partition")
 
 
-def _seed(settings, args):
+def _seed(settings, args, start: str):
     """Run the domain's generator; a database-fed domain's connection errors become one line without the DSN."""
     from lakehouse.dev.generate import DATABASE_OF, DOMAINS
 
     try:
-        return DOMAINS[args.domain](settings, date.fromisoformat(_recent_start(args)), args.days, args.rows, args.seed)
+        return DOMAINS[args.domain](settings, date.fromisoformat(start), args.days, args.rows, args.seed)
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "psycopg":
             raise
@@ -68,7 +68,7 @@ def cmd_land(args) -> int:
         raise LakehouseError(f"unknown domain {args.domain!r}; domains are {', '.join(sorted(DOMAINS))}")
     settings = Settings.from_env()
     start = _recent_start(args)
-    written = _seed(settings, args)
+    written = _seed(settings, args, start)
     if args.domain in landing_domains():
         console.print(f"landed {len(written)} files for {args.domain}, {start}..{_end(start, args.days)}, "
                       f"under {settings.landing}")
@@ -172,7 +172,7 @@ def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[st
         check_text = (f"[red]FAILED: {', '.join(failed)}[/red]" if failed
                       else f"{len(results)} passed" if results else "")
         built = status.missing - status.nothing_landed  # files landed (or a database feeds it), table lacks the day
-        missing_text = ", ".join(filter(None, [
+        missing_text = "source off" if status.source_off else ", ".join(filter(None, [
             f"{status.nothing_landed} nothing landed" if status.nothing_landed else "",
             (f"[yellow]{built} not built[/yellow]" if landing_sources(spec.id) else f"{built}") if built else ""]))
         missing_total, idle_total = missing_total + status.missing, idle_total + status.nothing_landed
@@ -180,10 +180,10 @@ def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[st
                       f"{status.quarantined:,}", missing_text or "-", check_text or "-")
     console.print(table)
     if missing_total:
-        console.print(plain(f"missing: partitions from {first} to {last} (today, UTC) a table does not hold; "
-                            f"{idle_total} of {missing_total} are days nothing has landed for yet (waiting for "
-                            "files, not failures); 'not built' days have files or a database source: "
-                            "lakehouse materialize --start DAY builds them"))
+        gaps = "" if idle_total == missing_total else ("; the others are days with files the table was not built "
+                                                        "for (lakehouse materialize --start DAY builds them)")
+        console.print(plain(f"missing: partitions from {first} to {last} a table lacks; {idle_total} of {missing_total} "
+                            f"are days nothing has landed for yet (waiting for files, not failures){gaps}"))
 
 
 def _source_of(spec) -> str:
