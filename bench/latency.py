@@ -125,6 +125,7 @@ def main() -> int:
     connect = os.environ.get("BENCH_CONNECT", "1") == "1"
     tmp = Path(tempfile.mkdtemp(prefix="lakehouse-latency-"))
     os.environ["LAKEHOUSE_HOME"] = str(tmp / "lh")
+    os.environ["LAKEHOUSE_START_DATE"] = "2024-06-01"  # fixed days (2024-06-03 on), not the default that follows today
     for var in ("LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_LANDING", "LAKEHOUSE_GLUE_PREFIX", "AWS_ENDPOINT_URL",
                 "LAKEHOUSE_SPARK_REMOTE", "SPARK_REMOTE"):
         os.environ.pop(var, None)  # warehouse and landing on the local disk, as `make dev` has them

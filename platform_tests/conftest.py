@@ -11,6 +11,10 @@ import pytest
 from lakehouse.config import Settings
 from lakehouse.engine.spark import JIT_OPTIONS
 
+# Tests use fixed days (the sample data of 2024-06), not the person-facing default that follows today: the tables'
+# first partition is pinned here, for this process and every subprocess; a test of the default unsets it.
+TEST_START_DATE = "2024-06-01"
+os.environ["LAKEHOUSE_START_DATE"] = TEST_START_DATE
 # Keep Spark small and quiet in tests; these are read when the session starts.
 os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
 # Tiny data: one task per stage, no adaptive re-planning, the platform's JIT options (quick tier, a code cache

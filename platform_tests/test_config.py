@@ -1,8 +1,10 @@
 """Settings load from LAKEHOUSE_* variables and refuse a bad one with one line naming it, its value (secrets
 masked) and what is allowed."""
+from datetime import timedelta
+
 import pytest
 
-from lakehouse.config import DEV_PII_SALT, Settings
+from lakehouse.config import DEV_PII_SALT, Settings, utc_today
 from lakehouse.errors import ConfigError
 
 
@@ -18,7 +20,7 @@ def test_defaults_load_from_an_empty_environment(tmp_path):
     assert settings.retention_days == {"bronze": 90, "silver": 365, "gold": 730}
     assert (settings.table_format, settings.store, settings.spark_master) == ("delta", "spark", "local[*]")
     assert settings.pii_salt == DEV_PII_SALT and settings.database("billing").dsn is None
-    assert settings.start_date == "2024-06-01"  # the first month of the sample data
+    assert settings.start_date == (utc_today() - timedelta(days=10)).isoformat()  # a few days before the demo's week
     assert Settings.from_env({"LAKEHOUSE_START_DATE": " 2025-02-10 "}).start_date == "2025-02-10"
 
 

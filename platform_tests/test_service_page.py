@@ -4,77 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import time
-import urllib.request
-from contextlib import contextmanager
-from typing import Iterator
 
 import pyarrow as pa
 import pytest
 
+from browser_testing import ARTIFACTS, CHROMIUM, chromium
 from service_testing import add_key, build_lake, put, running
-from test_ui_browser import ARTIFACTS, CHROMIUM, FLAGS
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make browser-deps)")]
 PRODUCTS = 60
 MARKUP = '<img src=x onerror="document.title=\'pwned\'">'
 CONTROL = "\x1b[31mred\x1b[0m"
-
-
-class DevTools:
-    """Just enough of the Chrome DevTools protocol: call a method, evaluate JavaScript, wait for a condition."""
-
-    def __init__(self, url: str):
-        from websockets.sync.client import connect
-
-        self.socket = connect(url, max_size=None, open_timeout=30)
-        self.last = 0
-
-    def call(self, method: str, **params) -> dict:
-        self.last += 1
-        self.socket.send(json.dumps({"id": self.last, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv(timeout=60))
-            if message.get("id") == self.last:  # events in between are not ours
-                assert "error" not in message, message["error"]
-                return message["result"]
-
-    def js(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"].get("value")
-
-    def wait(self, expression: str, timeout: float = 30):
-        deadline = time.monotonic() + timeout
-        while not (value := self.js(expression)):
-            assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
-            time.sleep(0.1)
-        return value
-
-
-@contextmanager
-def chromium(tmp_path) -> Iterator[DevTools]:
-    profile = tmp_path / "profile"
-    flags = [f for f in FLAGS if not f.startswith("--virtual-time-budget")]  # real time: we wait for the page
-    process = subprocess.Popen([CHROMIUM, *flags, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                                "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not (profile / "DevToolsActivePort").exists() or not (profile / "DevToolsActivePort").read_text():
-            assert process.poll() is None and time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.1)
-        port = (profile / "DevToolsActivePort").read_text().split()[0]
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30))
-        tools = DevTools(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
-        try:
-            yield tools
-        finally:
-            tools.socket.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -1,26 +1,13 @@
 """The real Dagster webserver shows the lakehouse: asset graph in headless Chromium, plus its GraphQL API."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from lakehouse.dev.aws import free_port
+from browser_testing import ARTIFACTS, CHROMIUM, FLAGS, dagster_webserver, graphql
 from lakehouse.tables.registry import all_specs
-
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1600,1000", "--virtual-time-budget=20000"]
 
 pytestmark = pytest.mark.browser
 
@@ -29,35 +16,12 @@ pytestmark = pytest.mark.browser
 def webserver(tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "LAKEHOUSE_HOME": str(home / "lh")}
-    proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1",
-                             "-p", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/server_info", timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None, "dagster-webserver exited during start-up"
-            time.sleep(1)
-    else:
-        proc.terminate()
-        pytest.fail("dagster-webserver did not answer within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-def _graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(request, timeout=60).read())["data"]
+    with dagster_webserver({**os.environ, "DAGSTER_HOME": str(home), "LAKEHOUSE_HOME": str(home / "lh")}) as url:
+        yield url
 
 
 def test_every_table_is_an_asset_with_its_group_and_description(webserver):
-    data = _graphql(webserver, "{ assetNodes { assetKey { path } groupName description } }")
+    data = graphql(webserver, "{ assetNodes { assetKey { path } groupName description } }")
     nodes = {".".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for spec in all_specs():
         assert spec.id in nodes

@@ -9,28 +9,46 @@ from datetime import date, timedelta
 from rich.table import Table
 
 from lakehouse.console import console, error_line, plain
+from lakehouse.config import DEFAULT_START_DAYS_BACK, utc_today
 from lakehouse.errors import LakehouseError
 
 
-
 def _day(text: str) -> str:
-    """An argparse type: a day as YYYY-MM-DD."""
+    """An argparse type: a day as YYYY-MM-DD, or `today` / `yesterday` (UTC, as the partitions count days)."""
+    named = {"today": 0, "yesterday": 1}.get(text.strip().lower())
+    if named is not None:
+        return (utc_today() - timedelta(days=named)).isoformat()
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD, today or yesterday)") from None
 
 
 def _end(start: str, days: int) -> str:
     return (date.fromisoformat(start) + timedelta(days=days - 1)).isoformat()
 
 
-def _seed(settings, args):
+def _recent_start(args) -> str:
+    """`--start` when given, else the first of the `--days` days up to yesterday (the last complete UTC day)."""
+    return args.start or (utc_today() - timedelta(days=args.days)).isoformat()
+
+
+def _check_partitions(settings, start: str, end: str) -> None:
+    """Days outside the tables' partitions cannot be materialized: say which setting decides, in one line."""
+    if start < settings.start_date:
+        raise LakehouseError(f"{start} is before the first partition, {settings.start_date} (LAKEHOUSE_START_DATE; "
+                             f"unset, it is {DEFAULT_START_DAYS_BACK} days before today): set "
+                             f"LAKEHOUSE_START_DATE={start} or choose later days")
+    if end > utc_today().isoformat():
+        raise LakehouseError(f"{end} is after today (UTC), the newest partition")
+
+
+def _seed(settings, args, start: str):
     """Run the domain's generator; a database-fed domain's connection errors become one line without the DSN."""
     from lakehouse.dev.generate import DATABASE_OF, DOMAINS
 
     try:
-        return DOMAINS[args.domain](settings, date.fromisoformat(args.start), args.days, args.rows, args.seed)
+        return DOMAINS[args.domain](settings, date.fromisoformat(start), args.days, args.rows, args.seed)
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "psycopg":
             raise
@@ -49,9 +67,14 @@ def cmd_land(args) -> int:
     if args.domain not in DOMAINS:
         raise LakehouseError(f"unknown domain {args.domain!r}; domains are {', '.join(sorted(DOMAINS))}")
     settings = Settings.from_env()
-    written = _seed(settings, args)
+    start = _recent_start(args)
+    written = _seed(settings, args, start)
     if args.domain in landing_domains():
-        console.print(f"landed {len(written)} files for {args.domain} under {settings.landing}")
+        console.print(f"landed {len(written)} files for {args.domain}, {start}..{_end(start, args.days)}, "
+                      f"under {settings.landing}")
+        if start < settings.start_date:  # the sensor reports and skips files of days without a partition
+            console.print(plain(f"note: days before {settings.start_date}, the first partition, are not processed; "
+                                f"set LAKEHOUSE_START_DATE={start} to include them"))
     else:  # a domain fed by a database: its generator seeds that database
         rows = written if isinstance(written, int) else len(written)
         console.print(f"seeded {rows} rows for {args.domain} into its source database")
@@ -85,8 +108,9 @@ def _materialize(start: str, end: str, domains: list[str], log_level: str = "INF
 def cmd_materialize(args) -> int:
     from lakehouse.config import Settings
 
-    Settings.from_env().for_run()
+    settings = Settings.from_env().for_run()
     end = args.end or args.start
+    _check_partitions(settings, args.start, end)
     domains = args.domain or _landed_domains(args.start, end)
     if not domains:
         console.print("[red]error:[/red]", plain(f"nothing has landed for {args.start}..{end}; land files first "
@@ -103,18 +127,20 @@ def cmd_demo(args) -> int:
     from lakehouse.tables.registry import landing_domains
 
     settings = Settings.from_env().for_run()
-    end = _end(args.start, args.days)
+    start = _recent_start(args)
+    end = _end(start, args.days)
+    _check_partitions(settings, start, end)
     began = time.perf_counter()
     console.rule("lakehouse demo")
     console.print(f"warehouse: {settings.warehouse}\nlanding:   {settings.landing}")
     domains = landing_domains()
     for domain in domains:  # --rows is orders per day; a startups day is companies per provider, fewer
         rows = max(args.rows // 10, 10) if domain == "startups" else args.rows
-        cmd_land(argparse.Namespace(domain=domain, start=args.start, days=args.days, rows=rows, seed=args.seed))
-    console.print(f"materializing every table of {', '.join(domains)} for {args.start}..{end} "
+        cmd_land(argparse.Namespace(domain=domain, start=start, days=args.days, rows=rows, seed=args.seed))
+    console.print(f"materializing every table of {', '.join(domains)} for {start}..{end} "
                   "(one run per domain and partitioning, one SparkSession)")
-    run = _materialize(args.start, end, domains)
-    _print_summary(args.start, end, run.check_results(), domains)
+    run = _materialize(start, end, domains)
+    _print_summary(start, end, run.check_results(), domains)
     console.print(f"\ndone in {time.perf_counter() - began:.1f}s; data lives under {settings.home}")
     console.print("open the UI with [bold]make dev[/bold] (http://127.0.0.1:3000); look around with "
                   "[bold].venv/bin/lakehouse tables[/bold], [bold]describe gold.daily_sales_summary[/bold] or "
@@ -124,25 +150,40 @@ def cmd_demo(args) -> int:
 
 def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[str, bool]] | None = None,
                    domains: list[str] | None = None) -> None:
+    from lakehouse.ingest.landing import landed_days
     from lakehouse.resources import LakehouseResource
-    from lakehouse.summary import table_status
-    from lakehouse.tables.registry import all_specs
+    from lakehouse.summary import expected_range, table_status
+    from lakehouse.tables.registry import all_specs, landing_sources
 
     lakehouse = LakehouseResource()
-    table = Table(title=f"tables {start or ''}..{end or ''}")
-    for col in ("table", "format", "partitions", "rows", "quarantined", "checks"):
+    settings = lakehouse.settings()
+    first, last = expected_range(settings.start_date, start, end)
+    landed = landed_days(settings)  # one listing: which missing days are only waiting for files
+    table = Table(title=f"tables {first}..{last}")
+    for col in ("table", "format", "partitions", "rows", "quarantined", "missing", "checks"):
         table.add_column(col, justify="right" if col in ("partitions", "rows", "quarantined") else "left")
+    missing_total = idle_total = 0
     for spec in all_specs():
         if domains is not None and spec.domain not in domains:
             continue
-        status = table_status(lakehouse, spec, start, end)
+        status = table_status(lakehouse, spec, start, end, landed)
         results = (checks or {}).get(spec.id, {})
         failed = sorted(n for n, ok in results.items() if not ok)
         check_text = (f"[red]FAILED: {', '.join(failed)}[/red]" if failed
                       else f"{len(results)} passed" if results else "")
+        built = status.missing - status.nothing_landed  # files landed (or a database feeds it), table lacks the day
+        missing_text = "source off" if status.source_off else ", ".join(filter(None, [
+            f"{status.nothing_landed} nothing landed" if status.nothing_landed else "",
+            (f"[yellow]{built} not built[/yellow]" if landing_sources(spec.id) else f"{built}") if built else ""]))
+        missing_total, idle_total = missing_total + status.missing, idle_total + status.nothing_landed
         table.add_row(status.table, status.format, str(status.partitions), f"{status.rows:,}",
-                      f"{status.quarantined:,}", check_text or "-")
+                      f"{status.quarantined:,}", missing_text or "-", check_text or "-")
     console.print(table)
+    if missing_total:
+        gaps = "" if idle_total == missing_total else ("; the others are days with files the table was not built "
+                                                        "for (lakehouse materialize --start DAY builds them)")
+        console.print(plain(f"missing: partitions from {first} to {last} a table lacks; {idle_total} of {missing_total} "
+                            f"are days nothing has landed for yet (waiting for files, not failures){gaps}"))
 
 
 def _source_of(spec) -> str:
@@ -213,21 +254,22 @@ def main(argv: list[str] | None = None) -> int:
 
     land = sub.add_parser("land", help="write deterministic, deliberately dirty sample files to the landing zone")
     land.add_argument("--domain", default="commerce")
-    land.add_argument("--start", type=_day, default="2024-06-03")
+    land.add_argument("--start", type=_day, help="first day (YYYY-MM-DD, today or yesterday); default: the --days "
+                      "days up to yesterday (UTC)")
     land.add_argument("--days", type=int, default=7)
     land.add_argument("--rows", type=int, default=1000, help="rows per day of the main entity (orders for commerce, companies per provider for startups, invoices for billing); the others scale with it")
     land.add_argument("--seed", type=int, default=7)
     land.set_defaults(func=cmd_land)
 
     mat = sub.add_parser("materialize", help="materialize every table for a range of days, one run per domain")
-    mat.add_argument("--start", type=_day, required=True)
-    mat.add_argument("--end", type=_day)
+    mat.add_argument("--start", type=_day, required=True, help="first day: YYYY-MM-DD, today or yesterday (UTC)")
+    mat.add_argument("--end", type=_day, help="last day (default: --start)")
     mat.add_argument("--domain", action="append", help="only this domain (repeatable); default: every domain "
                      "with files landed in the range")
     mat.set_defaults(func=cmd_materialize)
 
     demo = sub.add_parser("demo", help="land sample data, materialize bronze -> gold, print a summary")
-    demo.add_argument("--start", type=_day, default="2024-06-03")
+    demo.add_argument("--start", type=_day, help="first day; default: the --days days up to yesterday (UTC)")
     demo.add_argument("--days", type=int, default=7)
     demo.add_argument("--rows", type=int, default=1000, help="orders per day (startups get a tenth as many companies)")
     demo.add_argument("--seed", type=int, default=7)

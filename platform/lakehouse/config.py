@@ -11,7 +11,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -19,9 +19,11 @@ from lakehouse.errors import ConfigError
 from lakehouse.secrets import MASK, DsnError, check_dsn, mask_dsn
 
 LAYERS = ("bronze", "silver", "gold")
-# The first partition of every table (LAKEHOUSE_START_DATE): the first day of the month the sample data starts in
-# (`lakehouse demo` and `land` default to 2024-06-03). A partition before the data only reads "missing" in the UI.
-DEFAULT_START_DATE = "2024-06-01"
+# The first partition of every table when LAKEHOUSE_START_DATE is unset: 10 days before today (UTC). `lakehouse demo`
+# and `land` default to the 7 days up to yesterday, so the UI lists today, the 7 landed days, then 3 days with nothing
+# landed: mostly green, with a clear edge where the data starts. Days are UTC (as Dagster's daily partitions are), so
+# every process computes the same start on the same day and a code location that reloads sees the same partitions.
+DEFAULT_START_DAYS_BACK = 10
 DEFAULT_RETENTION_DAYS = {"bronze": 90, "silver": 365, "gold": 730}
 # Salt mixed into hashes of personal data (e.g. silver.apollo_contacts.email_hash). This default is for
 # local development and tests only: a warehouse off the local disk refuses to run with it (for_run).
@@ -226,17 +228,26 @@ def _database(env: Mapping[str, str], name: str) -> DatabaseSettings:
     )
 
 
+def utc_today() -> date:
+    """Today as Dagster's daily partitions count it (UTC), whatever the machine's time zone."""
+    return datetime.now(timezone.utc).date()
+
+
+def default_start_date() -> str:
+    return (utc_today() - timedelta(days=DEFAULT_START_DAYS_BACK)).isoformat()
+
+
 def _start_date(env: Mapping[str, str]) -> str:
     raw = env.get("LAKEHOUSE_START_DATE")
     if raw is None or not raw.strip():
-        return DEFAULT_START_DATE
+        return default_start_date()
     try:
         day = date.fromisoformat(raw.strip())
     except ValueError:
         day = None
-    if day is None or len(raw.strip()) != 10 or not date(2000, 1, 1) <= day <= date.today():
-        raise ConfigError.invalid("LAKEHOUSE_START_DATE", raw, "a day YYYY-MM-DD from 2000-01-01 to today: the first "
-                                  "partition of every table")
+    if day is None or len(raw.strip()) != 10 or not date(2000, 1, 1) <= day <= utc_today():
+        raise ConfigError.invalid("LAKEHOUSE_START_DATE", raw, "a day YYYY-MM-DD from 2000-01-01 to today (UTC): the "
+                                  f"first partition of every table (unset: {DEFAULT_START_DAYS_BACK} days before today)")
     return day.isoformat()
 
 
@@ -342,7 +353,8 @@ class Settings:
     athena_output: str | None = None
     athena_workgroup: str | None = None
     retention_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
-    start_date: str = DEFAULT_START_DATE  # env LAKEHOUSE_START_DATE: the first partition of every table
+    # env LAKEHOUSE_START_DATE: the first partition of every table (unset: DEFAULT_START_DAYS_BACK days before today)
+    start_date: str = field(default_factory=default_start_date)
     pii_salt: str = DEV_PII_SALT
     """Salt for hashing personal data (env LAKEHOUSE_PII_SALT). The default is a development value: set
     LAKEHOUSE_PII_SALT to a secret in production, and keep it stable (changing it changes every hash)."""

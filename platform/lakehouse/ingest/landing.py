@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Iterable
 from urllib.parse import quote
 
 from lakehouse.config import Settings
@@ -96,6 +97,16 @@ def list_landing(settings: Settings, prefix: str | None = None) -> list[LandingF
         mtime = info.mtime.astimezone(timezone.utc) if info.mtime is not None else _EPOCH
         out.append(LandingFile(_file_uri(root, root_path, info.path), info.path, int(info.size), mtime, *key))
     return sorted(out, key=lambda f: f.uri)
+
+
+def landed_days(settings: Settings, prefixes: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """{'source/entity': the days it has complete files for}: one listing of the landing zone, or of each of
+    `prefixes` ('shop/orders') only."""
+    out: dict[str, set[str]] = {}
+    for files in [list_landing(settings)] if prefixes is None else [list_landing(settings, p) for p in prefixes]:
+        for f in files:
+            out.setdefault(f"{f.source}/{f.entity}", set()).add(f.dt)
+    return out
 
 
 def files_for(settings: Settings, landing: LandingSource, dt: str) -> list[LandingFile]:

@@ -18,6 +18,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetsDefinition,
     AssetOut,
     Backoff,
@@ -38,6 +39,7 @@ from lakehouse.engine.overlap import alongside
 from lakehouse.engine.spark import SparkResource
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
+from lakehouse.ingest.landing import landed_days
 from lakehouse.ingest.staging import Staging
 from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import evaluate_contract
@@ -45,8 +47,9 @@ from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
 from lakehouse.tables.model_step import check_rows, contract_counts, key_duplicates, model_frame, required_columns
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
-from lakehouse.tables.readiness import describe_missing, missing_upstreams, published_empty, span
-from lakehouse.tables.registry import dependencies, get_spec, steps_to_gold
+from lakehouse.tables.readiness import (NOTHING_LANDED, describe_missing, missing_upstreams, nothing_landed,
+                                        published_empty, span)
+from lakehouse.tables.registry import dependencies, get_spec, landing_sources, steps_to_gold
 from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
@@ -106,6 +109,38 @@ def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[s
     for key in keys:
         day = by_day.get(key) or {"rows_in": 0, "rows_published": 0, "rows_quarantined": 0}
         context.add_asset_metadata({**day, "dagster/row_count": day["rows_published"]}, partition_key=key)
+
+
+def _record_waiting(context: AssetExecutionContext, spec: TableSpec, why: dict[str, tuple[str, str]]) -> None:
+    """Each partition a run left unbuilt says why on itself, {key: (status, detail)}; the UI lists it with the
+    partition's events. NOTHING_LANDED is a day waiting for its files, not a failure."""
+    for key, (status, detail) in why.items():
+        context.log_event(AssetObservation(asset_key=asset_key(spec), partition=key, description=f"{key}: {status}",
+                                           metadata={"status": status, "detail": detail}))
+
+
+def _waiting_reasons(spec: TableSpec, missing: dict[str, list[str]], settings) -> dict[str, tuple[str, str]]:
+    """{key: (status, detail)}: NOTHING_LANDED when no landing source of the table has a file for the day."""
+    sources = landing_sources(spec.id)
+    idle = set(nothing_landed(spec, list(missing), landed_days(settings, sources)))
+    looked = f"no file under {settings.landing} in {', '.join(sources)}"
+    return {key: (NOTHING_LANDED, looked) if key in idle else ("waiting for its upstream", describe_missing({key: lacks}))
+            for key, lacks in missing.items()}
+
+
+def _wait_for_upstream(context: AssetExecutionContext, spec: TableSpec, keys: list[str],
+                       missing: dict[str, list[str]], settings) -> None:
+    """Each partition left unbuilt records why. A batch none of whose days is ready is skipped; one with some
+    ready fails: a batch is one commit, which never publishes the ready days with the others read as empty."""
+    why = _waiting_reasons(spec, missing, settings)
+    _record_waiting(context, spec, why)
+    idle = [key for key, (status, _) in why.items() if status == NOTHING_LANDED]
+    note = f" ({NOTHING_LANDED}: {', '.join(idle) if len(idle) <= 3 else span(idle)})" if idle else ""
+    if len(missing) < len(keys) and LANDED_BY_SENSOR not in context.run.tags:  # (a landed backlog's run skips:
+        raise Failure(  # its ready days are automation's to build once this step is done)description=f"{spec.id}: {describe_missing(missing)}{note}; nothing was published. "
+                      "Materialize those days once their upstream is there, or the other days on their own.",
+                      allow_retries=False)
+    context.log.warning(f"{spec.id} {span(keys)}: skipped, nothing published{note}: {describe_missing(missing)}")
 
 
 def _per_partition_seconds(context: AssetExecutionContext, metadata: dict) -> dict:
@@ -172,8 +207,10 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     # batch recorded as read that was not
     landed = landed_batches(settings, spec.landing, keys)
     if not any(b.files for b in landed.values()):
-        context.log.warning(f"{spec.id}: no landing files for {span(keys)} under {settings.landing}/"
+        context.log.warning(f"{spec.id}: {NOTHING_LANDED} ({span(keys)}) under {settings.landing}/"
                             f"{spec.landing.prefix}; nothing published, its downstream waits for them")
+        _record_waiting(context, spec, {key: (NOTHING_LANDED, f"no file under {settings.landing}/{spec.landing.prefix}/"
+                                              f"dt={key}/") for key in keys})
         return
     with watch("spark_session"):
         session = spark.session()
@@ -209,7 +246,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
                 nulls = batch.nulls.get(dt, {})
                 by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
                               **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required},
-                              **landed[dt].metadata()}
+                              **landed[dt].metadata(), **({"status": NOTHING_LANDED} if not landed[dt].files else {})}
             _report_days(context, keys, by_day)
             lines = sum(f.lines_read for f in files)
             published = sum(batch.rows_by_day.values())
@@ -290,17 +327,9 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
         for table, days in empty.items():
             present[table] = sorted(set(present[table]) | days)
         missing = missing_upstreams(spec, keys, present, lakehouse.settings().warehouse)
-    if missing and len(missing) == len(keys):  # nothing to build: wait for the upstream, publish nothing
-        context.log.warning(f"{spec.id} {span(keys)}: skipped, nothing published: {describe_missing(missing)}")
+    if missing:  # publish nothing: skip the batch, or refuse it when some of its days are ready
+        _wait_for_upstream(context, spec, keys, missing, lakehouse.settings())
         return
-    if missing and LANDED_BY_SENSOR in context.run.tags:  # a landed backlog's run: its ready days are
-        context.log.warning(  # automation's to build once this step is done; the run itself does not fail
-            f"{spec.id} {span(keys)}: skipped, nothing published: {describe_missing(missing)}; "
-            "the days that are ready are built by automation")
-        return
-    if missing:  # a batch is one commit: never publish the ready days with the others read as empty
-        raise Failure(description=f"{spec.id}: {describe_missing(missing)}; nothing was published. Materialize those days "
-                      "once their upstream is there, or the other days on their own.", allow_retries=False)
     watch = Stopwatch()
     with watch("spark_session"):  # the JVM starts here in the run's first Spark step
         session = spark.session()

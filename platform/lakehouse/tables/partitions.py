@@ -10,8 +10,9 @@ from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, Part
 from lakehouse.tables.spec import TableSpec, Upstream
 
 
-# The first day any table can hold is a setting (LAKEHOUSE_START_DATE, config.py): partitions before the data
-# starts would only show as "missing" in the UI. Earlier landing files are reported and skipped by the sensor.
+# The first day any table can hold is a setting (LAKEHOUSE_START_DATE, config.py; unset, a fixed number of days
+# before today, UTC): partitions long before the data would only show as "missing" in the UI. Earlier landing files
+# are reported and skipped by the sensor.
 # end_offset=1 makes today's partition exist, so a file landed this morning can be processed this morning.
 @lru_cache(maxsize=None)
 def daily(start: str) -> DailyPartitionsDefinition:
@@ -31,6 +32,12 @@ def partitions_def(spec: TableSpec, start: str) -> PartitionsDefinition:
 def days(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def partition_keys(spec: TableSpec, first: str, last: str) -> list[str]:
+    """The table's partition keys over the days first..last: those days, or the months they touch."""
+    covered = days(first, last)
+    return sorted({d[:8] + "01" for d in covered}) if spec.partitioning == "monthly" else covered
 
 
 def month_days(month_start: str) -> list[str]:

@@ -79,6 +79,18 @@ def downstream(table_ids) -> set[str]:
 
 
 @lru_cache(maxsize=None)
+def landing_sources(table_id: str) -> tuple[str, ...]:
+    """The landing prefixes ('shop/orders') of the landing-fed bronze tables this table is built from, through
+    every upstream (itself, when it is one); empty for a table fed only by a database or a stream."""
+    spec = get_spec(table_id)
+    found = {spec.landing.prefix} if spec.landing is not None else set()
+    for up in spec.upstreams:
+        if up.table != table_id:
+            found.update(landing_sources(up.table))
+    return tuple(sorted(found))
+
+
+@lru_cache(maxsize=None)
 def steps_to_gold(table_id: str) -> int:
     """How many tables, this one included, a change here still passes through to reach a gold table at most
     (0: it feeds no gold table). A run's steps go highest first: its gold tables are published before the
