@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -43,7 +44,7 @@ class WorkerError(LakehouseError):
 
 
 class _WorkerGone(Exception):
-    """The worker had ended before it got the job (killed from outside while idle): another one can run it."""
+    """The worker ended before it took the job (killed from outside while idle): another one can run it."""
 
 
 @dataclass
@@ -121,21 +122,25 @@ class Worker:
 
     def run(self, job) -> Done:
         self._wait_ready()
+        deadline, started = time.monotonic() + job.limits.timeout + GRACE, False
         try:
             self.conn.send(job)
-        except OSError:
-            self.stop()
-            raise _WorkerGone from None
-        try:
-            if not self.conn.poll(job.limits.timeout + GRACE):
-                error = timed_out(job.limits)
-                error.peak_memory_mb = self.stop()
-                raise error
-            kind, payload, meta = self.conn.recv()
+            while True:  # the worker says "started" when it has the job, then answers
+                if not self.conn.poll(max(deadline - time.monotonic(), 0)):
+                    error = timed_out(job.limits)
+                    error.peak_memory_mb = self.stop()
+                    raise error
+                kind, payload, meta = self.conn.recv()
+                if kind != "started":
+                    break
+                started = True
             rows = self.conn.recv_bytes() if kind == "ok" else None
-        except (EOFError, OSError, ConnectionError):  # the worker ended mid-job: the cap (or the OOM killer)
+        except (EOFError, OSError):  # it ended: mid-job at the cap (or by the OOM killer), or before the job
+            peak = self.stop()
+            if not started:
+                raise _WorkerGone from None
             error = out_of_memory(job.limits)
-            error.peak_memory_mb = self.stop()
+            error.peak_memory_mb = peak
             raise error from None
         self.healthy = not meta["stop"]
         if kind != "ok":

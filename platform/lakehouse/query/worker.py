@@ -104,6 +104,7 @@ def serve(conn: Connection) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return  # the pool closed or its process ended
+        conn.send(("started", None, None))  # from here on, this worker ending means the job ended it
         cap = int((ready_mb + job.limits.memory_mb + MARGIN_MB) * 2**20)
         _reset_peak()
         resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
