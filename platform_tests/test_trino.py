@@ -216,7 +216,7 @@ ARROW_NAMES = {"s": "pa.string()", "b": "pa.bool_()", "i": "pa.int32()", "l": "p
                "amount": "pa.decimal128(p, s)", "day": "pa.date32()", "at": "pa.timestamp(unit, tz)",
                "tags": "pa.list_(t)", "who": "pa.struct(...)", "attrs": "pa.map_(k, v)"}
 CONCRETE = {  # the docs' generic names -> this table's own, in Trino's spelling and Glue's
-    "amount": {"(p, s)": "(18, 2)", "(p,s)": "(18,2)"}, "tags": {"(t)": "(varchar)", "<t>": "<string>"},
+    "amount": {"(p,s)": "(18,2)"}, "tags": {"(t)": "(varchar)", "<t>": "<string>"},
     "who": {"(...)": "(id bigint, name varchar)", "<...>": "<id:bigint,name:string>"},
     "attrs": {"(k, v)": "(varchar, integer)", "<k,v>": "<string,int>"},
 }
@@ -310,3 +310,4 @@ def test_trino_engine_through_the_service_and_cli(lake, capsys, monkeypatch):
 ])
 def test_trino_result_types_become_arrow_types(name, arrow):
     assert arrow_type(name) == arrow
+
