@@ -271,3 +271,20 @@ def test_storage_options_for_s3_and_local(s3_lakehouse_env, lakehouse_env):
     assert options["AWS_ALLOW_HTTP"] == "true" and options["AWS_S3_ALLOW_UNSAFE_RENAME"] == "true"
     assert options["AWS_ENDPOINT_URL"] == s3_lakehouse_env.aws_endpoint_url and options["AWS_ACCESS_KEY_ID"] == "testing"
     assert delta_storage_options(lakehouse_env) == {}
+
+
+def test_an_empty_parquet_batch_still_gets_its_glue_entry(spark, s3_lakehouse_env, monkeypatch):
+    """A clean batch's quarantine writes no Parquet file; its Glue entry takes the batch's own schema (a run on a
+    Parquet warehouse with Glue used to stop here: no file to read a schema from)."""
+    from lakehouse.catalog.glue import GlueCatalog
+    from lakehouse.quality.quarantine import QUARANTINE_SCHEMA, quarantine_table
+    from lakehouse.resources import LakehouseResource
+    from lakehouse.tables.registry import get_spec
+
+    monkeypatch.setenv("LAKEHOUSE_TABLE_FORMAT", "parquet")
+    lakehouse = LakehouseResource()
+    result = lakehouse.write_quarantine(get_spec("silver.orders"), quarantine_table("silver.orders", "2024-06-03", []),
+                                        ["2024-06-03"])
+    assert result.rows == 0 and result.schema.names[-1] == "dt"
+    entry = GlueCatalog(lakehouse.settings()).get_table("quarantine", "silver_orders")
+    assert [c["Name"] for c in entry["StorageDescriptor"]["Columns"]] == [n for n in QUARANTINE_SCHEMA.names if n != "dt"]

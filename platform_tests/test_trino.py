@@ -8,6 +8,8 @@ same files; its types with docs/catalog.md's table.
 """
 from __future__ import annotations
 
+import csv
+import io
 import math
 import uuid
 from datetime import date, datetime, timezone
@@ -216,7 +218,7 @@ ARROW_NAMES = {"s": "pa.string()", "b": "pa.bool_()", "i": "pa.int32()", "l": "p
                "amount": "pa.decimal128(p, s)", "day": "pa.date32()", "at": "pa.timestamp(unit, tz)",
                "tags": "pa.list_(t)", "who": "pa.struct(...)", "attrs": "pa.map_(k, v)"}
 CONCRETE = {  # the docs' generic names -> this table's own, in Trino's spelling and Glue's
-    "amount": {"(p, s)": "(18, 2)", "(p,s)": "(18,2)"}, "tags": {"(t)": "(varchar)", "<t>": "<string>"},
+    "amount": {"(p,s)": "(18,2)"}, "tags": {"(t)": "(varchar)", "<t>": "<string>"},
     "who": {"(...)": "(id bigint, name varchar)", "<...>": "<id:bigint,name:string>"},
     "attrs": {"(k, v)": "(varchar, integer)", "<k,v>": "<string,int>"},
 }
@@ -298,7 +300,8 @@ def test_trino_engine_through_the_service_and_cli(lake, capsys, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_GLUE_PREFIX", settings.glue_prefix)
     monkeypatch.setenv("LAKEHOUSE_TRINO_URL", settings.trino_url)
     assert cli.main(["query", "SELECT count(*) AS n FROM silver.orders", "--engine", "trino", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "n"
+    header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert header == ["n"] and int(row[0]) > 0
 
 
 @pytest.mark.parametrize("name, arrow", [
@@ -310,3 +313,4 @@ def test_trino_engine_through_the_service_and_cli(lake, capsys, monkeypatch):
 ])
 def test_trino_result_types_become_arrow_types(name, arrow):
     assert arrow_type(name) == arrow
+

@@ -37,14 +37,17 @@ DELTA_INPUT = "org.apache.hadoop.mapred.SequenceFileInputFormat"
 DELTA_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveSequenceFileOutputFormat"
 
 FORMATS = ("delta", "parquet")
-# Athena projection settings per partitioning: (date format, first value, interval unit).
+# Athena projection settings per partitioning: (date format, interval unit).
 # Monthly tables in this platform keep `dt` as the month's first day (Dagster's monthly partition keys,
-# e.g. 2024-03-01), so their default format is the daily one stepped by months.
+# e.g. 2024-03-01), so their default format is the daily one, stepped by days too: Trino (Athena v3's engine)
+# refuses a MONTHS interval on a date projection (it takes DAYS, HOURS, MINUTES, SECONDS), and the days
+# between two months' first days are only empty prefixes.
 PROJECTION = {
     "daily": ("yyyy-MM-dd", "DAYS"),
-    "monthly": ("yyyy-MM-dd", "MONTHS"),
+    "monthly": ("yyyy-MM-dd", "DAYS"),
 }
-# The supported date formats, each with the length of a value (a YYYY-MM-DD day cut to it).
+# The supported date formats, each with the length of a value (a YYYY-MM-DD day cut to it). A `yyyy-MM` key is
+# stepped by months: Athena reads it, Trino does not (no spec uses it).
 FORMAT_LENGTH = {"yyyy-MM-dd": 10, "yyyy-MM": 7}
 DEFAULT_FIRST_DAY = "2020-01-01"
 
@@ -78,6 +81,7 @@ def projection_parameters(location: str, partition_key: str = "dt", partitioning
     fmt = fmt or default_fmt
     if fmt not in FORMAT_LENGTH:
         raise ValueError(f"partition format must be one of {sorted(FORMAT_LENGTH)}, not {fmt!r}")
+    unit = "MONTHS" if fmt == "yyyy-MM" else unit
     start = (first_day[:8] + "01" if partitioning == "monthly" else first_day)[:FORMAT_LENGTH[fmt]]
     key = partition_key
     return {

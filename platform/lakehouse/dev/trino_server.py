@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -254,8 +255,12 @@ def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", por
 
 
 def main() -> int:
-    """Fetch Trino (once) and print where it is: `make trino-deps`."""
-    print(f"Trino {TRINO_VERSION} (connectors: {', '.join(PLUGINS)}) in {fetch()}; Java: {java_home()}")
+    """Fetch Trino (once) and print where it is: `make trino-deps`. What is missing is one line on stderr."""
+    try:
+        print(f"Trino {TRINO_VERSION} (connectors: {', '.join(PLUGINS)}) in {fetch()}; Java: {java_home()}")
+    except TrinoUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
