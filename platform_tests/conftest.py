@@ -7,10 +7,14 @@ import os
 import uuid
 
 import pytest
+from lake_isolation import isolate
 
 from lakehouse.config import Settings
 from lakehouse.engine.spark import JIT_OPTIONS
 
+# Before any test or fixture: the suite's lake, Dagster home and service files live in a temporary folder,
+# whatever the shell or the Makefile exported (test_lake_isolation.py proves the checkout's .lakehouse is untouched).
+isolate()
 # Keep Spark small and quiet in tests; these are read when the session starts.
 os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
 # Tiny data: one task per stage, no adaptive re-planning, the platform's JIT options (quick tier, a code cache
