@@ -8,6 +8,7 @@ its exit code is 1 only when a smoke test failed. Runs from a checkout (it needs
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ SMOKE = {
     "PostgreSQL export": "test_billing.py::test_export_streams_bounded_batches_and_full_mode",
     "the service over HTTP": "test_service.py::test_python_dash_m_lakehouse_service_listens_on_127_0_0_1_at_the_configured_port",
     "the service's Athena engine": "test_service.py::test_the_athena_engine_over_http",
+    "schemathesis under pytest-xdist": "test_service_openapi.py::test_every_answer_is_one_the_document_declares",
 }
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
@@ -109,6 +111,12 @@ def smoke_results(junit_xml: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _session_error(log: str) -> str:
+    """Why pytest ran nothing (a collection error, a refused session), from its output."""
+    lines = [line.strip("! ") for line in log.splitlines() if line.startswith(("! ", "ERROR ", "E   "))]
+    return lines[0][:300] if lines else "no result: see the log"
+
+
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     print("$", " ".join(str(a) for a in args), flush=True)
     return subprocess.run(args, check=True, **kwargs)
@@ -142,8 +150,9 @@ def main() -> int:
     junit = WORK / "smoke.xml"
     junit.unlink(missing_ok=True)
     nodes = [f"platform_tests/{node}" for node in SMOKE.values()]
+    env = {**os.environ, "SERVICE_FUZZ_EXAMPLES": "5"}  # a few cases per operation are enough to smoke it
     smoke = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
-                            f"--junitxml={junit}", *nodes], cwd=REPO, capture_output=True, text=True)
+                            f"--junitxml={junit}", *nodes], cwd=REPO, env=env, capture_output=True, text=True)
     (WORK / "smoke.log").write_text(smoke.stdout + smoke.stderr)
     results = smoke_results(junit) if junit.is_file() else {}
 
@@ -152,7 +161,7 @@ def main() -> int:
     print(f"\nsmoke test, one per integration, in {python.parent.parent.relative_to(REPO)}:")
     broken = []
     for integration, node in SMOKE.items():
-        outcome, reason = results.get(node, ("NOT RUN", "no result: see the log"))
+        outcome, reason = results.get(node, ("NOT RUN", _session_error(smoke.stdout + smoke.stderr)))
         if outcome != "passed":
             broken.append(integration)
         print(f"  {outcome:7} {integration}: {node}" + (f"\n          {reason}" if reason else ""))
