@@ -2,20 +2,38 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
+# Every Python dependency at the versions the suite passed with (make lock writes it from setup.py's ranges).
+LOCK   := requirements.lock
+STAMP  := $(VENV)/.installed-$(shell cat setup.py $(LOCK) | cksum | cut -d' ' -f1)
+# Two workers, whole files each (one SparkSession and one set of session servers per worker).
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 # The embedded default: everything under ./.lakehouse (git-ignored), persistent across restarts.
 export LAKEHOUSE_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(CURDIR)
 export LAKEHOUSE_DAGSTER_STORAGE ?= $(LAKEHOUSE_HOME)/dagster
 
-.PHONY: install browser-deps postgres-deps kafka-deps trino-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native bench-latency clean
+.PHONY: install lock deps-latest browser-deps postgres-deps kafka-deps trino-deps lint demo dev dev-aws dev-cluster dev-kafka serve test bench bench-native bench-latency clean
 
-$(STAMP): setup.py
+# The lock's exact versions (hash-checked), then this package itself without resolving anything again.
+$(STAMP): setup.py $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# Rewrite the lock from setup.py (extras [dev] included) for every platform and Python 3.11+, keeping the pins
+# that still fit and holding back what lock-holds.txt says. LOCK_ARGS=--upgrade moves everything to the newest
+# allowed, LOCK_ARGS='--upgrade-package duckdb' one package.
+lock: $(STAMP)
+	$(BIN)/uv pip compile setup.py --extra dev --constraint lock-holds.txt --universal --python-version 3.11 \
+	  --generate-hashes --quiet --custom-compile-command 'make lock' --output-file $(LOCK) $(LOCK_ARGS)
+
+# The newest versions setup.py allows (no lock, no holds) in a throwaway venv under build/, a smoke test of
+# each integration there, and what moved against the lock. A report: it never touches .venv or make test.
+deps-latest: $(STAMP) kafka-deps postgres-deps
+	$(BIN)/python -m lakehouse.dev.deps_latest
 
 # Delta Lake + S3A JARs matching the installed pyspark, fetched once from Maven Central (later runs are offline).
 install: $(STAMP)
@@ -81,7 +99,7 @@ dev-kafka: install kafka-deps
 	$(BIN)/python -m lakehouse.dev.kafka_broker
 
 test: install browser-deps postgres-deps kafka-deps trino-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 bench: install
 	$(BIN)/python -m bench.run

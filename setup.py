@@ -48,7 +48,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8,<10",
-            "pytest-xdist>=3.6,<4",  # `pytest -n 2 --dist loadfile`: two workers, one SparkSession each (make test: serial)
+            "pytest-xdist>=3.6,<4",  # make test: `-n 2 --dist loadfile`, two workers with one SparkSession each
             "pytest-timeout>=2.3,<3",  # a hung test fails with its stack instead of stalling the suite
             "moto[server]>=5.2,<6",
             "psutil>=5.9,<8",
@@ -56,6 +56,7 @@ setup(
             "httpx>=0.27,<1",  # the query service tests' client
             "schemathesis>=4,<5",  # the service's OpenAPI document, fuzzed
             "websockets>=12,<18",  # the service page test drives Chromium over the DevTools protocol
+            "uv>=0.9,<1",  # make lock (uv pip compile) and make deps-latest (its throwaway venv)
         ],
     },
     entry_points={"console_scripts": ["lakehouse=lakehouse.cli:main"]},

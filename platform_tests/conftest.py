@@ -7,10 +7,14 @@ import os
 import uuid
 
 import pytest
+from lake_isolation import isolate
 
 from lakehouse.config import Settings
 from lakehouse.engine.spark import JIT_OPTIONS
 
+# Before any test or fixture: the suite's lake, Dagster home and service files live in a temporary folder,
+# whatever the shell or the Makefile exported (test_lake_isolation.py proves the checkout's .lakehouse is untouched).
+isolate()
 # Tests use fixed days (the sample data of 2024-06), not the person-facing default that follows today: the tables'
 # first partition is pinned here, for this process and every subprocess; a test of the default unsets it.
 TEST_START_DATE = "2024-06-01"
@@ -24,6 +28,35 @@ os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
     "spark.databricks.delta.snapshotPartitions": "1", "spark.sql.adaptive.enabled": "false",
     "spark.databricks.delta.writeChecksumFile.enabled": "false",
     "spark.driver.extraJavaOptions": JIT_OPTIONS}))
+
+
+def _shared_node_ids(nodeids) -> list[str]:
+    seen: set[str] = set()
+    return sorted({n for n in nodeids if n in seen or seen.add(n)})
+
+
+def _refuse_shared_node_ids(nodeids) -> None:
+    """Two tests with one node id are one test to pytest-xdist, which runs only one of them: refuse to start."""
+    if repeated := _shared_node_ids(nodeids):
+        pytest.exit(f"tests sharing a node id (pytest-xdist would run only one of each): {repeated}", returncode=4)
+
+
+# The longest files (minutes each on 2 cores), handed out first: with `--dist loadfile` the two workers then end
+# on short files instead of one waiting for the other. Measured with --durations (December 2026).
+LONGEST_FILES = ("test_automation.py", "test_kafka.py", "test_spark_native.py", "test_startups.py",
+                 "test_commerce_e2e.py")
+
+
+def pytest_collection_modifyitems(items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # under xdist the controller checks what the workers collected
+        _refuse_shared_node_ids(item.nodeid for item in items)
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    _refuse_shared_node_ids(ids)
 
 
 @pytest.fixture(scope="session", autouse=True)
