@@ -89,7 +89,7 @@ class LakehouseResource(ConfigurableResource):
             else:
                 result = store.write(spec.id, uri, fmt, data, partitions)
         with watch("catalog"):
-            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
+            glue_name = self.register_table(spec, result)
         return result, glue_name
 
     def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str],
@@ -117,6 +117,10 @@ class LakehouseResource(ConfigurableResource):
         where = self.location(spec)
         self.store().write_df(f"rejected.{spec.id}", where.rejected_uri, where.side_format, df, partitions)
         return where.rejected_uri
+
+    def register_table(self, spec: TableSpec, result: WriteResult) -> str | None:
+        """Bring the table's Glue entry up to date with what was written (when the catalog is on)."""
+        return self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags)
 
     def _register(self, layer, name, description, result: WriteResult, partitioning, tags) -> str | None:
         catalog = catalog_for(self.settings())
