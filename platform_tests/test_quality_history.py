@@ -163,7 +163,7 @@ def test_anomaly_pipeline_records_metrics_blocks_gold_and_warns_silver(lakehouse
     assert published[SILVER.id]["sum.amount_usd"] == metrics["sum.amount_usd"]  # on the materialization too
     # every published partition has its rows in ops.partition_metrics, readable with the default scope
     rows = run_query("SELECT table_name, dt, value FROM ops.partition_metrics WHERE metric = 'rows'",
-                     settings=lakehouse_env).table.to_pylist()
+                     settings=lakehouse_env).to_pylist()
     assert {(r["table_name"], r["dt"]) for r in rows if r["dt"] == DAY} == set(
         (t, DAY) for t in SALES_CHAIN if t != GOLD.id)
 
