@@ -227,3 +227,27 @@ def test_partition_diff_of_a_rerun_shows_the_one_changed_order(lakehouse_env):
     fx = _materialized(rerun)["silver.fx_rates"]
     assert (fx["rerun.rows_added"], fx["rerun.rows_removed"], fx["rerun.rows_changed"]) == (0, 0, 0)
     assert _checks(rerun)[("silver.fx_rates", "rerun_diff")].passed
+
+
+def test_anomaly_history_is_compacted_by_maintenance_and_keeps_its_rows(lakehouse_env):
+    from lakehouse.automation.maintenance import compact_ops_tables
+
+    for week in range(4):  # four appends: four files
+        _write_history(GOLD.id, {f"2024-06-0{week + 1}": {"rows": 100.0 + week}}, run_id=f"run{week}")
+    before = history.current(history.read(lakehouse_env, history.PARTITION_METRICS, GOLD.id))
+    report = compact_ops_tables(LakehouseResource())
+    assert report[history.PARTITION_METRICS.id]["compacted_files"] == 4
+    assert history.current(history.read(lakehouse_env, history.PARTITION_METRICS, GOLD.id)) == before
+
+
+def test_anomaly_history_on_s3_is_registered_in_glue_and_read_back(s3_lakehouse_env):
+    from lakehouse.catalog.glue import GlueCatalog
+
+    _write_history(GOLD.id, {"2024-06-03": {"rows": 10.0}})
+    _write_history(SILVER.id, {"2024-06-03": {"rows": 20.0}})
+    entry = GlueCatalog(s3_lakehouse_env).get_table("ops", "partition_metrics")
+    assert entry["Parameters"]["table_type"] == "DELTA"
+    assert {c["Name"] for c in entry["StorageDescriptor"]["Columns"]} == set(history.SCHEMA.names)
+    # only the table's own partition is read
+    assert history.current(history.read(s3_lakehouse_env, history.PARTITION_METRICS, SILVER.id)) == {
+        ("2024-06-03", "rows"): 20.0}
