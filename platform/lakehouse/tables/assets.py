@@ -393,10 +393,18 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
 
 def _record(context: AssetExecutionContext, lakehouse: LakehouseResource, spec: TableSpec, metrics: dict,
             diffs: dict | None = None) -> None:
-    """After the IO manager published the batch: its metrics (and a re-run's diffs) to the ops tables."""
+    """After the IO manager published the batch: its metrics (and a re-run's diffs) to the ops tables. The batch is
+    published by now: a failure here is a warning in the run's log (and a gap in the history), not a failed step
+    that a retry would publish again."""
     watch = Stopwatch()
-    with watch("record"):
-        version = quality_step.record(lakehouse, spec, context.run_id, metrics, diffs)
+    try:
+        with watch("record"):
+            version = quality_step.record(lakehouse, spec, context.run_id, metrics, diffs)
+    except Exception as exc:  # storage errors of every kind (a storage error names no credential)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        context.log.warning(f"{spec.id}: published, but its metrics were not recorded in ops.partition_metrics: "
+                            f"{type(exc).__name__}: {first}")
+        return
     context.log.info(f"{spec.id}: metrics of {len(metrics)} partition(s) at version {version} recorded in "
                      f"ops.partition_metrics in {watch.seconds['record']:.2f}s")
 
