@@ -251,3 +251,15 @@ def test_anomaly_history_on_s3_is_registered_in_glue_and_read_back(s3_lakehouse_
     # only the table's own partition is read
     assert history.current(history.read(s3_lakehouse_env, history.PARTITION_METRICS, SILVER.id)) == {
         ("2024-06-03", "rows"): 20.0}
+
+
+def test_anomaly_history_is_served_over_http_to_a_plain_reader(lakehouse_env):
+    from service_testing import add_key, client, running
+
+    _write_history(GOLD.id, {"2024-06-03": {"rows": 10.0, "sum.revenue_usd": 99.5}})
+    key = add_key(lakehouse_env, "reader")  # the default scope only: no raw, no pii
+    with running(lakehouse_env) as url, client(url, key) as http:
+        answer = http.post("/v1/query", json={"sql": "SELECT metric, value FROM ops.partition_metrics "
+                                                     "WHERE table_name = 'gold.daily_sales_summary' ORDER BY metric"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["rows"] == [["rows", 10.0], ["sum.revenue_usd", 99.5]]
