@@ -283,7 +283,7 @@ def test_databases_tables_and_describe_locally(lakehouse_env):
     publish("silver.customers", pa.table({"customer_id": ["c1"], "email_hash": ["h1"], "dt": ["2024-06-03"]}))
     publish("silver.customers", pa.table({"customer_id": ["c2"], "email_hash": ["h2"], "dt": ["2024-06-04"]}))
     dbs = list_databases(lakehouse_env).to_pylist()
-    assert [d["database"] for d in dbs] == ["bronze", "silver", "gold", "quarantine"]
+    assert [d["database"] for d in dbs] == ["bronze", "silver", "gold", "quarantine", "ops"]
     tables = {t["table"]: t for t in list_tables(lakehouse_env, layer="silver").to_pylist()}
     assert tables["silver.customers"]["partitions"] == 2
     assert tables["silver.customers"]["last_partition"] == "2024-06-04"

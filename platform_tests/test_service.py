@@ -119,7 +119,7 @@ def test_keys_add_prints_the_key_once(tmp_path):
 def test_databases_and_tables(url, keys):
     with api(url, keys) as http:
         databases = http.get("/v1/databases").json()["databases"]
-        assert [d["database"] for d in databases] == ["bronze", "silver", "gold", "quarantine"]
+        assert [d["database"] for d in databases] == ["bronze", "silver", "gold", "quarantine", "ops"]
         tables = {t["table"]: t for t in http.get("/v1/tables").json()["tables"]}
         assert tables["silver.orders"]["partitions"] == 1 and tables["silver.orders"]["readable"]
         assert tables["gold.daily_sales_summary"]["last_partition"] == DAYS[-1]

@@ -248,6 +248,33 @@ def cmd_health(args) -> int:
     return 0
 
 
+def cmd_quality(args) -> int:
+    from lakehouse.config import Settings
+    from lakehouse.quality.report import metric_histories, shown, sparkline
+    from lakehouse.tables.registry import get_spec
+
+    spec, settings = get_spec(args.table), Settings.from_env()
+    metrics = metric_histories(settings, spec, args.days, args.metric)
+    if not metrics:
+        console.print(plain(f"no metrics recorded for {spec.id} yet (ops.partition_metrics gets them as partitions "
+                            "are published)"))
+        return 0
+    last = max(p.dt for m in metrics for p in m.points)
+    table = Table(title=f"{spec.id}: the last {args.days} partitions up to {last} (ops.partition_metrics)",
+                  caption="band: median +/- 3 MADs of the same weekday over the 8 weeks before; red: outside it")
+    for col in ("metric", "check", "latest", "band", "history", "outliers"):  # latest: the metric's newest value
+        table.add_column(col, justify="right" if col in ("latest", "band") else "left", no_wrap=col == "history")
+    for m in metrics:
+        latest = m.latest
+        band = (f"{shown(spec, m.metric, latest.low)}..{shown(spec, m.metric, latest.high)}"
+                if latest.low is not None else "(history too short)")
+        outliers = ", ".join(p.dt for p in m.outliers[-3:]) + (" ..." if len(m.outliers) > 3 else "")
+        table.add_row(plain(m.metric), m.level, plain(shown(spec, m.metric, latest.value)), plain(band),
+                      sparkline(m.points), plain(outliers) or "-")
+    console.print(table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     status.set_defaults(func=cmd_status)
     sub.add_parser("health", help="expected vs present partitions, Delta version, recent row counts").set_defaults(
         func=cmd_health)
+    quality = sub.add_parser("quality", help="a table's recent metrics per partition, with the anomaly bands and "
+                             "outliers (docs/quality.md)")
+    quality.add_argument("table", help="layer.table, e.g. gold.daily_sales_summary")
+    quality.add_argument("--days", type=int, default=28, help="partitions shown (default 28)")
+    quality.add_argument("--metric", help="only metrics matching this pattern, e.g. 'null_fraction.*'")
+    quality.set_defaults(func=cmd_quality)
     from lakehouse.query.commands import add_commands  # query, databases, catalog-tables, describe
 
     add_commands(sub)

@@ -385,6 +385,10 @@ class Settings:
     kafka_bootstrap: str | None = None  # host:port[,host:port...]
     kafka_topic: str = "clicks"
     kafka_batch_messages: int = 500_000  # most messages per partition in one bronze commit
+    # a re-run that changes a closed day (older than this many days) by more than this share of its rows or of a
+    # measure's sum warns (the `rerun_diff` check; quality.diff)
+    closed_day_age_days: int = 7
+    closed_day_change_share: float = 0.01
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -446,6 +450,9 @@ class Settings:
             kafka_topic=_pattern(env, "LAKEHOUSE_KAFKA_TOPIC", _KAFKA_TOPIC,
                                  "a Kafka topic name (letters, digits, . _ -, at most 249)", "clicks"),
             kafka_batch_messages=_int(env, "LAKEHOUSE_KAFKA_BATCH_MESSAGES", 500_000, 1, "messages per partition"),
+            closed_day_age_days=_int(env, "LAKEHOUSE_CLOSED_DAY_AGE_DAYS", 7, 0, "days after which a day is closed"),
+            closed_day_change_share=_float(env, "LAKEHOUSE_CLOSED_DAY_CHANGE_SHARE", 0.01, 0,
+                                           "a closed day's rows a re-run may change unwarned, as a share (0.01 = 1%)"),
         )
 
     def with_(self, **changes) -> "Settings":

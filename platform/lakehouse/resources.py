@@ -20,6 +20,11 @@ from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
 
+def _comments(spec: TableSpec) -> dict[str, str]:
+    """The spec's column descriptions: comments in the Delta log and the Glue entry (Athena and Trino show them)."""
+    return {c.name: c.description for c in spec.columns if c.description}
+
+
 class LakehouseResource(ConfigurableResource):
     """Empty fields fall back to the environment (LAKEHOUSE_WAREHOUSE, ...), resolved at run time."""
 
@@ -84,15 +89,14 @@ class LakehouseResource(ConfigurableResource):
         """Overwrite exactly `partitions` of the table, then bring its Glue entry up to date."""
         store, fmt, uri = self.store(), self.format_of(spec), self.uri_of(spec)
         watch = watch or Stopwatch()
-        comments = {c.name: c.description for c in spec.columns if c.description}
+        comments = _comments(spec)
         with watch("write"):
             if isinstance(data, DataFrame):  # a new Delta table's first commit carries the descriptions
                 result = store.write_df(spec.id, uri, fmt, with_comments(data, comments), partitions)
             else:
                 result = store.write(spec.id, uri, fmt, data, partitions)
         with watch("catalog"):
-            glue_name = self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags,
-                                       comments)
+            glue_name = self.register_table(spec, result)
         return result, glue_name
 
     def write_quarantine(self, spec: TableSpec, rows: pa.Table | DataFrame, partitions: Sequence[str],
@@ -120,6 +124,11 @@ class LakehouseResource(ConfigurableResource):
         where = self.location(spec)
         self.store().write_df(f"rejected.{spec.id}", where.rejected_uri, where.side_format, df, partitions)
         return where.rejected_uri
+
+    def register_table(self, spec: TableSpec, result: WriteResult) -> str | None:
+        """Bring the table's Glue entry up to date with what was written (when the catalog is on), with the
+        spec's column descriptions as comments."""
+        return self._register(spec.layer, spec.name, spec.description, result, spec.partitioning, spec.tags, _comments(spec))
 
     def _register(self, layer, name, description, result: WriteResult, partitioning, tags,
                   comments: dict[str, str] | None = None) -> str | None:

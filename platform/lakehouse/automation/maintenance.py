@@ -96,6 +96,22 @@ def health_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compact_ops_tables(lakehouse: LakehouseResource) -> dict[str, dict]:
+    """The ops tables get one small file per step that publishes: compacted and vacuumed through delta-rs, which
+    writes them. Their rows are kept (a few per partition; the history is what the anomaly checks judge by)."""
+    from lakehouse.quality.history import OPS_TABLES
+    from lakehouse.storage.table_store import TableStore
+
+    store, out = TableStore(lakehouse.settings()), {}
+    for spec in OPS_TABLES:
+        uri = lakehouse.uri_of(spec)
+        if store.exists(uri, "delta"):
+            compacted = store.compact(uri, "delta") or {}
+            out[spec.id] = {"compacted_files": compacted.get("numFilesRemoved", 0),
+                            "vacuumed_files": len(store.vacuum(uri, "delta"))}
+    return out
+
+
 @op(description="Retention per layer, compaction and vacuum for every table; reports partition health.",
     out=Out(Nothing))
 def maintain_tables(context: OpExecutionContext, lakehouse: LakehouseResource):
@@ -114,6 +130,7 @@ def maintain_tables(context: OpExecutionContext, lakehouse: LakehouseResource):
         context.log.info(f"{spec.id}: {len(removed)} partitions expired, {len(vacuumed)} files vacuumed, "
                          f"{health.present}/{health.expected} partitions present")
     yield Output(None, metadata={"tables": MetadataValue.json(report),
+                                 "ops_tables": MetadataValue.json(compact_ops_tables(lakehouse)),
                                  "partition_health": MetadataValue.md(health_markdown(list(report.values())))})
 
 

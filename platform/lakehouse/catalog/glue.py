@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError  # light; boto3 itself is imported w
 from lakehouse.catalog.types import MAX_COMMENT, glue_columns
 from lakehouse.config import LAYERS, Settings
 from lakehouse.errors import LakehouseError
-from lakehouse.storage.locations import QUARANTINE
+from lakehouse.storage.locations import OPS, QUARANTINE
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -55,7 +55,7 @@ MAX_DESCRIPTION = 2048  # Glue's limit for a table description
 # Parameters this module owns: rewritten on every registration, never carried over from the old entry.
 OWNED_PREFIXES = ("projection.", "lakehouse.")
 OWNED_KEYS = {"storage.location.template", "table_type", "classification", "EXTERNAL", "spark.sql.sources.provider"}
-EXTRA_LAYERS = (QUARANTINE,)
+EXTRA_LAYERS = (QUARANTINE, OPS)
 
 
 def glue_location(location: str) -> str:
@@ -282,7 +282,7 @@ class GlueCatalog:
         )
 
     def list_tables(self, layer: str | None = None) -> list[dict]:
-        """The tables of one layer's database, or of every layer's (bronze, silver, gold, quarantine).
+        """The tables of one layer's database, or of every layer's (bronze, silver, gold, quarantine, ops).
 
         Each: name, database, layer, location, format, columns (Glue columns, partition keys last).
         A database that does not exist yet lists no tables.

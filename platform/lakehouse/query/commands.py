@@ -128,7 +128,7 @@ def add_commands(sub) -> None:
     databases.set_defaults(func=cmd_databases)
 
     tables = sub.add_parser("catalog-tables", help="queryable tables with format, partitions and location")
-    tables.add_argument("--database", help="only this layer (bronze, silver, gold, quarantine)")
+    tables.add_argument("--database", help="only this layer (bronze, silver, gold, quarantine, ops)")
     tables.add_argument("--format", choices=FORMATS, default="table")
     tables.set_defaults(func=cmd_catalog_tables)
 

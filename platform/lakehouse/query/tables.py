@@ -1,19 +1,21 @@
-"""The tables a query may name: every registry table plus its quarantine table, with where each lives."""
+"""The tables a query may name: every registry table plus its quarantine table, and the platform's own tables
+(`ops.partition_metrics`, `ops.partition_diffs`), with where each lives."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from lakehouse.config import LAYERS, Settings
-from lakehouse.storage.locations import QUARANTINE, TableLocation, table_uri
+from lakehouse.quality.history import OPS_TABLES
+from lakehouse.storage.locations import OPS, QUARANTINE, TableLocation, table_uri
 from lakehouse.tables.registry import all_specs
 from lakehouse.tables.spec import TableSpec
 
-DATABASES = (*LAYERS, QUARANTINE)
+DATABASES = (*LAYERS, QUARANTINE, OPS)
 
 
 @dataclass(frozen=True)
 class QueryTable:
-    layer: str  # a layer, or "quarantine"
+    layer: str  # a layer, "quarantine" or "ops"
     name: str
     spec: TableSpec  # for a quarantine table: the table its rows were set aside from
     format: str
@@ -46,11 +48,14 @@ class QueryTable:
 
 
 def known_tables(settings: Settings) -> dict[str, QueryTable]:
-    """{"silver.orders": QueryTable, "quarantine.silver_orders": QueryTable, ...} in registry order."""
+    """{"silver.orders": QueryTable, "quarantine.silver_orders": QueryTable, ..., "ops.partition_metrics": ...}
+    in registry order, the ops tables last (numbers and column names only: no PII, no scope needed)."""
     out: dict[str, QueryTable] = {}
     where = [TableLocation.of(spec, settings) for spec in all_specs()]
     for w in where:
         out[w.spec.id] = QueryTable(w.spec.layer, w.spec.name, w.spec, w.format)
     for w in where:
         out[w.quarantine_id] = QueryTable(QUARANTINE, w.quarantine_name, w.spec, w.side_format)
+    for spec in OPS_TABLES:
+        out[spec.id] = QueryTable(OPS, spec.name, spec, "delta")
     return out

@@ -6,6 +6,7 @@ warehouse layout is written down once:
     <warehouse>/<layer>/<name>                 the table
     <warehouse>/quarantine/<layer>_<name>      rows set aside from it, with the reason
     <warehouse>/_rejected/<layer>/<name>       whole batches a blocking check refused
+    <warehouse>/ops/<name>                     the platform's own tables (quality.history), all tables in each
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lakehouse.config import Settings
 from lakehouse.tables.spec import TableSpec
 
 QUARANTINE = "quarantine"
+OPS = "ops"
 
 
 def table_uri(warehouse: str, layer: str, name: str) -> str:

@@ -235,9 +235,10 @@ class TableStore:
         return plain_schema(unified.append(pa.field(PARTITION, pa.string())))
 
     def partitions(self, uri: str, fmt: str) -> list[str]:
+        """The table's days; none for a table partitioned otherwise (the ops tables, by table name)."""
         if fmt == "delta":
             table = self._delta(uri)  # from the log's add actions: no data file is opened
-            return sorted({p[PARTITION] for p in table.partitions()}) if table is not None else []
+            return sorted({p[PARTITION] for p in table.partitions() if PARTITION in p}) if table is not None else []
         return sorted(self._parquet_files(uri))
 
     def version(self, uri: str, fmt: str) -> int | None:
@@ -337,6 +338,25 @@ class TableStore:
                                  partitioning=ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive"))
             table = _with_retries(dataset.to_table, columns=cols, filter=flt)
         return to_plain(table)
+
+    def append(self, table_id: str, uri: str, data: pa.Table, partition_by: str) -> WriteResult:
+        """A blind append of rows already on the driver (a few, like the ops tables' metrics) to a Delta table
+        partitioned by `partition_by`, created on first use: always through delta-rs, whichever store runs
+        write with. Appends never conflict with each other."""
+        from deltalake import write_deltalake
+
+        _with_retries(write_deltalake, uri, to_plain(data), mode="append", partition_by=[partition_by],
+                      storage_options=delta_storage_options(self.settings, uri))
+        table = self._delta(uri)
+        return WriteResult(uri, "delta", data.num_rows, [], table.version(), _delta_schema(table))
+
+    def read_partition(self, uri: str, column: str, value: str, where=None) -> pa.Table:
+        """Rows of a Delta table's partition `column`=`value` (no other partition's file is opened), filtered
+        by the pyarrow expression `where`."""
+        fs, root = filesystem_for(uri, self.settings)
+        dataset = self._delta(uri).to_pyarrow_dataset(file_pruning_predicate=[(column, "=", value)],
+                                                      filesystem=pafs.SubTreeFileSystem(root, fs))
+        return to_plain(_with_retries(dataset.to_table, filter=where))
 
     def delete_partitions(self, uri: str, fmt: str, partitions: Sequence[str]) -> int:
         """Drop whole days (retention); returns how many of them were present."""

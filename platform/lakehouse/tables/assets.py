@@ -43,9 +43,12 @@ from lakehouse.ingest.landing import landed_days
 from lakehouse.ingest.staging import Staging
 from lakehouse.io_manager import share_seconds
 from lakehouse.quality.contracts import evaluate_contract
+from lakehouse.quality.metrics import bronze_metrics, metadata_of, model_metrics
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
-from lakehouse.tables.model_step import check_rows, contract_counts, key_duplicates, model_frame, required_columns
+from lakehouse.tables import quality_step
+from lakehouse.tables.model_step import (check_rows, contract_counts, key_duplicates, keyed, model_frame,
+                                         required_columns)
 from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
 from lakehouse.tables.readiness import (NOTHING_LANDED, describe_missing, missing_upstreams, nothing_landed,
                                         published_empty, span)
@@ -87,28 +90,42 @@ def _definition_metadata(spec: TableSpec) -> dict:
     return meta
 
 
+def _anomaly_spec(spec: TableSpec) -> AssetCheckSpec:
+    judged = {m: level for m, level in spec.anomaly_levels.items() if level != "off"}
+    return AssetCheckSpec("anomaly", asset=asset_key(spec), blocking="block" in judged.values(),
+                          description="Each partition's metrics against the same weekday of the 8 weeks before "
+                          f"(median +/- 3 MADs; docs/quality.md): {', '.join(f'{m} {v}' for m, v in judged.items())}.")
+
+
 def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
     key = asset_key(spec)
     if spec.layer == "bronze" and spec.extract is not None:
         return [AssetCheckSpec("source_count_matches", asset=key, blocking=True,
                                description="Rows written equal the source's count for the day (same snapshot).")]
     if spec.layer == "bronze":
-        return [AssetCheckSpec("landing_files_readable", asset=key,
-                               description="Every landing file of the day could be opened and decoded.")]
+        readable = AssetCheckSpec("landing_files_readable", asset=key,
+                                  description="Every landing file of the day could be opened and decoded.")
+        return [readable, _anomaly_spec(spec)] if spec.landing is not None else [readable]
     return [
         AssetCheckSpec("row_rules", asset=key, blocking=True,
                        description="Row rules: drop rules quarantine rows, fail rules refuse the batch."),
         AssetCheckSpec("contract", asset=key, blocking=True,
                        description="The pandera contract, evaluated before the batch is published."),
+        _anomaly_spec(spec),
+        AssetCheckSpec("rerun_diff", asset=key, description="What a re-run changes in partitions that held data; "
+                       "warns when a closed day changes by more than LAKEHOUSE_CLOSED_DAY_CHANGE_SHARE."),
     ]
 
 
-def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[str, dict]) -> None:
+def _report_days(context: AssetExecutionContext, keys: list[str], by_day: dict[str, dict],
+                 metrics: dict[str, dict] | None = None) -> None:
     """Each partition's own numbers on its own materialization (a backfill's batch totals stay on the
-    step's checks): rows in / published / quarantined, rule violations, null rates of required columns."""
+    step's checks): rows in / published / quarantined, rule violations, null rates of required columns, and
+    the metrics recorded in ops.partition_metrics (null fractions, min/max, sums of measures, distinct keys)."""
     for key in keys:
         day = by_day.get(key) or {"rows_in": 0, "rows_published": 0, "rows_quarantined": 0}
-        context.add_asset_metadata({**day, "dagster/row_count": day["rows_published"]}, partition_key=key)
+        context.add_asset_metadata({**day, **metadata_of((metrics or {}).get(key, {})),
+                                    "dagster/row_count": day["rows_published"]}, partition_key=key)
 
 
 def _record_waiting(context: AssetExecutionContext, spec: TableSpec, why: dict[str, tuple[str, str]]) -> None:
@@ -136,8 +153,9 @@ def _wait_for_upstream(context: AssetExecutionContext, spec: TableSpec, keys: li
     _record_waiting(context, spec, why)
     idle = [key for key, (status, _) in why.items() if status == NOTHING_LANDED]
     note = f" ({NOTHING_LANDED}: {', '.join(idle) if len(idle) <= 3 else span(idle)})" if idle else ""
-    if len(missing) < len(keys) and LANDED_BY_SENSOR not in context.run.tags:  # (a landed backlog's run skips:
-        raise Failure(  # its ready days are automation's to build once this step is done)description=f"{spec.id}: {describe_missing(missing)}{note}; nothing was published. "
+    # a landed backlog's run skips instead: its ready days are automation's to build once this step is done
+    if len(missing) < len(keys) and LANDED_BY_SENSOR not in context.run.tags:
+        raise Failure(description=f"{spec.id}: {describe_missing(missing)}{note}; nothing was published. "
                       "Materialize those days once their upstream is there, or the other days on their own.",
                       allow_retries=False)
     context.log.warning(f"{spec.id} {span(keys)}: skipped, nothing published{note}: {describe_missing(missing)}")
@@ -218,6 +236,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     with watch("read_landing"):  # the executors parse; the driver gets per-file stats back
         batch = parse_landing(session, settings, spec, keys, datetime.now(timezone.utc), required)
     set_aside = sum(batch.quarantined_by_day.values())
+    metrics = bronze_metrics(batch.rows_by_day, batch.quarantined_by_day, batch.nulls, required, keys)
     beside = Stopwatch()  # its own: the Output's seconds.* are sent before this commit ends
 
     def quarantine():
@@ -247,7 +266,9 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
                 by_day[dt] = {"rows_in": rows + quarantined, "rows_published": rows, "rows_quarantined": quarantined,
                               **{f"null_rate.{c}": round(nulls.get(c, 0) / rows, 4) if rows else 0.0 for c in required},
                               **landed[dt].metadata(), **({"status": NOTHING_LANDED} if not landed[dt].files else {})}
-            _report_days(context, keys, by_day)
+            _report_days(context, keys, by_day, metrics)
+            with watch("anomaly"):  # bronze keeps what landed: its anomalies warn, they never block
+                yield quality_step.anomaly_result(spec, quality_step.judge_batch(settings, spec, metrics))
             lines = sum(f.lines_read for f in files)
             published = sum(batch.rows_by_day.values())
             context.log.info(f"{spec.id}: {len(files)} files, {lines} lines -> {published} rows, "
@@ -264,6 +285,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
             )
         context.log.info(f"{spec.id}: quarantine of {set_aside} rows committed in "
                          f"{beside.seconds['quarantine_write']:.1f}s (beside the table's commit)")
+        _record(context, lakehouse, spec, metrics)
     finally:
         batch.release()
 
@@ -346,8 +368,9 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
 
     result = model_frame(session, spec, views, keys, lakehouse.settings())
     with watch("transform_and_rules"):  # Spark is lazy: the model's SQL runs once, in the key check's pass,
-        rules = check_rows(spec, result, keys)  # which the rules' and the contract screen's counts ride along
-    _report_days(context, keys, rules.by_day)
+        rules = check_rows(spec, result, keys)  # which the rules', the contract screen's counts, metrics ride along
+    metrics = model_metrics(spec, rules, keys, keyed(rules))
+    _report_days(context, keys, rules.by_day, metrics)
     def quarantine():
         with watch("quarantine_write"):
             lakehouse.write_quarantine(spec, rules.quarantine, keys, rules.rows_quarantined)
@@ -380,10 +403,45 @@ def _model_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lake
                     metadata={"rejected_batch": where},
                     allow_retries=False,
                 )
+            with watch("anomaly"):  # the history is read by delta-rs: no Spark job
+                judgements = quality_step.judge_batch(lakehouse.settings(), spec, metrics)
+            yield quality_step.anomaly_result(spec, judgements)
+            if blocked := [j for j in judgements if j.blocks]:
+                where = lakehouse.write_rejected(spec, rules.valid, keys)
+                raise Failure(
+                    description=f"{spec.id}: anomaly, nothing was published (the table keeps its previous version). "
+                    f"Refused batch kept at {where}.\n" + "\n".join(j.summary() for j in blocked),
+                    metadata={"rejected_batch": where, "anomalies": MetadataValue.json([j.metadata() for j in blocked])},
+                    allow_retries=False,
+                )
+            with watch("rerun_diff"):  # a Spark job only when a partition of the batch already held data
+                diffs = quality_step.rerun_diffs(lakehouse, session, spec, rules.valid, keys)
+            for dt, diff in diffs.items():
+                context.add_asset_metadata(quality_step.diff_metadata(diff), partition_key=dt)
+            yield quality_step.diff_result(lakehouse.settings(), spec, diffs)
             # rows in / published / quarantined are each partition's own (_report_days); batch totals are on row_rules
         yield Output(rules.valid, metadata=watch.metadata())
+        _record(context, lakehouse, spec, metrics, diffs)
     finally:
         rules.release()
+
+
+def _record(context: AssetExecutionContext, lakehouse: LakehouseResource, spec: TableSpec, metrics: dict,
+            diffs: dict | None = None) -> None:
+    """After the IO manager published the batch: its metrics (and a re-run's diffs) to the ops tables. The batch is
+    published by now: a failure here is a warning in the run's log (and a gap in the history), not a failed step
+    that a retry would publish again."""
+    watch = Stopwatch()
+    try:
+        with watch("record"):
+            version = quality_step.record(lakehouse, spec, context.run_id, metrics, diffs)
+    except Exception as exc:  # storage errors of every kind (a storage error names no credential)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        context.log.warning(f"{spec.id}: published, but its metrics were not recorded in ops.partition_metrics: "
+                            f"{type(exc).__name__}: {first}")
+        return
+    context.log.info(f"{spec.id}: metrics of {len(metrics)} partition(s) at version {version} recorded in "
+                     f"ops.partition_metrics in {watch.seconds['record']:.2f}s")
 
 
 def build_assets(specs, start: str) -> list[AssetsDefinition]:

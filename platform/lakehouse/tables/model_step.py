@@ -16,6 +16,7 @@ from pyspark.sql.types import StructType
 from lakehouse.config import Settings
 from lakehouse.engine.sql import load_sql, run_sql
 from lakehouse.quality.contracts import CheckFailure, ScreenCounts, contract_screen, key_check
+from lakehouse.quality.metrics import published_stats
 from lakehouse.quality.rules import RuleOutcome, apply_rules, is_published
 from lakehouse.tables.partitions import batch_days
 from lakehouse.tables.spec import TableSpec
@@ -56,14 +57,21 @@ def rank_versions(result: DataFrame, key: str) -> DataFrame:
 
 def check_rows(spec: TableSpec, result: DataFrame, days: Sequence[str] | None = None) -> RuleOutcome:
     """The row rules over the model's rows: valid rows, quarantined rows with their reasons, per-day counts;
-    in the same pass the contract's screen over the rows that stay (`contract_counts`). With the batch's
-    `days`, that pass is the contract's key check (`key_duplicates`), which the counts ride along with."""
+    in the same pass the contract's screen over the rows that stay (`contract_counts`) and each day's metrics of
+    them (quality.metrics). With the batch's `days`, that pass is the contract's key check (`key_duplicates`),
+    which the counts ride along with."""
     published = [f for f in result.schema.fields if is_published(f.name)]  # as RuleOutcome.valid has them
     keyed = key_check(spec)
     if keyed is not None and not set(spec.unique_key) <= {f.name for f in published}:
         keyed = None  # a missing key column is the full contract's to report
     return apply_rules(result, spec.rules, spec.id, required_columns(spec),
-                       published_checks=contract_screen(spec, StructType(published)), days=days, first_pass=keyed)
+                       published_checks=contract_screen(spec, StructType(published)), days=days, first_pass=keyed,
+                       published_stats=published_stats(spec, StructType(published)))
+
+
+def keyed(outcome: RuleOutcome) -> bool:
+    """Whether the batch's pass checked the contract's key (so a published day's distinct keys are its rows)."""
+    return outcome.first_result is not None
 
 
 def key_duplicates(outcome: RuleOutcome) -> list[CheckFailure] | None:

@@ -8,6 +8,9 @@ Layer = Literal["bronze", "silver", "gold"]
 DT = r"^\d{4}-\d{2}-\d{2}$"  # a daily partition's name
 MONTH_DT = r"^\d{4}-\d{2}-01$"  # a monthly partition's name: the month's first day
 Severity = Literal["warn", "drop", "fail"]
+# What an anomaly in a metric of a published partition does (quality.anomaly): nothing, a WARN check, or the
+# batch refused like a failing contract.
+AnomalyLevel = Literal["off", "warn", "block"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class Upstream:
         return self.table.replace(".", "_")
 
 
+_NUMBER_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+
+
 @dataclass(frozen=True)
 class TableSpec:
     layer: Layer
@@ -117,6 +123,22 @@ class TableSpec:
     retention_days: int | None = None  # None: the layer default
     pii: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    # Columns whose per-day sum is recorded (`sum.<column>` in ops.partition_metrics) and compared on re-runs.
+    measures: tuple[str, ...] = ()
+    # Anomaly checks per metric name or fnmatch pattern ("rows", "sum.revenue_usd", "null_fraction.*"): off, warn
+    # or block, over the defaults of `anomaly_levels` (row count: block on gold, warn elsewhere).
+    anomaly: dict[str, AnomalyLevel] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        levels = {m: level for m, level in self.anomaly.items() if level not in ("off", "warn", "block")}
+        if levels:
+            raise ValueError(f"{self.id}: anomaly levels are off, warn or block, not {levels}")
+        if self.layer == "bronze" and "block" in self.anomaly.values():
+            raise ValueError(f"{self.id}: bronze keeps what landed; its anomalies may warn, not block")
+        types = {c.name: c.type.replace(" ", "").lower() for c in self.columns}
+        for m in self.measures:
+            if m not in types or not (types[m] in _NUMBER_TYPES or types[m].startswith("decimal(")):
+                raise ValueError(f"{self.id}: measure {m!r} is not a declared numeric column")
 
     @property
     def id(self) -> str:
@@ -133,6 +155,11 @@ class TableSpec:
         if self.layer != "bronze" and self.transform is None:
             return f"{self.layer}/{self.name}.sql"
         return None
+
+    @property
+    def anomaly_levels(self) -> dict[str, AnomalyLevel]:
+        """The spec's anomaly levels over the defaults a new table gets: its row count judged, blocking on gold."""
+        return {"rows": "block" if self.layer == "gold" else "warn", **self.anomaly}
 
     @property
     def required_columns(self) -> tuple[str, ...]:

@@ -6,11 +6,12 @@ from lakehouse.tables.declare import DT_COLUMN
 from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
 
 
-def _gold(name, description, columns, upstreams, rules, contract, unique_key, partitioning="daily") -> TableSpec:
+def _gold(name, description, columns, upstreams, rules, contract, unique_key, partitioning="daily",
+          measures=()) -> TableSpec:
     return TableSpec(layer="gold", domain="commerce", name=name, description=description,
                      columns=tuple(columns) + (DT_COLUMN,),
                      upstreams=tuple(upstreams), rules=tuple(rules), contract=contract,
-                     unique_key=tuple(unique_key), partitioning=partitioning)
+                     unique_key=tuple(unique_key), partitioning=partitioning, measures=tuple(measures))
 
 
 # A catalog snapshot may be missing for a day: take the newest one of the week before.
@@ -25,7 +26,7 @@ DAILY_SALES_SUMMARY = _gold(
     [Upstream("silver.orders"), Upstream("silver.products", "lookback", PRODUCTS_LOOKBACK_DAYS, need="as_of")],
     [RowRule("revenue_not_negative", "revenue_usd >= 0", "fail"),
      RowRule("known_category", "category <> 'Unknown'", "warn")],
-    c.DAILY_SALES_SUMMARY, ("dt", "category", "region"),
+    c.DAILY_SALES_SUMMARY, ("dt", "category", "region"), measures=("revenue_usd", "units", "transactions"),
 )
 
 # Engagement (silver.customer_behavior, from the analytics warehouse) is summed over the 30 days up to dt.
@@ -58,7 +59,7 @@ BUSINESS_METRICS = _gold(
      Column("avg_order_value_usd", "decimal(18,2)", required=True)],
     [Upstream("silver.orders", "month"), Upstream("silver.products", "month")],
     [RowRule("revenue_not_negative", "revenue_usd >= 0", "fail")],
-    c.BUSINESS_METRICS, ("dt", "category"), partitioning="monthly",
+    c.BUSINESS_METRICS, ("dt", "category"), partitioning="monthly", measures=("revenue_usd", "order_count"),
 )
 
 CONVERSION_FUNNEL = _gold(
@@ -71,7 +72,7 @@ CONVERSION_FUNNEL = _gold(
     [Upstream("silver.events")],
     [RowRule("funnel_narrows", "views >= add_to_cart and add_to_cart >= checkout and checkout >= purchase", "fail"),
      RowRule("has_views", "views > 0", "warn")],
-    c.CONVERSION_FUNNEL, ("dt",),
+    c.CONVERSION_FUNNEL, ("dt",), measures=("sessions", "purchase"),
 )
 
 GOLD = (DAILY_SALES_SUMMARY, CUSTOMER_ANALYTICS, BUSINESS_METRICS, CONVERSION_FUNNEL)

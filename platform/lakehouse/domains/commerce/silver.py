@@ -19,11 +19,12 @@ EMAIL_WELL_FORMED = RowRule("email_well_formed", "email_hash is null or email_ma
 FX_LOOKBACK_DAYS = 10
 
 
-def _silver(name, description, columns, upstreams, rules, contract, unique_key, pii=(), transform=None) -> TableSpec:
+def _silver(name, description, columns, upstreams, rules, contract, unique_key, pii=(), transform=None,
+            measures=()) -> TableSpec:
     return TableSpec(layer="silver", domain="commerce", name=name, description=description,
                      columns=tuple(columns) + LINEAGE, upstreams=tuple(upstreams), rules=tuple(rules),
                      contract=contract, unique_key=tuple(unique_key), pii=tuple(pii), transform=transform,
-                     sql=f"silver/{name}.sql" if transform is not None else None)
+                     sql=f"silver/{name}.sql" if transform is not None else None, measures=tuple(measures))
 
 
 FX_RATES = _silver(
@@ -63,7 +64,7 @@ ORDERS = _silver(
      RowRule("plausible_order_date", "order_date is null or order_date between date_sub(to_date(dt), 366) "
              "and date_add(to_date(dt), 1)", "drop"),
      RowRule("arrived_on_order_day", "order_date >= to_date(dt)", "warn")],
-    c.ORDERS, ("dt", "order_id"),
+    c.ORDERS, ("dt", "order_id"), measures=("amount_usd", "quantity"),
 )
 
 PRODUCTS = _silver(
@@ -140,7 +141,7 @@ CRM_DEALS = _silver(
      RowRule("non_negative_amount", "amount >= 0", "drop"),
      RowRule("known_currency", f"currency in {KNOWN_CURRENCY}", "drop"),
      RowRule("fx_rate_available", "amount_usd is not null", "drop")],
-    c.CRM_DEALS, ("dt", "deal_id"),
+    c.CRM_DEALS, ("dt", "deal_id"), measures=("amount_usd",),
 )
 
 SILVER = (FX_RATES, ORDERS, PRODUCTS, CUSTOMERS, EVENTS, CRM_CONTACTS, CRM_DEALS)
