@@ -92,7 +92,7 @@ def test_no_key_or_a_bad_key_is_401(url, header):
 def test_keys_are_stored_hashed_and_a_revoked_key_is_refused_at_once(url, lake):
     key = add_key(lake, "short-lived")
     text = lake.serve_keys_file.read_text()
-    assert key not in text and key.split("_")[2] not in text and oct(lake.serve_keys_file.stat().st_mode)[-3:] == "600"
+    assert key not in text and key.split("_", 2)[2] not in text and oct(lake.serve_keys_file.stat().st_mode)[-3:] == "600"
     with client(url, key) as http:
         assert http.get("/v1/databases").status_code == 200
         assert KeyStore(lake.serve_keys_file).revoke("short-lived")
@@ -602,7 +602,7 @@ def test_python_dash_m_lakehouse_service_listens_on_127_0_0_1_at_the_configured_
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert f"Uvicorn running on http://127.0.0.1:{port}" in output
-    assert '"GET /v1/tables HTTP/1.1" 400' in output and keys["reader"].split("_")[2] not in output
+    assert '"GET /v1/tables HTTP/1.1" 400' in output and keys["reader"].split("_", 2)[2] not in output
     assert '"POST /v1/query HTTP/1.1" 200' in output
     psutil.wait_procs(workers, timeout=10)
     assert not any(w.is_running() for w in workers)

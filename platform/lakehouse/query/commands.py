@@ -48,10 +48,11 @@ def cmd_query(args) -> int:
 
     try:
         settings = _settings()
-        options = {"workgroup": args.workgroup} if args.engine == "athena" and args.workgroup else {}
-        if args.engine == "local":
+        engine = args.engine or settings.query_engine
+        options = {"workgroup": args.workgroup} if engine == "athena" and args.workgroup else {}
+        if engine == "local":
             check_endpoint(settings)
-        result = execute(args.sql, engine=args.engine, settings=settings, limit=args.limit, scopes=args.scope,
+        result = execute(args.sql, engine=engine, settings=settings, limit=args.limit, scopes=args.scope,
                          **options)
         _print(result.table, args.format)
     except Exception as exc:  # noqa: BLE001 - _fail re-raises what is not a user error
