@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -263,3 +264,19 @@ def test_anomaly_history_is_served_over_http_to_a_plain_reader(lakehouse_env):
                                                      "WHERE table_name = 'gold.daily_sales_summary' ORDER BY metric"})
         assert answer.status_code == 200, answer.text
         assert answer.json()["rows"] == [["rows", 10.0], ["sum.revenue_usd", 99.5]]
+
+
+def test_anomaly_quality_command_prints_the_history_band_and_outliers(lakehouse_env, capsys):
+    from lakehouse.cli import main
+
+    past = _weekly_history(GOLD.id, DAY, weeks=5)
+    past[DAY] = {"rows": 240.0}
+    _write_history(GOLD.id, past)
+    assert main(["quality", GOLD.id, "--days", "14"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "│ rows " in line)
+    assert "block" in line and "240" in line and DAY in line  # the thin Monday is the outlier
+    band = re.search(r"([\d,.]+)\.\.([\d,.]+)", line)
+    assert band and float(band.group(1).replace(",", "")) > 240
+    assert "sum.revenue_usd" in out
+    assert main(["quality", SILVER.id]) == 0 and "no metrics recorded for silver.orders" in capsys.readouterr().out

@@ -67,6 +67,7 @@ class Judgement:
     median: float | None = None
     low: float | None = None
     high: float | None = None
+    baseline: str = ""  # what the history is, in words: "earlier Mondays", "months before"
 
     @property
     def judged(self) -> bool:
@@ -93,11 +94,9 @@ class Judgement:
 
     def summary(self) -> str:
         return (f"{self.table} {self.dt}: {self.metric} = {self.value:g}, expected {self.low:g}..{self.high:g} "
-                f"(median {self.median:g} of {len(self.history)} earlier {_weekday(self.dt)}s)")
+                f"(median {self.median:g} of {len(self.history)} {self.baseline})")
 
 
-def _weekday(dt: str) -> str:
-    return date.fromisoformat(dt).strftime("%A")
 
 
 def judged_metrics(spec: TableSpec, metrics: Mapping[str, Mapping[str, float | None]]) -> tuple[list[str], list[str]]:
@@ -113,6 +112,7 @@ def judge(spec: TableSpec, metrics: Mapping[str, Mapping[str, float | None]],
     ({(dt, metric): value}, the newest value of each)."""
     out = []
     for dt, day in sorted(metrics.items()):
+        words = "months before" if spec.partitioning == "monthly" else f"earlier {date.fromisoformat(dt):%A}s"
         for metric, value in sorted(day.items()):
             level = level_of(spec, metric)
             if level == "off":
@@ -120,8 +120,8 @@ def judge(spec: TableSpec, metrics: Mapping[str, Mapping[str, float | None]],
             past = tuple((d, float(history[(d, metric)])) for d in baseline_days(spec, dt)
                          if history.get((d, metric)) is not None)
             if value is None or len(past) < MIN_HISTORY:
-                out.append(Judgement(spec.id, dt, metric, level, value, past))
+                out.append(Judgement(spec.id, dt, metric, level, value, past, baseline=words))
                 continue
             middle, low, high = band([v for _, v in past])
-            out.append(Judgement(spec.id, dt, metric, level, float(value), past, middle, low, high))
+            out.append(Judgement(spec.id, dt, metric, level, float(value), past, middle, low, high, words))
     return out

@@ -68,11 +68,12 @@ def _judging_all(spec: TableSpec) -> TableSpec:
 
 
 def sparkline(points: list[Point]) -> str:
-    """One bar per partition, scaled to the values shown; outliers in red (rich markup)."""
+    """One bar per partition, from zero (or the lowest value, when one is negative) to the highest value shown,
+    so that 27 rows against 28 look alike; outliers in red (rich markup)."""
     values = [p.value for p in points if p.value is not None]
     if not values:
         return ""
-    low, high = min(values), max(values)
+    low, high = min(min(values), 0.0), max(values)
     bars = []
     for p in points:
         if p.value is None:

@@ -22,10 +22,12 @@ from lakehouse.tables.spec import RowRule
 _FLAG = "__dq_rule_{}"  # one boolean "violated" column per rule; the prefix keeps clear of real columns
 _DROPPED = "__dq_dropped"  # array<string>: the drop rules a row broke
 _DAY = "__dq_day"  # the row's day's position in the batch (1-based), for the per-day counts
-# Per-day counts observed in the batch's pass cost (days x counts) expressions, each evaluated on every row: an
-# observation of 450 counted 90k rows in 21 s where 15 took 1.3 s (a groupBy(dt) over the cached batch: ~8 s with
-# 39 aggregates; 2 cores, under load). A batch needing more than MAX_OBSERVED_EXPRESSIONS, or of more than
-# MAX_OBSERVED_DAYS days, is counted by one group-by-day aggregation instead (a job of its own, over the cache).
+# Per-day counts observed in the batch's pass cost (days x counts) expressions, each evaluated on every row, where
+# a group-by-day aggregation evaluates each once: silver.orders' check_rows over 7 days x 3000 rows took 22.3 s
+# with its ~280 observed (counts and metrics), 19.4 s with the ~120 counts alone, 11.1 s by group-by with all of
+# them; over one day (~40) 2.7 s observed, 2.5 s by group-by (2 cores, under load). A batch needing more than
+# MAX_OBSERVED_EXPRESSIONS, or of more than MAX_OBSERVED_DAYS days, is counted by one group-by-day aggregation
+# instead (a job of its own, over the cache).
 MAX_OBSERVED_DAYS = 62
 MAX_OBSERVED_EXPRESSIONS = 160
 

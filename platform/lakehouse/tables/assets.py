@@ -92,9 +92,10 @@ def _definition_metadata(spec: TableSpec) -> dict:
 
 def _anomaly_spec(spec: TableSpec) -> AssetCheckSpec:
     judged = {m: level for m, level in spec.anomaly_levels.items() if level != "off"}
+    baseline = "the 8 months before" if spec.partitioning == "monthly" else "the same weekday of the 8 weeks before"
     return AssetCheckSpec("anomaly", asset=asset_key(spec), blocking="block" in judged.values(),
-                          description="Each partition's metrics against the same weekday of the 8 weeks before "
-                          f"(median +/- 3 MADs; docs/quality.md): {', '.join(f'{m} {v}' for m, v in judged.items())}.")
+                          description=f"Each partition's metrics against {baseline} (median +/- 3 MADs; "
+                          f"docs/quality.md): {', '.join(f'{m} {v}' for m, v in judged.items())}.")
 
 
 def _check_specs(spec: TableSpec) -> list[AssetCheckSpec]:
