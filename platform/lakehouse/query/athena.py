@@ -46,15 +46,23 @@ def stored_columns(table: QueryTable, settings: Settings) -> list[str]:
     return schema.names
 
 
-def athena_sql(checked: CheckedQuery, settings: Settings, limit: int) -> str:
+def glue_sql(checked: CheckedQuery, settings: Settings, limit: int, dialect: str, engine: str,
+             error: type[LakehouseError]) -> str:
+    """The checked query over the Glue catalog's databases in `dialect` (Athena, Trino: both read our Glue
+    entries), one row past `limit` so a cut result is known; SQL the engine lacks is `error`, named."""
     if settings.glue_prefix is None:
-        raise AthenaQueryError("the Athena engine needs the Glue catalog: set LAKEHOUSE_GLUE_PREFIX")
+        raise error(f"the {engine} engine {'needs' if engine == 'Athena' else 'reads'} the Glue catalog: "
+                    "set LAKEHOUSE_GLUE_PREFIX")
     tree = rewrite_tables(checked, lambda t: (settings.glue_database(t.layer).lower(), t.name.lower()),
                           columns_of=lambda t: stored_columns(t, settings))
     try:
-        return with_limit(tree, limit + 1).sql(dialect=DIALECT, unsupported_level=ErrorLevel.RAISE)
+        return with_limit(tree, limit + 1).sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        raise AthenaQueryError(f"the query uses SQL Athena does not have: {exc}") from None
+        raise error(f"the query uses SQL {engine} does not have: {exc}") from None
+
+
+def athena_sql(checked: CheckedQuery, settings: Settings, limit: int) -> str:
+    return glue_sql(checked, settings, limit, DIALECT, "Athena", AthenaQueryError)
 
 
 def arrow_type(column: dict[str, Any]) -> pa.DataType:

@@ -14,15 +14,13 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
-from lakehouse.query.athena import stored_columns
+from lakehouse.query.athena import glue_sql
 from lakehouse.query.guard import CheckedQuery
 from lakehouse.query.limits import QueryLimits, QueryMemoryError, QueryTimeoutError
 from lakehouse.query.result import QueryResult, take
-from lakehouse.query.rewrite import rewrite_tables, with_limit
 
 DIALECT = "trino"
 CATALOG = "hive"  # the Delta tables in it are redirected to the delta_lake catalog
@@ -41,14 +39,7 @@ class TrinoQueryError(LakehouseError):
 
 
 def trino_sql(checked: CheckedQuery, settings: Settings, limit: int) -> str:
-    if settings.glue_prefix is None:
-        raise TrinoQueryError("the Trino engine reads the Glue catalog: set LAKEHOUSE_GLUE_PREFIX")
-    tree = rewrite_tables(checked, lambda t: (settings.glue_database(t.layer).lower(), t.name.lower()),
-                          columns_of=lambda t: stored_columns(t, settings))
-    try:
-        return with_limit(tree, limit + 1).sql(dialect=DIALECT, unsupported_level=ErrorLevel.RAISE)
-    except UnsupportedError as exc:
-        raise TrinoQueryError(f"the query uses SQL Trino does not have: {exc}") from None
+    return glue_sql(checked, settings, limit, DIALECT, "Trino", TrinoQueryError)
 
 
 # --- Trino's type names -> Arrow ----------------------------------------------------------------------------
