@@ -280,3 +280,80 @@ def test_anomaly_quality_command_prints_the_history_band_and_outliers(lakehouse_
     assert band and float(band.group(1).replace(",", "")) > 240
     assert "sum.revenue_usd" in out
     assert main(["quality", SILVER.id]) == 0 and "no metrics recorded for silver.orders" in capsys.readouterr().out
+
+
+def _history_with_a_thin_monday() -> None:
+    past = _weekly_history(GOLD.id, DAY, weeks=5)
+    past[DAY] = {"rows": 240.0, "sum.revenue_usd": 240 * 42.5}
+    _write_history(GOLD.id, past)
+
+
+def test_anomaly_history_with_bands_is_served_over_http(lakehouse_env):
+    from service_testing import add_key, client, running
+
+    _history_with_a_thin_monday()
+    key = add_key(lakehouse_env, "reader")  # no raw, no pii: the history is numbers only
+    with running(lakehouse_env) as url, client(url, key) as http:
+        answer = http.get(f"/v1/tables/{GOLD.id}/quality", params={"days": 14, "metric": "rows"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["table"] == GOLD.id and "same weekday" in body["baseline"]
+        (rows,) = body["metrics"]
+        assert rows["metric"] == "rows" and rows["level"] == "block"
+        points = rows["points"]
+        assert len(points) == 14 and points[-1]["dt"] == DAY
+        assert [p["dt"] for p in points if p["outlier"]] == [DAY]
+        assert points[-1]["value"] == 240.0 and points[-1]["low"] > 240  # the band of earlier Mondays
+        assert all(p["low"] <= p["value"] <= p["high"] for p in points[:-1] if p["low"] is not None)
+
+        both = http.get(f"/v1/tables/{GOLD.id}/quality", params={"days": 3}).json()["metrics"]
+        assert {m["metric"] for m in both} == {"rows", "sum.revenue_usd"}
+        for name in ("gold.nope", "ops.partition_metrics"):
+            missing = http.get(f"/v1/tables/{name}/quality")
+            assert missing.status_code == 404 and missing.json()["error"] == "unknown_table", missing.text
+        bad = http.get(f"/v1/tables/{GOLD.id}/quality", params={"days": 0})
+        assert bad.status_code == 400 and "days" in bad.json()["message"], bad.text
+
+
+@pytest.mark.browser
+def test_anomaly_history_is_plotted_on_the_service_page(lakehouse_env, tmp_path):
+    import base64
+
+    from browser_testing import ARTIFACTS, CHROMIUM, chromium
+    from service_testing import add_key, running
+
+    assert CHROMIUM, "Debian's chromium is not installed (make browser-deps)"
+    _history_with_a_thin_monday()
+    key = add_key(lakehouse_env, "page-reader", rate=100_000)
+    with running(lakehouse_env) as url, chromium(tmp_path) as page:
+        page.call("Page.navigate", url=f"{url}/")
+        page.wait("document.readyState === 'complete' && !!document.getElementById('key-form')")
+        page.js(f"document.getElementById('key').value = {key!r}; document.getElementById('key-form').requestSubmit()")
+        page.wait(f"document.getElementById('quality-table').value === {GOLD.id!r}")
+        page.js("document.getElementById('quality-days').value = '14';"
+                "document.getElementById('quality-form').requestSubmit()")
+        page.wait("document.querySelectorAll('#quality-plots figure').length === 1")
+        dots = page.js("[...document.querySelectorAll('#quality-plots circle')]"
+                       ".map(c => [c.dataset.dt, c.classList.contains('outlier'), c.textContent])")
+        assert len(dots) == 14 and [d for d, outlier, _ in dots if outlier] == [DAY]
+        assert dots[-1][2].startswith(f"{DAY}: 240 (band ")
+        assert page.js("document.querySelectorAll('#quality-plots rect.band').length") >= 7  # judged partitions
+        caption = page.js("document.querySelector('#quality-plots figcaption').textContent")
+        assert caption == f"rows \u2014 check: block \u2014 outside the band: {DAY}"
+        # an outlier sits outside its band: below the bottom of its grey bar
+        below = page.js("(() => { const c = [...document.querySelectorAll('#quality-plots circle')].at(-1);"
+                        " const r = [...document.querySelectorAll('#quality-plots rect.band')].at(-1);"
+                        " return Number(c.getAttribute('cy')) > Number(r.getAttribute('y')) + Number(r.getAttribute('height')); })()")
+        assert below is True
+
+        page.js("document.getElementById('quality-table').value = 'silver.orders';"
+                "document.getElementById('quality-form').requestSubmit()")
+        page.wait("document.getElementById('quality-status').textContent === 'no metrics recorded for silver.orders yet'")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.js("document.getElementById('quality-table').value = 'gold.daily_sales_summary';"
+                "document.getElementById('quality-metric').value = '';"
+                "document.getElementById('quality-form').requestSubmit()")
+        page.wait("document.querySelectorAll('#quality-plots figure').length === 2")
+        shot = ARTIFACTS / "service-quality.png"
+        shot.write_bytes(base64.b64decode(page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]))
+        assert shot.stat().st_size > 10_000

@@ -250,6 +250,7 @@ def cmd_health(args) -> int:
 
 def cmd_quality(args) -> int:
     from lakehouse.config import Settings
+    from lakehouse.quality.anomaly import BASELINE
     from lakehouse.quality.report import metric_histories, shown, sparkline
     from lakehouse.tables.registry import get_spec
 
@@ -261,7 +262,7 @@ def cmd_quality(args) -> int:
         return 0
     last = max(p.dt for m in metrics for p in m.points)
     table = Table(title=f"{spec.id}: the last {args.days} partitions up to {last} (ops.partition_metrics)",
-                  caption="band: median +/- 3 MADs of the same weekday over the 8 weeks before; red: outside it")
+                  caption=f"band: {BASELINE}; red: outside it")
     for col in ("metric", "check", "latest", "band", "history", "outliers"):  # latest: the metric's newest value
         table.add_column(col, justify="right" if col in ("latest", "band") else "left", no_wrap=col == "history")
     for m in metrics:

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from lakehouse.config import Settings
@@ -224,18 +225,30 @@ def _lossless(line: bytes) -> str:
 # ------------------------------------------------------------------------------------------------- collector
 
 class _FileRows:
-    """Rows and rejects of one file; committed to the partition only when the whole file was read."""
+    """Rows and rejects of one file; committed to the partition only when the whole file was read.
+
+    JSONL rows arrive as {column: value}; CSV rows as their list of fields (`add_fields`), kept as lists and
+    turned into columns once per batch: per-row work stays a list append, the rest is columnar."""
 
     def __init__(self, declared: list[str], file: LandingFile, stats: FileStats):
         self.declared, self.file, self.stats = declared, file, stats
         self.names = declared + ["_rescued_data", "_line_number"]
         self.cols: dict[str, list] = {n: [] for n in self.names}
+        self.records: list[list[str]] = []  # CSV: fields per row, in header order
+        self.positions: dict[str, int] = {}  # CSV: declared column -> its field's position
         self.batches: list[dict[str, pa.Array]] = []
         self.rejects: list[dict] = []
 
     def add(self, values: dict, rescued: str | None, line: int) -> None:
         for name in self.declared:
             self.cols[name].append(values.get(name))
+        self._add_lineage(rescued, line)
+
+    def add_fields(self, fields: list[str], rescued: str | None, line: int) -> None:
+        self.records.append(fields)
+        self._add_lineage(rescued, line)
+
+    def _add_lineage(self, rescued: str | None, line: int) -> None:
         self.cols["_rescued_data"].append(rescued)
         self.cols["_line_number"].append(line)
         self.stats.rows_ok += 1
@@ -247,10 +260,20 @@ class _FileRows:
         self.stats.rows_quarantined += 1
 
     def _flush(self) -> None:
-        if self.cols["_line_number"]:
-            self.batches.append({n: pa.array(v, pa.int64() if n == "_line_number" else pa.string())
-                                 for n, v in self.cols.items()})
-            self.cols = {n: [] for n in self.names}
+        n = len(self.cols["_line_number"])
+        if not n:
+            return
+        arrays = {name: pa.array(v, pa.int64() if name == "_line_number" else pa.string())
+                  for name, v in self.cols.items() if name in ("_rescued_data", "_line_number") or not self.records}
+        if self.records:
+            fields = list(zip(*self.records))
+            for name in self.declared:
+                at = self.positions.get(name)
+                arrays[name] = _empty_as_null(pa.array(fields[at], pa.string())) if at is not None \
+                    else pa.nulls(n, pa.string())
+        self.batches.append({name: arrays[name] for name in self.names})
+        self.cols = {name: [] for name in self.names}
+        self.records = []
 
     def arrays(self) -> list[dict[str, pa.Array]]:
         self._flush()
@@ -333,7 +356,14 @@ def _csv_records(lines: _Lines) -> Iterator[tuple[int, str | None, str | None]]:
 
 
 def _parse_csv_record(text: str) -> list[str]:
+    if '"' not in text and "\r" not in text:  # what the csv module makes of a line without quotes, faster
+        return text.split(",")
     return next(csv.reader([text]), [])
+
+
+def _empty_as_null(values: pa.Array) -> pa.Array:
+    """An empty CSV field is null, as Spark's CSV reader has it."""
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
 
 def _read_csv(rows: _FileRows, lines: Iterator[tuple[int, bytes | _TooLong]]) -> None:
@@ -366,8 +396,8 @@ def _read_csv(rows: _FileRows, lines: Iterator[tuple[int, bytes | _TooLong]]) ->
         no_match = (f"header {header_text[:200]!r} names none of the declared columns "
                     f"({', '.join(rows.declared[:4])}, ...): wrong delimiter or wrong file?")
     width = len(header)
+    rows.positions = {h: i for i, h in positions}
     for number, text, problem in records:
-        stats.lines_read += 1
         if problem:
             rows.reject(problem, number, text)
             continue
@@ -382,9 +412,9 @@ def _read_csv(rows: _FileRows, lines: Iterator[tuple[int, bytes | _TooLong]]) ->
         if len(fields) != width:
             rows.reject(f"expected {width} fields, found {len(fields)}", number, text)
             continue
-        values = {h: (fields[i] if fields[i] != "" else None) for i, h in positions}  # empty = null, as Spark
-        extra = {h: fields[i] for i, h in extras if fields[i] != ""}
-        rows.add(values, json.dumps(extra, ensure_ascii=False) if extra else None, number)
+        extra = {h: fields[i] for i, h in extras if fields[i] != ""} if extras else None
+        rows.add_fields(fields, json.dumps(extra, ensure_ascii=False) if extra else None, number)
+    stats.lines_read = stats.rows_ok + stats.rows_quarantined  # every record is one or the other
     stats.missing_columns = {c: stats.rows_ok for c in absent}  # declared but absent: null in every row
 
 

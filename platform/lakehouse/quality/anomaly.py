@@ -29,6 +29,10 @@ MAD_SCALE = 1.4826  # MAD -> standard deviation, for normally distributed values
 MAD_FLOOR = 0.05  # the spread is at least this share of the median
 
 
+BASELINE = (f"median +/- {K:g} MADs of the same weekday over the {WEEKS} weeks before (months, for a monthly "
+            f"table); judged from {MIN_HISTORY} points")
+
+
 def level_of(spec: TableSpec, metric: str) -> AnomalyLevel:
     """The level for `metric`: its own entry, else the last pattern matching it (the spec's come after the
     defaults), else off."""

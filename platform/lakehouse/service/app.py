@@ -6,6 +6,7 @@ is at /openapi.json. The interactive docs (/docs) are off: they load scripts fro
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 
@@ -16,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lakehouse.config import Settings
+from lakehouse.config import LAYERS, Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.query.listing import describe, list_databases, list_tables
 from lakehouse.query.names import UnknownTableError
@@ -28,8 +29,8 @@ from lakehouse.service.accesslog import drop_query_strings
 from lakehouse.service.errors import ServiceError, service_error
 from lakehouse.service.guardrails import Guardrails
 from lakehouse.service.keys import ApiKey
-from lakehouse.service.models import (MAX_PAGE, DatabaseList, ErrorBody, Health, QueryPage, QueryRequest,
-                                      TableList, TableSchema)
+from lakehouse.service.models import (MAX_PAGE, DatabaseList, ErrorBody, Health, QualityHistory, QueryPage,
+                                      QueryRequest, TableList, TableSchema)
 from lakehouse.service.results import Result, UnknownCursorError
 from lakehouse.service.service import Service
 
@@ -185,6 +186,26 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
                     "has_data": found.has_data, "columns": columns, "partitions": found.partitions,
                     "delta_version": found.delta_version, "glue_table": found.glue_table}
 
+    @app.get("/v1/tables/{table}/quality", response_model=QualityHistory, responses=_errors(404), tags=["catalog"])
+    def table_quality(table: str, request: Request, key: ApiKey = Depends(authorized),
+                      days: int = Query(28, ge=1, le=366, description="the newest partitions shown"),
+                      metric: str | None = Query(None, max_length=200,
+                                                 description="only metrics matching this pattern, e.g. null_fraction.*")):
+        """A table's recorded metrics per partition (ops.partition_metrics) with the band each partition is judged
+        by and the outliers: numbers and column names only, so every key may read them (as it may read ops)."""
+        from lakehouse.quality.anomaly import BASELINE
+        from lakehouse.quality.report import metric_histories
+
+        with service.audited("quality", key, _client(request), path=request.url.path):
+            found = known_tables(settings).get(table)
+            if found is None or found.layer not in LAYERS:
+                raise ServiceError(404, "unknown_table", f"no table {printable(table)!r} with a quality history: "
+                                   "name a bronze, silver or gold table as layer.table (GET /v1/tables)")
+            histories = metric_histories(settings, found.spec, days, metric)
+            return {"table": found.id, "baseline": BASELINE,
+                    "metrics": [{"metric": m.metric, "level": m.level, "points": [_finite(vars(p)) for p in m.points]}
+                                for m in histories]}
+
     @app.post("/v1/query", response_model=None, responses={**DATA, **_errors(406, 413, 422)}, tags=["query"])
     def query(body: QueryRequest, request: Request, key: ApiKey = Depends(authorized)):
         """Run one read-only query; the first page comes back with a cursor for the next (the result is kept on
@@ -240,6 +261,11 @@ def _readable(table, scopes: frozenset[str]) -> bool:
     except AccessDeniedError:
         return False
     return True
+
+
+def _finite(point: dict) -> dict:
+    # JSON has no NaN or Infinity: such a value (a ratio of nothing) is shown as not recorded
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in point.items()}
 
 
 def _find(service: Service, cursor: str, key: ApiKey) -> tuple[Result, int]:

@@ -96,6 +96,26 @@ class TableSchema(BaseModel):
     glue_table: str | None = None
 
 
+class QualityPoint(BaseModel):
+    dt: str
+    value: float | None = Field(description="null: not recorded for this partition")
+    low: float | None = Field(None, description="the band the partition was judged by (null: history too short)")
+    high: float | None = None
+    outlier: bool = False
+
+
+class QualityMetric(BaseModel):
+    metric: str = Field(description="e.g. rows, null_fraction.region, sum.revenue_usd")
+    level: Literal["off", "warn", "block"] = Field(description="what the table's anomaly check does with it")
+    points: list[QualityPoint] = Field(description="oldest first, one per partition shown")
+
+
+class QualityHistory(BaseModel):
+    table: str
+    baseline: str = Field(description="how each band is drawn")
+    metrics: list[QualityMetric]
+
+
 class Health(BaseModel):
     status: Literal["ok", "ready"]
     checks: dict[str, str] | None = None

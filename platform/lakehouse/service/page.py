@@ -1,4 +1,5 @@
-"""The page people use: a key, the tables, a SQL box, and the result a page at a time.
+"""The page people use: a key, the tables, a SQL box, the result a page at a time, and a table's quality history
+drawn as one chart per metric (values, the band each partition is judged by, outliers in red).
 
 It talks to the same /v1 API as any client. Values are put in the page as text (textContent), never as markup,
 and control characters are shown as escapes, as the CLI does; the Content-Security-Policy forbids inline script
@@ -46,6 +47,15 @@ INDEX = """<!doctype html>
       <span id="range"></span>
       <button id="next" type="button" disabled>Next</button>
     </nav>
+    <h2>Quality</h2>
+    <form id="quality-form" class="bar">
+      <select id="quality-table" aria-label="table"></select>
+      <input id="quality-metric" value="rows" aria-label="metric pattern" placeholder="metric pattern, e.g. null_fraction.*">
+      <label>partitions <select id="quality-days"><option>14</option><option selected>28</option><option>56</option></select></label>
+      <button type="submit">Plot</button>
+    </form>
+    <p id="quality-status" role="status"></p>
+    <div id="quality-plots"></div>
   </section>
 </main>
 <script src="/ui/app.js"></script>
@@ -108,6 +118,10 @@ async function loadTables() {
       list.append(item);
     }
     status(data.tables.length + " tables");
+    const choices = data.tables.filter((t) => ["bronze", "silver", "gold"].includes(t.database));
+    $("quality-table").replaceChildren(...choices.map((t) => element("option", t.table)));
+    const gold = choices.find((t) => t.database === "gold");
+    if (gold) $("quality-table").value = gold.table;
   } catch (error) {
     list.replaceChildren(element("li", error.message, "error"));
   }
@@ -174,6 +188,85 @@ function showKey() {
   $("who").textContent = id ? "key " + id : "";
 }
 
+// One chart per metric: a grey bar per partition for the band it is judged by, the values as a line, outliers red.
+const SVG = "http://www.w3.org/2000/svg";
+const WIDTH = 720, HEIGHT = 170, LEFT = 70, RIGHT = 10, TOP = 10, BOTTOM = 24;
+
+function svg(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function number(value) {
+  return value === null ? "-" : Math.abs(value) >= 1000 || Number.isInteger(value)
+    ? value.toLocaleString("en-US", {maximumFractionDigits: 0}) : value.toPrecision(4);
+}
+
+function chart(metric) {
+  const points = metric.points;
+  const shown = points.flatMap((p) => [p.value, p.low, p.high]).filter((v) => v !== null);
+  const low = Math.min(0, ...shown), high = Math.max(...shown);
+  const step = (WIDTH - LEFT - RIGHT) / Math.max(points.length, 1);
+  const x = (i) => LEFT + step * (i + 0.5);
+  const y = (v) => TOP + (HEIGHT - TOP - BOTTOM) * (high > low ? (high - v) / (high - low) : 0.5);
+  const plot = svg("svg", {viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, class: "chart",
+                           role: "img", "aria-label": metric.metric});
+  plot.append(svg("line", {x1: LEFT, x2: WIDTH - RIGHT, y1: y(low), y2: y(low), class: "axis"}));
+  plot.append(svg("text", {x: LEFT - 6, y: y(high) + 4, class: "tick", "text-anchor": "end"}, number(high)));
+  plot.append(svg("text", {x: LEFT - 6, y: y(low), class: "tick", "text-anchor": "end"}, number(low)));
+  points.forEach((p, i) => {
+    if (p.low !== null && p.high !== null) {
+      plot.append(svg("rect", {x: x(i) - step * 0.4, width: step * 0.8, y: y(p.high),
+                               height: Math.max(y(p.low) - y(p.high), 1), class: "band"}));
+    }
+  });
+  let line = [];
+  const flush = () => { if (line.length > 1) plot.append(svg("polyline", {points: line.join(" "), class: "value"})); line = []; };
+  points.forEach((p, i) => { if (p.value === null) flush(); else line.push(`${x(i)},${y(p.value)}`); });
+  flush();
+  points.forEach((p, i) => {
+    if (p.value === null) return;
+    const dot = svg("circle", {cx: x(i), cy: y(p.value), r: p.outlier ? 4.5 : 3, class: p.outlier ? "point outlier" : "point"});
+    const band = p.low === null ? "history too short to judge" : `band ${number(p.low)}..${number(p.high)}`;
+    dot.append(svg("title", {}, `${p.dt}: ${number(p.value)} (${band})`));
+    dot.dataset.dt = p.dt;
+    plot.append(dot);
+  });
+  [0, points.length - 1].filter((i, n, all) => i >= 0 && all.indexOf(i) === n).forEach((i) => {
+    plot.append(svg("text", {x: x(i), y: HEIGHT - 6, class: "tick", "text-anchor": i ? "end" : "start"}, points[i].dt));
+  });
+  const figure = element("figure");
+  const outliers = points.filter((p) => p.outlier).map((p) => p.dt);
+  figure.append(element("figcaption", printable(metric.metric) + " — check: " + metric.level +
+                        (outliers.length ? " — outside the band: " + outliers.join(", ") : "")), plot);
+  return figure;
+}
+
+async function plotQuality(event) {
+  event.preventDefault();
+  const table = $("quality-table").value;
+  if (!table) return;
+  const query = new URLSearchParams({days: $("quality-days").value});
+  if ($("quality-metric").value.trim()) query.set("metric", $("quality-metric").value.trim());
+  $("quality-status").textContent = "loading…";
+  $("quality-status").className = "";
+  try {
+    const data = await api("GET", "/v1/tables/" + encodeURIComponent(table) + "/quality?" + query);
+    const metrics = data.metrics.filter((m) => m.points.some((p) => p.value !== null)).slice(0, 12);
+    $("quality-plots").replaceChildren(...metrics.map(chart));
+    $("quality-status").textContent = metrics.length
+      ? data.table + ": " + metrics.length + " metrics; band: " + data.baseline
+      : "no metrics recorded for " + data.table + " yet";
+  } catch (error) {
+    $("quality-plots").replaceChildren();
+    $("quality-status").textContent = error.message;
+    $("quality-status").className = "error";
+  }
+}
+
+$("quality-form").addEventListener("submit", plotQuality);
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   key = $("key").value.trim();
@@ -210,4 +303,13 @@ th, td { border: 1px solid #ddd; padding: .2rem .5rem; text-align: left; white-s
 th { background: #f3f5f8; }
 td.null { color: #999; font-style: italic; }
 nav { display: flex; gap: 1rem; align-items: center; margin: .6rem 0; }
+section h2 { font-size: 1rem; margin-top: 1.5rem; }
+figure { margin: .8rem 0; }
+figcaption { font: 13px ui-monospace, monospace; }
+svg.chart .axis { stroke: #999; }
+svg.chart .tick { font: 11px ui-monospace, monospace; fill: #555; }
+svg.chart .band { fill: #dde6f0; }
+svg.chart .value { fill: none; stroke: #0b5cad; stroke-width: 1.5; }
+svg.chart .point { fill: #0b5cad; }
+svg.chart .point.outlier { fill: #b00020; }
 """
