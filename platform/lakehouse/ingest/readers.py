@@ -233,50 +233,53 @@ class _FileRows:
     def __init__(self, declared: list[str], file: LandingFile, stats: FileStats):
         self.declared, self.file, self.stats = declared, file, stats
         self.names = declared + ["_rescued_data", "_line_number"]
-        self.cols: dict[str, list] = {n: [] for n in self.names}
+        self.values: dict[str, list] = {n: [] for n in declared}  # JSONL: values per declared column
         self.records: list[list[str]] = []  # CSV: fields per row, in header order
         self.positions: dict[str, int] = {}  # CSV: declared column -> its field's position
+        self.rescued: list[str | None] = []
+        self.lines: list[int] = []
         self.batches: list[dict[str, pa.Array]] = []
         self.rejects: list[dict] = []
 
     def add(self, values: dict, rescued: str | None, line: int) -> None:
         for name in self.declared:
-            self.cols[name].append(values.get(name))
-        self._add_lineage(rescued, line)
+            self.values[name].append(values.get(name))
+        self.rescued.append(rescued)
+        self.lines.append(line)
+        if len(self.lines) >= BATCH_ROWS:
+            self.flush()
 
     def add_fields(self, fields: list[str], rescued: str | None, line: int) -> None:
         self.records.append(fields)
-        self._add_lineage(rescued, line)
-
-    def _add_lineage(self, rescued: str | None, line: int) -> None:
-        self.cols["_rescued_data"].append(rescued)
-        self.cols["_line_number"].append(line)
-        self.stats.rows_ok += 1
-        if len(self.cols["_line_number"]) >= BATCH_ROWS:
-            self._flush()
+        self.rescued.append(rescued)
+        self.lines.append(line)
+        if len(self.lines) >= BATCH_ROWS:
+            self.flush()
 
     def reject(self, reason: str, line: int | None, record: str | None) -> None:
         self.rejects.append({"reason": reason, "source_file": self.file.uri, "line_number": line, "record": record})
         self.stats.rows_quarantined += 1
 
-    def _flush(self) -> None:
-        n = len(self.cols["_line_number"])
+    def flush(self) -> None:
+        n = len(self.lines)
         if not n:
             return
-        arrays = {name: pa.array(v, pa.int64() if name == "_line_number" else pa.string())
-                  for name, v in self.cols.items() if name in ("_rescued_data", "_line_number") or not self.records}
+        arrays = {"_rescued_data": pa.array(self.rescued, pa.string()), "_line_number": pa.array(self.lines, pa.int64())}
         if self.records:
             fields = list(zip(*self.records))
             for name in self.declared:
                 at = self.positions.get(name)
                 arrays[name] = _empty_as_null(pa.array(fields[at], pa.string())) if at is not None \
                     else pa.nulls(n, pa.string())
+        else:
+            arrays.update({name: pa.array(v, pa.string()) for name, v in self.values.items()})
         self.batches.append({name: arrays[name] for name in self.names})
-        self.cols = {name: [] for name in self.names}
-        self.records = []
+        self.stats.rows_ok += n
+        self.values = {name: [] for name in self.declared}
+        self.records, self.rescued, self.lines = [], [], []
 
     def arrays(self) -> list[dict[str, pa.Array]]:
-        self._flush()
+        self.flush()
         return self.batches
 
 
@@ -414,6 +417,7 @@ def _read_csv(rows: _FileRows, lines: Iterator[tuple[int, bytes | _TooLong]]) ->
             continue
         extra = {h: fields[i] for i, h in extras if fields[i] != ""} if extras else None
         rows.add_fields(fields, json.dumps(extra, ensure_ascii=False) if extra else None, number)
+    rows.flush()  # rows_ok counts the rows batched so far
     stats.lines_read = stats.rows_ok + stats.rows_quarantined  # every record is one or the other
     stats.missing_columns = {c: stats.rows_ok for c in absent}  # declared but absent: null in every row
 
