@@ -169,7 +169,7 @@ def start_server(env: dict, url: str) -> subprocess.Popen:
 
 def main() -> int:
     from lakehouse.config import Settings
-    from lakehouse.dev.aws import free_port
+    from lakehouse.dev.ports import free_port
     from lakehouse.service.keys import KeyStore
 
     quick = os.environ.get("BENCH_QUICK") == "1"

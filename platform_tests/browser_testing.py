@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from lakehouse.dev.aws import free_port
+from lakehouse.dev.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

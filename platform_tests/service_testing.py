@@ -17,7 +17,7 @@ import httpx
 import pyarrow as pa
 
 from lakehouse.config import Settings
-from lakehouse.dev.aws import free_port
+from lakehouse.dev.ports import free_port
 from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.service.keys import KeyStore
 from lakehouse.storage.table_store import TableStore

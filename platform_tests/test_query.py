@@ -353,7 +353,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(lakehouse_env, capsys, args, m
 @pytest.mark.parametrize("args", [["status"], ["health"], ["catalog-tables"], ["describe", "silver.orders"],
                                   ["query", "SELECT * FROM silver.orders"]])
 def test_an_unreachable_warehouse_is_one_line_naming_it(lakehouse_env, monkeypatch, capsys, args):
-    from lakehouse.dev.aws import free_port
+    from lakehouse.dev.ports import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("LAKEHOUSE_WAREHOUSE", "s3://dead-bucket/warehouse")

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.config import Settings
-from lakehouse.dev.aws import free_port
+from lakehouse.dev.ports import free_port
 from lakehouse.errors import ConfigError, ReadOnlyQueryError
 from lakehouse.query import QuerySyntaxError, UnknownTableError
 from lakehouse.query.guard import QueryTooComplexError

@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from lakehouse.dev.ports import free_port
 
 
 def start_moto(port: int | None = None, log: Path | None = None) -> tuple[subprocess.Popen, str]:
@@ -94,7 +89,6 @@ class TrinoBeside:
     or a new enough JDK, one line says why and the rest runs on."""
 
     def __init__(self, endpoint: str, env: dict[str, str]):
-        from lakehouse.dev.trino_server import free_port
 
         self.endpoint, self.port = endpoint, free_port()
         env["LAKEHOUSE_TRINO_URL"] = f"http://127.0.0.1:{self.port}"

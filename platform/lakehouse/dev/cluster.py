@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakehouse.dev.aws import free_port
+from lakehouse.dev.ports import free_port
 
 
 def spark_home() -> Path:

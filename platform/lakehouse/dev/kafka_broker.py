@@ -21,6 +21,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.dev.maven import fetch_once, is_complete
+from lakehouse.dev.ports import free_port
+
 KAFKA_VERSION = "4.1.1"
 ARTIFACT = f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}"
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
@@ -39,37 +42,16 @@ def lib_dir() -> Path:
 
 
 def _installed() -> bool:
-    return (lib_dir() / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file() and (lib_dir() / ".complete").is_file()
+    return (lib_dir() / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file() and is_complete(lib_dir())
 
 
 def fetch() -> Path:
     """Copy the broker's JARs from Maven Central once (Maven must be on PATH)."""
-    if _installed():
-        return lib_dir()
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise KafkaUnavailable(f"Maven (mvn) is needed once to fetch {ARTIFACT}: install it (apt-get install maven)")
-    work = Path(tempfile.mkdtemp(prefix="lh-kafka-fetch-"))
-    try:
+    def fill(mvn, work: Path, staging: Path) -> None:
         (work / "pom.xml").write_text(POM.format(version=KAFKA_VERSION))
-        staging = lib_dir().with_name("lib.partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        done = subprocess.run([mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
-                               f"-DoutputDirectory={staging}"], cwd=work, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            raise KafkaUnavailable(f"mvn could not fetch {ARTIFACT}: {(done.stdout + done.stderr).strip()[-800:]}")
-        shutil.rmtree(lib_dir(), ignore_errors=True)
-        staging.rename(lib_dir())  # all or nothing: a half copy never looks installed
-        (lib_dir() / ".complete").touch()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return lib_dir()
+        mvn(["dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"], timeout=900)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return fetch_once(lib_dir(), ARTIFACT, KafkaUnavailable, fill)
 
 
 def _cluster_id() -> str:

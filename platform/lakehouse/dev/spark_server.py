@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from lakehouse.config import Settings
+from lakehouse.dev.ports import free_port
 from lakehouse.errors import LakehouseError
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -81,12 +82,6 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)  # the group this module created with start_new_session
     except ProcessLookupError:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_conf(settings: Settings) -> dict[str, str]:

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -30,6 +29,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
+
+from lakehouse.dev.maven import fetch_once, is_complete
+from lakehouse.dev.ports import free_port
 
 TRINO_VERSION = "476"
 JAVA_MAJOR = 24  # Trino 476 refuses to start on an older JVM
@@ -48,7 +50,7 @@ def install_dir() -> Path:
 
 def _installed() -> bool:
     root = install_dir()
-    return (root / ".complete").is_file() and all((root / "plugin" / p).is_dir() for p in PLUGINS)
+    return is_complete(root) and all((root / "plugin" / p).is_dir() for p in PLUGINS)
 
 
 def _unpack(archive: Path, target: Path) -> None:
@@ -75,30 +77,16 @@ def _unpack(archive: Path, target: Path) -> None:
 
 def fetch() -> Path:
     """Fetch Trino's server and its Delta Lake and Hive connectors from Maven Central once (Maven must be on PATH)."""
-    if _installed():
-        return install_dir()
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise TrinoUnavailable(f"Maven (mvn) is needed once to fetch {ARTIFACT}: install it (apt-get install maven)")
-    root = install_dir()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="lh-trino-fetch-", dir=root.parent))  # same disk: the rename is atomic
-    try:
+    def fill(mvn, work: Path, staging: Path) -> None:
         # a scratch repository: the 820 MB archive is not worth keeping in ~/.m2 once unpacked
-        done = subprocess.run([mvn, "-q", "-B", "dependency:copy", f"-Dartifact={ARTIFACT}",
-                               f"-DoutputDirectory={work}", f"-Dmaven.repo.local={work / 'repository'}"],
-                              cwd=work, capture_output=True, text=True, timeout=1800)
+        mvn(["dependency:copy", f"-Dartifact={ARTIFACT}", f"-DoutputDirectory={work}",
+             f"-Dmaven.repo.local={work / 'repository'}"], timeout=1800)
         archive = work / f"trino-server-{TRINO_VERSION}.tar.gz"
-        if done.returncode != 0 or not archive.is_file():
-            raise TrinoUnavailable(f"mvn could not fetch {ARTIFACT}: {(done.stdout + done.stderr).strip()[-800:]}")
-        staging = work / "server"
+        if not archive.is_file():
+            raise TrinoUnavailable(f"mvn did not leave {archive.name} after fetching {ARTIFACT}")
         _unpack(archive, staging)
-        shutil.rmtree(root, ignore_errors=True)
-        staging.rename(root)  # all or nothing: a half copy never looks installed
-        (root / ".complete").touch()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return root
+
+    return fetch_once(install_dir(), ARTIFACT, TrinoUnavailable, fill)
 
 
 def _java_major(home: Path) -> int:
@@ -129,12 +117,6 @@ def java_home(env: Mapping[str, str] | None = None) -> Path:
         raise TrinoUnavailable(f"no JDK {JAVA_MAJOR} or newer in {JVM_ROOT} (Trino {TRINO_VERSION} needs one): "
                                "install one there or set LAKEHOUSE_TRINO_JAVA_HOME")
     return found[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def glue_catalogs(region: str, endpoint: str | None = None, access_key: str | None = None,
