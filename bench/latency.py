@@ -33,7 +33,7 @@ DOMAIN = "commerce"
 
 
 def daily_gold() -> list:
-    from lakehouse.tables.registry import all_specs
+    from lakehouse.pipeline.registry import all_specs
 
     return [s for s in all_specs() if s.layer == "gold" and s.domain == DOMAIN and s.partitioning == "daily"]
 
@@ -145,7 +145,6 @@ def main() -> int:
             print(f"Spark Connect server ready in {out['connect_server_start_s']}s, warmed up in "
                   f"{out['connect_server_warm_up_s']}s", flush=True)
         from dagster import DagsterInstance
-
         from lakehouse.automation.drive import Drive, drive
         from lakehouse.definitions import build_definitions
 

@@ -66,13 +66,12 @@ def pyarrow_floor(start, end):
     import pyarrow as pa
     import pyarrow.csv as pacsv
     from deltalake import write_deltalake
-
     from lakehouse.config import Settings
-    from lakehouse.ingest.landing import list_landing
+    from lakehouse.ingest.landing import LandingZone
 
     settings = Settings.from_env()
     tables = []
-    for f in list_landing(settings, "shop/orders"):
+    for f in LandingZone(settings).files("shop/orders"):
         if start <= f.dt <= end:
             t = pacsv.read_csv(f.path, read_options=pacsv.ReadOptions(), convert_options=pacsv.ConvertOptions(
                 column_types={}, strings_can_be_null=True), parse_options=pacsv.ParseOptions(invalid_row_handler=lambda r: "skip"))
@@ -110,12 +109,11 @@ def plain_tables(start, end):
     """The platform's seven tables written by hand: bronze as strings with the same lineage columns, silver and
     gold from the platform's own SQL files, each a Delta replaceWhere of the range read back for the next.
     No Dagster, no row rules, contracts, quarantine or catalog: platform / this is what those cost."""
-    from pyspark.sql import functions as F
-
     from lakehouse.config import Settings
     from lakehouse.engine.spark import get_spark
     from lakehouse.engine.sql import load_sql, run_sql
     from lakehouse.storage.filesystem import exists
+    from pyspark.sql import functions as F
 
     settings, spark = Settings.from_env(), get_spark()
     days = ", ".join(f"'{d}'" for d in _days(start, end))
@@ -147,7 +145,6 @@ def plain_per_day(start, end):
 
 def platform(start, end, subset: bool = True):
     from dagster import AssetKey
-
     from lakehouse.definitions import defs
     from lakehouse.runs import RANGE_END, RANGE_START, instance_for_runs
 
@@ -172,8 +169,8 @@ def _report_digest(start: str, end: str) -> None:
     import hashlib
     import json
 
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
 
     lakehouse, digest = LakehouseResource(), {}
     for key in SUBSET:
@@ -227,7 +224,6 @@ def platform_all(start, end):
 
 def duckdb_same_logic(start, end):
     import duckdb
-
     from lakehouse.config import Settings
 
     settings = Settings.from_env()

@@ -11,18 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Mapping, Sequence
 
+from lakehouse.config import Settings
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.model_step import check_rows, model_frame
+from lakehouse.pipeline.registry import get_spec
+from lakehouse.quality.contracts import ContractResult, evaluate_contract
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
-
-from lakehouse.config import Settings
-from lakehouse.quality.contracts import ContractResult, evaluate_contract
-from lakehouse.tables.model_step import check_rows, model_frame
-from lakehouse.tables.registry import get_spec
-from lakehouse.tables.spec import TableSpec
 
 LINEAGE_COLUMNS = ("_source_file", "_line_number")
 _BRONZE_EXTRA = "_rescued_data string, _source_file string, _line_number bigint, _ingested_at timestamp"
@@ -107,7 +106,7 @@ def run_model(spark: SparkSession, table: str, inputs: Mapping[str, Sequence[Map
     if unknown:
         raise KeyError(f"{spec.id} reads {sorted(views)}, not {sorted(unknown)}")
     frames = {view: frame(spark, up_spec, inputs.get(view, ())) for view, up_spec in views.items()}
-    # the run's own model step (tables/model_step.py): the model, the batch's partitions, the row rules
+    # the run's own model step (pipeline/model_step.py): the model, the batch's partitions, the row rules
     keys = _partition_keys(spec, start_dt, end_dt or start_dt)
     result = model_frame(spark, spec, frames, keys, Settings.from_env())
     outcome = check_rows(spec, result, keys)
@@ -123,7 +122,7 @@ def run_model(spark: SparkSession, table: str, inputs: Mapping[str, Sequence[Map
 
 
 def _partition_keys(spec: TableSpec, start: str, end: str) -> list[str]:
-    from lakehouse.tables.partitions import days
+    from lakehouse.model.partitions import days
 
     if spec.partitioning == "monthly":
         return sorted({d[:8] + "01" for d in days(start, end)})

@@ -10,8 +10,8 @@ RUN_STAMPS = {"_ingested_at", "quarantined_at"}  # when a run happened, not what
 
 def table_content(table: str, quarantine: bool = False, partitions: Sequence[str] | None = None) -> pa.Table:
     """Rows of a table (or of its quarantine), run stamps left out, sorted by every column."""
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
 
     lh, spec = LakehouseResource(), get_spec(table)
     where = lh.location(spec)

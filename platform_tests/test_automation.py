@@ -1,20 +1,18 @@
 """Automation: silver and gold follow bronze with no click, for any updated day, not only the latest."""
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-import shutil
-
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
-
-from lakehouse.automation.conditions import WAITS
 from lakehouse.dev.generate.commerce import land_commerce
+from lakehouse.pipeline.conditions import WAITS
+from lakehouse.pipeline.registry import specs_in
 from lakehouse.resources import LakehouseResource
 from lakehouse.runs import RANGE_END, RANGE_START
-from lakehouse.tables.registry import specs_in
 
 
 @pytest.mark.slow
@@ -186,7 +184,6 @@ def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env,
 
 def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lakehouse_env, monkeypatch):
     from dagster import AssetCheckEvaluation, AssetMaterialization, SensorResult, build_sensor_context
-
     from lakehouse.automation.freshness import evaluate_freshness
     from lakehouse.definitions import build_definitions
 
@@ -218,9 +215,8 @@ def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lak
 
 def test_what_a_day_needs_of_its_upstreams_and_what_counts_as_published_empty():
     from dagster import AssetMaterialization
-
-    from lakehouse.tables.readiness import missing_upstreams, published_empty
-    from lakehouse.tables.registry import get_spec
+    from lakehouse.pipeline.readiness import missing_upstreams, published_empty
+    from lakehouse.pipeline.registry import get_spec
 
     gold = get_spec("gold.daily_sales_summary")  # orders of the day; products as of the week before
     wh = "file:///wh"

@@ -145,11 +145,10 @@ def _materializations(run) -> dict[str, dict]:
 @pytest.mark.slow
 def test_billing_export_to_gold_with_retry_and_idempotent_rerun(billing_env, billing_db, monkeypatch):
     from dagster import DagsterInstance
-
     from lakehouse.definitions import build_definitions
     from lakehouse.ingest import postgres
+    from lakehouse.pipeline.registry import specs_in
     from lakehouse.runs import materialize_range
-    from lakehouse.tables.registry import specs_in
 
     listener, fired = terminate_once(billing_db, "public.transactions", END, at_batch=2)
     monkeypatch.setattr(postgres, "BATCH_LISTENERS", [listener])
@@ -218,11 +217,10 @@ def test_billing_export_to_gold_with_retry_and_idempotent_rerun(billing_env, bil
 
 def test_bad_password_fails_fast_without_leaking_it(billing_env, pg, monkeypatch):
     from dagster import DagsterInstance
-
     from lakehouse.definitions import build_definitions
+    from lakehouse.pipeline.registry import specs_in
     from lakehouse.resources import LakehouseResource
     from lakehouse.runs import materialize_range
-    from lakehouse.tables.registry import specs_in
 
     wrong = "Wr0ng-pass-XYZ"
     monkeypatch.setenv("LAKEHOUSE_BILLING_DSN", pg.dsn("billing", password=wrong))

@@ -6,9 +6,8 @@ from datetime import date
 
 import pytest
 from dagster import AssetKey, DagsterInstance
-
+from lakehouse.pipeline.registry import landed_specs
 from lakehouse.runs import RANGE_END, RANGE_START
-from lakehouse.tables.registry import landed_specs
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +30,11 @@ def _run_bronze(days=("2024-06-03", "2024-06-04")):
 
 def _data_lines(settings, spec, dt) -> int:
     """Count data lines in the landing files independently of the reader (CSV minus its header)."""
-    from lakehouse.ingest.landing import files_for
+    from lakehouse.ingest.landing import LandingZone
     from lakehouse.storage.filesystem import filesystem_for
 
     total = 0
-    for f in files_for(settings, spec.landing, dt):
+    for f in LandingZone(settings).files_for(spec.landing, dt):
         fs, path = filesystem_for(f.uri, settings)
         with fs.open_input_stream(path, compression=None) as stream:
             raw = stream.read()
@@ -72,8 +71,8 @@ def test_bronze_two_days_in_one_run_on_local_disk(lakehouse_env):
     mats = result.asset_materializations_for_node("bronze__shop_orders")
     assert {m.partition for m in mats} == {"2024-06-03", "2024-06-04"}
     # a re-run replaces the same partitions and keeps the content identical
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
 
     lh, spec = LakehouseResource(), get_spec("bronze.shop_orders")
     cols = [c.name for c in spec.columns] + ["_line_number", "_source_file", "dt"]
@@ -86,7 +85,6 @@ def test_bronze_two_days_in_one_run_on_local_disk(lakehouse_env):
 
 def test_bronze_on_s3_registers_glue_tables(s3_lakehouse_env):
     import boto3
-
     from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(s3_lakehouse_env, date(2024, 6, 3), 2, 30, 5)

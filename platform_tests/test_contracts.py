@@ -6,10 +6,9 @@ import json
 
 import pandera.pyspark as pa
 import pytest
-from pandera.config import ValidationDepth, config_context
-
+from lakehouse.model.spec import Column, RowRule, TableSpec
 from lakehouse.quality.contracts import contract_schema, evaluate_contract
-from lakehouse.tables.spec import Column, RowRule, TableSpec
+from pandera.config import ValidationDepth, config_context
 
 SCHEMA = "order_id string, line int, amount_usd double, currency string, dt string"
 GOOD = [
@@ -151,7 +150,7 @@ def test_a_check_on_an_undeclared_column_is_refused():
 
 
 def test_every_registry_contract_builds():
-    from lakehouse.tables.registry import all_specs
+    from lakehouse.pipeline.registry import all_specs
 
     built = [s.id for s in all_specs() if contract_schema(s) is not None]
     assert built == [s.id for s in all_specs() if s.layer != "bronze"]
@@ -192,9 +191,7 @@ def test_the_screen_passes_exactly_what_pandera_passes(spark, case):
 
 
 def test_a_custom_check_always_goes_to_pandera(spark):
-    from lakehouse.quality.contracts import _screen
-
-    from lakehouse.quality.contracts import _evaluate
+    from lakehouse.quality.contracts import _evaluate, _screen
 
     def below_a_million(frame):  # a custom check (pandera's pyspark backend hands it the frame)
         return frame.filter("amount_usd >= 1000000").limit(1).count() == 0
@@ -225,7 +222,7 @@ def test_the_screen_leaves_wrong_types_and_missing_columns_to_pandera(spark, ddl
 # --- the screen counted with the row rules: the gate settles a clean batch from those counts ------------------
 
 def _counted(spark, rows, spec):
-    from lakehouse.tables.model_step import check_rows, contract_counts
+    from lakehouse.pipeline.model_step import check_rows, contract_counts
 
     outcome = check_rows(spec, spark.createDataFrame(rows, SCHEMA))
     try:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from lakehouse.errors import LakehouseError
 from lakehouse.storage.table_store import TableStore
 
@@ -186,12 +185,11 @@ def test_a_dagster_run_on_s3_survives_injected_503s_and_publishes_what_a_clean_r
     from datetime import date
 
     from dagster import AssetKey, DagsterInstance
-
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.commerce import land_commerce
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.resources import LakehouseResource
     from lakehouse.runs import RANGE_END, RANGE_START
-    from lakehouse.tables.registry import get_spec
 
     day, tables = "2024-06-03", ["bronze.fx_rates", "silver.fx_rates"]
     land_commerce(s3_lakehouse_env, date.fromisoformat(day), 1, 20, 7)  # straight to moto

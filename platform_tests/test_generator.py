@@ -9,12 +9,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from lakehouse.dev.generate import DOMAINS
 from lakehouse.dev.generate.commerce import land_commerce
-from lakehouse.ingest.landing import list_landing
+from lakehouse.ingest.landing import LandingZone
 from lakehouse.ingest.readers import read_landing_partition
-from lakehouse.tables.registry import get_spec, landed_specs
+from lakehouse.pipeline.registry import get_spec, landed_specs
 
 START = date(2024, 6, 6)  # a Thursday: the three days cover Friday and Saturday too
 DAYS = [(START + timedelta(days=i)).isoformat() for i in range(3)]
@@ -42,7 +41,7 @@ def test_same_arguments_write_the_same_bytes_under_the_same_names(lakehouse_env,
     first = _bytes(land_commerce(lakehouse_env, START, 2, 80, 42))
     again = _bytes(land_commerce(lakehouse_env, START, 2, 80, 42))
     assert first == again and len(first) == 14
-    assert len(list_landing(lakehouse_env)) == 14  # re-landing overwrote, nothing added
+    assert len(LandingZone(lakehouse_env).files()) == 14  # re-landing overwrote, nothing added
     assert any(k.endswith(".jsonl.gz") for k in first)
     other = _bytes(land_commerce(lakehouse_env.with_(landing=(tmp_path / "x" / "landing").as_uri()), START, 2, 80, 43))
     assert other.keys() == first.keys() and all(other[k] != first[k] for k in first)
@@ -162,6 +161,6 @@ def test_orders_reference_known_customers_products_and_rated_currencies(landed):
 def test_lands_on_s3(s3_lakehouse_env):
     uris = land_commerce(s3_lakehouse_env, START, 1, 20, 1)
     assert all(u.startswith(s3_lakehouse_env.landing + "/") for u in uris)
-    assert sorted(f.uri for f in list_landing(s3_lakehouse_env)) == sorted(uris)
+    assert sorted(f.uri for f in LandingZone(s3_lakehouse_env).files()) == sorted(uris)
     result = read_landing_partition(s3_lakehouse_env, get_spec("bronze.events_clickstream"), DAYS[0])
     assert result.table.num_rows > 50 and not any(f.error for f in result.files)

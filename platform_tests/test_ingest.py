@@ -8,12 +8,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
-
 from lakehouse.ingest import readers
-from lakehouse.ingest.landing import files_for, is_complete, list_landing, parse_key
+from lakehouse.ingest.landing import LandingZone, is_complete, parse_key
 from lakehouse.ingest.readers import bronze_schema, read_landing_partition
+from lakehouse.pipeline.registry import get_spec
 from lakehouse.storage.filesystem import filesystem_for
-from lakehouse.tables.registry import get_spec
 
 DT = "2024-06-03"
 ORDERS = get_spec("bronze.shop_orders")
@@ -350,14 +349,14 @@ def test_listing_skips_files_still_being_written_and_off_layout(lakehouse_env):
     (root / "shop" / "orders" / "stray.csv").write_text("x\n")  # no dt= folder
     (root / "shop" / "orders" / f"dt={DT}" / "_temporary").mkdir()
     (root / "shop" / "orders" / f"dt={DT}" / "_temporary" / "part-0.csv").write_text("x\n")
-    files = list_landing(lakehouse_env)
+    files = LandingZone(lakehouse_env).files()
     assert [f.name for f in files] == ["done.csv"]
     f = files[0]
     assert (f.source, f.entity, f.dt, f.size) == ("shop", "orders", DT, len(f"{HEADER}\n{GOOD}\n"))
     assert f.mtime.tzinfo is not None and f.uri.startswith("file://") and Path(f.path).exists()
-    assert [x.name for x in files_for(lakehouse_env, ORDERS.landing, DT)] == ["done.csv"]
-    assert list_landing(lakehouse_env, "shop/orders") == files
-    assert list_landing(lakehouse_env, "crm/contacts") == []
+    assert [x.name for x in LandingZone(lakehouse_env).files_for(ORDERS.landing, DT)] == ["done.csv"]
+    assert LandingZone(lakehouse_env).files("shop/orders") == files
+    assert LandingZone(lakehouse_env).files("crm/contacts") == []
 
 
 def test_listing_helpers():
@@ -389,7 +388,7 @@ def test_reads_landing_files_from_s3(s3_lakehouse_env):
     s3.put_object(Bucket=bucket, Key=f"{prefix}/c.csv.gz", Body=b"not gzip")
     s3.put_object(Bucket=bucket, Key=f"{prefix}/d.csv.tmp", Body=f"{HEADER}\n{GOOD}\n".encode())
     s3.put_object(Bucket=bucket, Key=f"{prefix}/e.csv", Body=b"")
-    files = list_landing(s3_lakehouse_env, "shop/orders")
+    files = LandingZone(s3_lakehouse_env).files("shop/orders")
     assert [f.name for f in files] == ["a.csv", "b.csv.gz", "c.csv.gz"]
     assert files[0].uri == f"s3://{bucket}/{prefix}/a.csv" and files[0].mtime.tzinfo is not None
     result = _read(s3_lakehouse_env)

@@ -18,14 +18,13 @@ from urllib.parse import urlparse
 
 import pytest
 from kafka_server import *  # noqa: F403  (the broker and topic fixtures)
-
 from lakehouse.config import Settings
 from lakehouse.dev.kafka_events import produce_clicks
 from lakehouse.errors import ConfigError
 from lakehouse.ingest import kafka
 from lakehouse.ingest.kafka_offsets import KafkaOffsetError, committed_offsets, group_offsets, watermarks
+from lakehouse.pipeline.registry import get_spec
 from lakehouse.storage.table_store import store_for
-from lakehouse.tables.registry import get_spec
 
 SPEC = get_spec("bronze.events_kafka")
 START = date(2026, 11, 1)
@@ -131,7 +130,6 @@ def test_kafka_consumer_group_restart_resumes_from_the_delta_log(spark, lakehous
 
 def test_kafka_retention_gap_fails_with_a_clear_message(spark, lakehouse_env, kafka_topic):
     from confluent_kafka import TopicPartition
-
     from lakehouse.dev.kafka_broker import admin
 
     bootstrap = os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"]

@@ -13,7 +13,7 @@ def test_stdlib_platform_is_not_shadowed():
 
 def test_definitions_load_with_every_registered_table():
     from lakehouse.definitions import build_definitions
-    from lakehouse.tables.registry import all_specs
+    from lakehouse.pipeline.registry import all_specs
 
     defs = build_definitions()
     keys = {".".join(k.path) for k in defs.resolve_asset_graph().get_all_asset_keys()}
@@ -24,7 +24,7 @@ def test_definitions_load_with_every_registered_table():
 def test_steps_on_the_way_to_gold_go_first():
     """A step's priority is its longest path to a gold table: fx_rates -> orders -> daily_sales_summary."""
     from lakehouse.definitions import build_definitions
-    from lakehouse.tables.registry import all_specs, steps_to_gold
+    from lakehouse.pipeline.registry import all_specs, steps_to_gold
 
     assert [steps_to_gold(t) for t in ("silver.fx_rates", "silver.orders", "gold.daily_sales_summary")] == [3, 2, 1]
     assert steps_to_gold("silver.customers") == 0 and steps_to_gold("bronze.crm_deals") == 0  # no gold reads them
@@ -37,7 +37,7 @@ def test_steps_on_the_way_to_gold_go_first():
 
 def test_downstream_follows_dagster_dependencies():
     """What a landed day's run carries: every table a change reaches, not optional readers, not the start."""
-    from lakehouse.tables.registry import downstream
+    from lakehouse.pipeline.registry import downstream
 
     assert downstream(t for t in ["bronze.shop_orders"]) == {
         "silver.orders", "gold.daily_sales_summary", "gold.customer_analytics", "gold.business_metrics"}
@@ -51,7 +51,7 @@ def test_downstream_follows_dagster_dependencies():
 def test_every_model_has_its_sql_file():
     from lakehouse.config import Settings
     from lakehouse.engine.sql import sql_dir
-    from lakehouse.tables.registry import all_specs
+    from lakehouse.pipeline.registry import all_specs
 
     root = sql_dir(Settings.from_env())
     missing = [s.id for s in all_specs() if s.sql_path and not (root / s.sql_path).is_file()]

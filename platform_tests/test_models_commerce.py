@@ -6,7 +6,6 @@ import hashlib
 from decimal import Decimal as D
 
 import pytest
-
 from model_testing import run_model
 
 DAY, NEXT = "2024-06-03", "2024-06-04"
@@ -407,8 +406,8 @@ def test_crm_deals_amount_usd_as_of_the_day(spark):
 # --- contracts as gates ----------------------------------------------------------------------------------
 def test_contract_catches_what_rules_let_through(spark):
     """A duplicated key and an unknown status slip past rules that only warn: the contract must refuse."""
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.quality.contracts import evaluate_contract
-    from lakehouse.tables.registry import get_spec
 
     run = run_model(spark, "gold.conversion_funnel", {"silver_events": [
         {"event_id": "e1", "session_id": "s1", "event_type": "page_view", "dt": DAY}]}, DAY)
@@ -424,7 +423,7 @@ def test_every_commerce_model_has_sql_contract_rules_and_a_model_test():
 
     from lakehouse.config import Settings
     from lakehouse.engine.sql import sql_dir
-    from lakehouse.tables.registry import specs_in
+    from lakehouse.pipeline.registry import specs_in
 
     models = [s for s in specs_in(domain="commerce") if s.layer != "bronze"]
     assert len(models) == 11

@@ -12,14 +12,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from dagster import AssetKey, DagsterInstance
-
 from browser_testing import CHROMIUM, chromium, dagster_webserver, graphql
+from dagster import AssetKey, DagsterInstance
 from lakehouse import cli
 from lakehouse.config import Settings, utc_today
-from lakehouse.tables.partitions import partitions_def
-from lakehouse.tables.readiness import NOTHING_LANDED
-from lakehouse.tables.registry import get_spec, specs_in
+from lakehouse.model.partitions import partitions_def
+from lakehouse.pipeline.readiness import NOTHING_LANDED
+from lakehouse.pipeline.registry import get_spec, specs_in
 
 GOLD = "gold.daily_sales_summary"
 

@@ -5,10 +5,9 @@ import json
 
 import pyarrow as pa
 import pytest
-
+from lakehouse.model.spec import RowRule
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA
 from lakehouse.quality.rules import apply_rules
-from lakehouse.tables.spec import RowRule
 
 ORDERS = [
     # order_id, quantity, currency, _source_file, _line_number, dt

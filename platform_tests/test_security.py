@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
-
 from lakehouse import cli
 from lakehouse.config import Settings
 from lakehouse.errors import ConfigError, LakehouseError, ReadOnlyQueryError
+from lakehouse.pipeline.registry import all_specs
+from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.query import QuerySyntaxError, UnknownTableError, check, execute
 from lakehouse.query.guard import QueryTooComplexError
 from lakehouse.query.limits import QueryLimitError
 from lakehouse.query.scopes import AccessDeniedError
-from lakehouse.quality.quarantine import quarantine_table
-from lakehouse.tables.registry import all_specs
 
 DAY = "2024-06-03"
 SALT = "test-salt-for-the-security-suite"
@@ -465,8 +464,8 @@ def test_json_keeps_control_characters_escaped(lake, capsys):
 # --- contract examples never carry PII (Spark) --------------------------------------------------------------
 
 def test_contract_failure_examples_leave_pii_columns_out(spark):
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.quality.contracts import evaluate_contract
-    from lakehouse.tables.registry import get_spec
 
     row = ["k1", "Ann L.", EMAIL_HASH, RAW_EMAIL, "example.com", "Acme", "lead", None, None, None, False, "f", 1, DAY]
     frame = spark.createDataFrame([row, ["k1", *row[1:]]], "contact_id string, display_name string, "

@@ -10,13 +10,12 @@ from urllib.parse import urlparse
 
 import pytest
 from dagster import AssetKey, DagsterInstance, PartitionKeyRange, SkipReason, build_sensor_context
-
-from lakehouse.automation.sensors import (SENSOR_NAME, LandingCursor, batches, build_landing_sensor,
-                                          changed_batches, list_landed)
+from lakehouse.automation.sensors import SENSOR_NAME, LandingCursor, build_landing_sensor
+from lakehouse.ingest.landing import LandingZone, batches
 from lakehouse.dev.generate.commerce import land_commerce
-from lakehouse.resources import LakehouseResource
 from lakehouse.jobs import landing_fed
-from lakehouse.tables.registry import all_specs, specs_in
+from lakehouse.pipeline.registry import all_specs, specs_in
+from lakehouse.resources import LakehouseResource
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,11 +106,11 @@ def test_a_file_for_a_day_without_a_partition_waits_for_it(lakehouse_env):
 
 def test_the_watermark_window_only_refingerprints_recent_batches(lakehouse_env):
     land_commerce(lakehouse_env, date(2024, 6, 3), 3, 5, 1)
-    all_batches, newest = changed_batches(lakehouse_env, None)
+    all_batches, newest = LandingZone(lakehouse_env).changed_batches(None)
     assert len(all_batches) == 21 and newest is not None
-    assert changed_batches(lakehouse_env, newest)[0] == {}
+    assert LandingZone(lakehouse_env).changed_batches(newest)[0] == {}
     (_day_folder(lakehouse_env, "orders", "2024-06-04") / "more.csv").write_text("order_id\nX2\n")
-    changed, _ = changed_batches(lakehouse_env, newest)
+    changed, _ = LandingZone(lakehouse_env).changed_batches(newest)
     assert list(changed) == ["shop/orders/2024-06-04"] and changed != {k: all_batches[k] for k in changed}
     # an old cursor (a plain {batch: fingerprint} map) is read as a full rescan
     fingerprints = {k: b.fingerprint for k, b in all_batches.items()}
@@ -180,7 +179,7 @@ def test_s3_listing_pages_past_1000_keys_and_shared_timestamps(s3_lakehouse_env)
     put_seconds = time.monotonic() - started
     s3.put_object(Bucket=bucket, Key="landing/events/clickstream/dt=2024-06-01/_tmp-part.jsonl", Body=b"x")
     s3.put_object(Bucket=bucket, Key="landing/events/clickstream/dt=2024-06-02/empty.jsonl", Body=b"")
-    files = list_landed(s3_lakehouse_env)
+    files = LandingZone(s3_lakehouse_env).files()
     assert len(files) == 1050, f"listed {len(files)} (writing took {put_seconds:.1f}s)"
     assert len(batches(files)) == 5
     requests, cursor = _tick()

@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from model_testing import run_model
 from tables_testing import table_content
 
@@ -253,7 +252,7 @@ def test_generator_is_deterministic_and_dirty(lakehouse_env, tmp_path):
     from lakehouse.dev.generate import DOMAINS
     from lakehouse.dev.generate.startups import land_startups
     from lakehouse.ingest.readers import read_landing_partition
-    from lakehouse.tables.registry import get_spec
+    from lakehouse.pipeline.registry import get_spec
 
     assert DOMAINS["startups"] is land_startups
     first = _bytes(land_startups(lakehouse_env, date(2024, 6, 3), 2, 60, 11))
@@ -286,7 +285,7 @@ def test_generator_is_deterministic_and_dirty(lakehouse_env, tmp_path):
 
 def _quarantines(table: str) -> bool:
     """Bronze quarantines unreadable lines; models quarantine what their drop rules catch."""
-    from lakehouse.tables.registry import get_spec
+    from lakehouse.pipeline.registry import get_spec
 
     spec = get_spec(table)
     return spec.layer == "bronze" or any(r.severity == "drop" for r in spec.rules)
@@ -314,11 +313,10 @@ def _raw_pii(uris) -> set[str]:
 @pytest.mark.slow
 def test_startups_end_to_end(lakehouse_env):
     from dagster import DagsterInstance
-
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.startups import land_startups
+    from lakehouse.pipeline.registry import specs_in
     from lakehouse.runs import materialize_range
-    from lakehouse.tables.registry import specs_in
 
     uris = land_startups(lakehouse_env, date.fromisoformat(DAY), 2, 20, 7)
     defs = build_definitions()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from lakehouse.errors import LakehouseError, SchemaMismatchError
 from lakehouse.storage.table_store import SparkStore, TableStore
 
@@ -277,9 +276,9 @@ def test_an_empty_parquet_batch_still_gets_its_glue_entry(spark, s3_lakehouse_en
     """A clean batch's quarantine writes no Parquet file; its Glue entry takes the batch's own schema (a run on a
     Parquet warehouse with Glue used to stop here: no file to read a schema from)."""
     from lakehouse.catalog.glue import GlueCatalog
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.quality.quarantine import QUARANTINE_SCHEMA, quarantine_table
     from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import get_spec
 
     monkeypatch.setenv("LAKEHOUSE_TABLE_FORMAT", "parquet")
     lakehouse = LakehouseResource()

@@ -20,15 +20,14 @@ import boto3
 import pyarrow as pa
 import pytest
 import trino as trino_client
-from trino_server import *  # noqa: F403  (the session's Trino server)
-
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.config import Settings
 from lakehouse.errors import ReadOnlyQueryError
+from lakehouse.pipeline.registry import all_specs
 from lakehouse.query import execute
 from lakehouse.query.trino import TrinoQueryError, arrow_type
 from lakehouse.storage.table_store import TableStore, store_for
-from lakehouse.tables.registry import all_specs
+from trino_server import *  # noqa: F403  (the session's Trino server)
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +52,6 @@ TYPE_ROW = {"s": "x", "b": True, "i": 7, "l": 2**40, "f": 0.5, "amount": Decimal
 def lake(moto_server, trino_starting, tmp_path_factory):
     """{"delta": Settings, "parquet": Settings} of two warehouses on moto, both catalogued in Glue."""
     from dagster import DagsterInstance
-
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.dev.generate.startups import land_startups
@@ -250,7 +248,6 @@ def test_trino_types_are_the_documented_ones(lake, trino, fmt):
 def test_trino_reads_only_delta_features_athena_reads(lake):
     """Every published Delta table asks no more of a reader than Athena's Delta reader has (docs/catalog.md)."""
     from deltalake import DeltaTable
-
     from lakehouse.storage.filesystem import delta_storage_options
 
     settings = lake["delta"]

@@ -5,9 +5,8 @@ import os
 import subprocess
 
 import pytest
-
 from browser_testing import ARTIFACTS, CHROMIUM, FLAGS, dagster_webserver, graphql
-from lakehouse.tables.registry import all_specs
+from lakehouse.pipeline.registry import all_specs
 
 pytestmark = pytest.mark.browser
 

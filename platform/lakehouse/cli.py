@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 from rich.table import Table
 
-from lakehouse.console import console, error_line, plain
 from lakehouse.config import DEFAULT_START_DAYS_BACK, utc_today
+from lakehouse.console import console, error_line, plain
 from lakehouse.errors import LakehouseError
 
 
@@ -62,7 +62,7 @@ def _seed(settings, args, start: str):
 def cmd_land(args) -> int:
     from lakehouse.config import Settings
     from lakehouse.dev.generate import DOMAINS
-    from lakehouse.tables.registry import landing_domains
+    from lakehouse.pipeline.registry import landing_domains
 
     if args.domain not in DOMAINS:
         raise LakehouseError(f"unknown domain {args.domain!r}; domains are {', '.join(sorted(DOMAINS))}")
@@ -84,11 +84,11 @@ def cmd_land(args) -> int:
 def _landed_domains(start: str, end: str) -> list[str]:
     """Landing-fed domains with at least one file landed for a day of start..end."""
     from lakehouse.config import Settings
-    from lakehouse.ingest.landing import list_landing
-    from lakehouse.tables.registry import landed_specs
+    from lakehouse.ingest.landing import LandingZone
+    from lakehouse.pipeline.registry import landed_specs
 
     domain_of = {s.landing.prefix: s.domain for s in landed_specs()}
-    landed = {domain_of.get(f"{f.source}/{f.entity}") for f in list_landing(Settings.from_env()) if start <= f.dt <= end}
+    landed = {domain_of.get(f"{f.source}/{f.entity}") for f in LandingZone(Settings.from_env()).files() if start <= f.dt <= end}
     return sorted(d for d in landed if d)
 
 
@@ -124,7 +124,7 @@ def cmd_materialize(args) -> int:
 
 def cmd_demo(args) -> int:
     from lakehouse.config import Settings
-    from lakehouse.tables.registry import landing_domains
+    from lakehouse.pipeline.registry import landing_domains
 
     settings = Settings.from_env().for_run()
     start = _recent_start(args)
@@ -150,15 +150,15 @@ def cmd_demo(args) -> int:
 
 def _print_summary(start: str | None, end: str | None, checks: dict[str, dict[str, bool]] | None = None,
                    domains: list[str] | None = None) -> None:
-    from lakehouse.ingest.landing import landed_days
+    from lakehouse.ingest.landing import LandingZone
+    from lakehouse.pipeline.registry import all_specs, landing_sources
     from lakehouse.resources import LakehouseResource
     from lakehouse.summary import expected_range, table_status
-    from lakehouse.tables.registry import all_specs, landing_sources
 
     lakehouse = LakehouseResource()
     settings = lakehouse.settings()
     first, last = expected_range(settings.start_date, start, end)
-    landed = landed_days(settings)  # one listing: which missing days are only waiting for files
+    landed = LandingZone(settings).landed_days()  # one listing: which missing days are only waiting for files
     table = Table(title=f"tables {first}..{last}")
     for col in ("table", "format", "partitions", "rows", "quarantined", "missing", "checks"):
         table.add_column(col, justify="right" if col in ("partitions", "rows", "quarantined") else "left")
@@ -191,7 +191,7 @@ def _source_of(spec) -> str:
 
 
 def cmd_tables(args) -> int:
-    from lakehouse.tables.registry import all_specs
+    from lakehouse.pipeline.registry import all_specs
 
     table = Table(title="table registry")
     for col in ("table", "domain", "partitioning", "upstreams", "rules", "contract", "pii"):
@@ -227,9 +227,9 @@ def cmd_status(args) -> int:
 def cmd_health(args) -> int:
     from lakehouse.automation.maintenance import partition_health
     from lakehouse.config import Settings
+    from lakehouse.pipeline.registry import all_specs
     from lakehouse.query.warehouse import reading
     from lakehouse.resources import LakehouseResource
-    from lakehouse.tables.registry import all_specs
 
     settings = Settings.from_env()
     table = Table(title="partition health")
@@ -250,9 +250,9 @@ def cmd_health(args) -> int:
 
 def cmd_quality(args) -> int:
     from lakehouse.config import Settings
+    from lakehouse.pipeline.registry import get_spec
     from lakehouse.quality.anomaly import BASELINE
     from lakehouse.quality.report import metric_histories, shown, sparkline
-    from lakehouse.tables.registry import get_spec
 
     spec, settings = get_spec(args.table), Settings.from_env()
     metrics = metric_histories(settings, spec, args.days, args.metric)

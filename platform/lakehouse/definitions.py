@@ -1,19 +1,24 @@
 """The code location `make dev` loads: everything is built from the table registry."""
-from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions, \
-    in_process_executor
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    in_process_executor,
+)
 
 from lakehouse.automation.freshness import build_freshness
-from lakehouse.automation.schedules import export_schedules
-from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
 from lakehouse.automation.kafka_sensor import kafka_sensor
+from lakehouse.automation.maintenance import lakehouse_maintenance, maintenance_schedule
+from lakehouse.automation.schedules import export_schedules
 from lakehouse.automation.sensors import build_landing_sensor
 from lakehouse.config import Settings
 from lakehouse.engine.spark import SparkResource
-from lakehouse.io_manager import LakehouseIOManager
 from lakehouse.jobs import build_jobs, landing_fed
+from lakehouse.pipeline.assets import build_assets
+from lakehouse.pipeline.io_manager import LakehouseIOManager
+from lakehouse.pipeline.registry import all_specs
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.assets import build_assets
-from lakehouse.tables.registry import all_specs
 
 
 def build_definitions() -> Definitions:
@@ -28,7 +33,7 @@ def build_definitions() -> Definitions:
         schedules=[maintenance_schedule, *export_schedules()],
         sensors=[
             build_landing_sensor(landing_fed(specs)),  # a landed day's run carries its tables up to gold
-            # silver and gold follow by their automation conditions (automation/conditions.py)
+            # silver and gold follow by their automation conditions (pipeline/conditions.py)
             AutomationConditionSensorDefinition("lakehouse_automation", target=AssetSelection.all(),
                                                 default_status=DefaultSensorStatus.RUNNING,
                                                 minimum_interval_seconds=15),

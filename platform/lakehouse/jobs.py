@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from lakehouse.tables.assets import asset_key
-from lakehouse.tables import partitions
-from lakehouse.tables.registry import landing_domains
-from lakehouse.tables.spec import TableSpec
+from lakehouse.model import partitions
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.assets import asset_key
+from lakehouse.pipeline.registry import landing_domains
 
 LANDING = "lakehouse"  # the jobs of every landing-fed domain
 

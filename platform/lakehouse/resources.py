@@ -13,10 +13,10 @@ from lakehouse.catalog.delta_comments import sync_comments, with_comments
 from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA
 from lakehouse.storage.locations import TableLocation
 from lakehouse.storage.table_store import WriteResult, store_for
-from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
 

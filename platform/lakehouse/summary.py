@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import Settings, utc_today
+from lakehouse.model.partitions import partition_keys
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.readiness import nothing_landed
+from lakehouse.pipeline.registry import get_spec
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.partitions import partition_keys
-from lakehouse.tables.readiness import nothing_landed
-from lakehouse.tables.registry import get_spec
-from lakehouse.tables.spec import TableSpec
 
 
 @dataclass
@@ -52,7 +52,7 @@ def expected_range(first_partition: str, start: str | None, end: str | None) -> 
 
 def table_status(lakehouse: LakehouseResource, spec: TableSpec, start: str | None = None,
                  end: str | None = None, landed: dict[str, set[str]] | None = None) -> TableStatus:
-    """`landed` ({prefix: days}, ingest.landing.landed_days) tells missing days with nothing landed apart."""
+    """`landed` ({prefix: days}, LandingZone.landed_days) tells missing days with nothing landed apart."""
     store, where = lakehouse.store(), lakehouse.location(spec)
     fmt, uri, q_uri, q_fmt = where.format, where.uri, where.quarantine_uri, where.side_format
     present = store.partitions(uri, fmt)

@@ -14,11 +14,19 @@ import time
 import warnings
 from datetime import timedelta
 
-from dagster import (AssetCheckEvaluation, AssetCheckSeverity, AssetsDefinition, DefaultSensorStatus, SensorResult,
-                     SkipReason, build_last_update_freshness_checks, sensor)
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckSeverity,
+    AssetsDefinition,
+    DefaultSensorStatus,
+    SensorResult,
+    SkipReason,
+    build_last_update_freshness_checks,
+    sensor,
+)
 
 from lakehouse.config import Settings
-from lakehouse.tables.spec import TableSpec
+from lakehouse.model.spec import TableSpec
 
 GOLD_MAX_LAG = timedelta(hours=36)
 REPEAT = timedelta(hours=1)  # an unchanged result is recorded again at most this often

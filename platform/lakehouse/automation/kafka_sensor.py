@@ -15,11 +15,11 @@ from datetime import date
 
 from dagster import AssetKey, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from lakehouse.ingest.kafka_asset import END_TAG
 from lakehouse.ingest.kafka_offsets import committed_offsets, message_days, next_batch, watermarks
+from lakehouse.pipeline.assets import asset_key
+from lakehouse.pipeline.kafka_asset import END_TAG
+from lakehouse.pipeline.registry import get_spec
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.assets import asset_key
-from lakehouse.tables.registry import get_spec
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 TABLE = "bronze.events_kafka"

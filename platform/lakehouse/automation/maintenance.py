@@ -3,13 +3,22 @@
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from dagster import (DefaultScheduleStatus, MetadataValue, Nothing, OpExecutionContext, Out, Output,
-                     ScheduleDefinition, job, op)
+from dagster import (
+    DefaultScheduleStatus,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    ScheduleDefinition,
+    job,
+    op,
+)
 
+from lakehouse.model.partitions import batch_days
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.registry import all_specs
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.partitions import batch_days
-from lakehouse.tables.registry import all_specs
-from lakehouse.tables.spec import TableSpec
 
 
 def retention_days(lakehouse: LakehouseResource, spec: TableSpec) -> int:

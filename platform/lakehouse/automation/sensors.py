@@ -10,7 +10,7 @@ nothing); the automation sensor builds it once that upstream arrives, and builds
 (monthly).
 
 Exactly once: each (entity, day) batch is fingerprinted by the names, sizes, modification times (and S3 ETags)
-of its complete files (`fingerprints.py`). Before requesting a batch the sensor looks at the latest
+of its complete files (`ingest/landing.py`, which lists the landing zone for the sensor and bronze alike). Before requesting a batch the sensor looks at the latest
 materialization of that bronze partition: bronze records the fingerprint of the files it read, so a batch
 already materialized from the same files is never requested again, whichever path materialized it (demo, CLI,
 backfill or an earlier tick). The cursor, which the Dagster instance stores (so it survives daemon restarts), holds
@@ -32,22 +32,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
-from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
-from lakehouse.automation.fingerprints import FINGERPRINT, LANDED_BY_SENSOR, LandedBatch, S3Landing, fingerprint, latest_metadata
 from lakehouse.config import Settings
+from lakehouse.ingest.landing import LandedBatch, LandingZone
 from lakehouse.jobs import LANDING, job_name, job_tables
-from lakehouse.ingest.landing import LandingFile, list_landing
+from lakehouse.model.keys import FINGERPRINT, LANDED_BY_SENSOR
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.materializations import latest_metadata
+from lakehouse.pipeline.registry import downstream
 from lakehouse.resources import LakehouseResource
 from lakehouse.runs import RANGE_END, RANGE_START
-from lakehouse.tables.registry import downstream
-from lakehouse.tables.spec import TableSpec
 
 SETTLE = timedelta(minutes=10)
 MAX_RUN_DAYS = 31  # a longer backlog goes in runs of a month: each still one JVM, and a failure costs less
@@ -73,57 +81,6 @@ class LandingCursor:
     def dumps(self) -> str:
         return json.dumps({"v": 2, "watermark": self.watermark.isoformat() if self.watermark else None,
                            "batches": self.batches, "pending": sorted(self.pending)}, sort_keys=True)
-
-
-def batch_key(f: LandingFile) -> str:
-    return f"{f.source}/{f.entity}/{f.dt}"
-
-
-def batches(files: list[LandingFile], etags: dict[str, str] | None = None) -> dict[str, LandedBatch]:
-    """{"source/entity/dt": its batch (file count, fingerprint, newest mtime)}."""
-    grouped: dict[str, list[LandingFile]] = defaultdict(list)
-    for f in files:
-        grouped[batch_key(f)].append(f)
-    return {key: LandedBatch(len(group), fingerprint(group, etags), max(f.mtime for f in group))
-            for key, group in grouped.items()}
-
-
-def list_landed(settings: Settings) -> list[LandingFile]:
-    """Every complete landing file; on S3 through dagster-aws's paginated listing (past 1,000 keys)."""
-    if settings.landing.startswith("s3://"):
-        return S3Landing(settings).objects()[0]
-    return list_landing(settings)
-
-
-def _changed_at(f: LandingFile) -> datetime:
-    """A local rename keeps the file's mtime but moves its ctime: a `.tmp` renamed late still counts as new."""
-    st = os.stat(f.path)
-    return datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), timezone.utc)
-
-
-def changed_batches(settings: Settings, since: datetime | None, also: set[str] = frozenset()
-                    ) -> tuple[dict[str, LandedBatch], datetime | None]:
-    """({batch key: batch} of every batch with a file modified after `since` plus the batches in `also`,
-    newest modification time seen). `since=None` fingerprints every batch."""
-    if settings.landing.startswith("s3://"):
-        s3 = S3Landing(settings)
-        recent, etags, newest = s3.objects(since=since)
-        grouped: dict[str, list[LandingFile]] = defaultdict(list)
-        if since is None:
-            for f in recent:
-                grouped[batch_key(f)].append(f)
-        else:  # a changed batch is fingerprinted over all its files, old ones included
-            for key in {batch_key(f) for f in recent} | set(also):
-                source, entity, dt = key.split("/")
-                files, more_etags, _ = s3.objects(f"{source}/{entity}/dt={dt}/")
-                etags.update(more_etags)
-                grouped[key] = files
-        return batches([f for group in grouped.values() for f in group], etags), newest
-    files = list_landing(settings)
-    changed = {f.uri: _changed_at(f) for f in files}
-    newest = max(changed.values(), default=None)
-    dirty = {batch_key(f) for f in files if since is None or changed[f.uri] > since} | set(also)
-    return {k: v for k, v in batches(files).items() if k in dirty}, newest
 
 
 # {day: fingerprint} of the latest materialization of a bronze table's partitions (None: never materialized)
@@ -186,7 +143,7 @@ def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[
     `materialized` tells what bronze last recorded for a partition; a batch it already holds is not requested.
     `carried` ({id: spec}) are the tables a day's run may take downstream of its bronze tables."""
     since = cursor.watermark - settle if cursor.watermark else None
-    found, newest = changed_batches(settings, since, cursor.pending)
+    found, newest = LandingZone(settings).changed_batches(since, cursor.pending)
     first_day = settings.start_date
     last_day = datetime.now(timezone.utc).date().isoformat()  # the newest partition (end_offset=1: today)
     seen, pending, unknown = dict(cursor.batches), set(), set()

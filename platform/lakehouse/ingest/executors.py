@@ -19,11 +19,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from lakehouse.config import Settings
-from lakehouse.ingest.landing import LandingFile, files_for
+from lakehouse.ingest.landing import LandingFile, LandingZone
 from lakehouse.ingest.readers import FileStats, bronze_schema, read_file
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA
 from lakehouse.storage.filesystem import filesystem_for
-from lakehouse.tables.spec import TableSpec
 
 _KIND, _REASON, _RECORD, _STATS = "__kind", "__reason", "__record", "__stats"
 _FILE_FIELDS = ("uri", "path", "size", "source", "entity", "dt", "name")
@@ -99,7 +99,8 @@ def parse_landing(session: SparkSession, settings: Settings, spec: TableSpec, da
     Call `release()` on the result once its frames are written."""
     if spec.landing is None:
         raise ValueError(f"{spec.id} has no landing source")
-    files = [f for dt in days for f in files_for(settings, spec.landing, dt)]
+    zone = LandingZone(settings)
+    files = [f for dt in days for f in zone.files_for(spec.landing, dt)]
     fs, _ = filesystem_for(settings.landing, settings)  # pyarrow file systems pickle: it travels with the tasks
     schema = _stream_schema(spec)
     declared = [c.name for c in spec.columns]

@@ -40,9 +40,9 @@ from lakehouse.ingest.kafka_offsets import (
     watermarks,
 )
 from lakehouse.ingest.kafka_stream import KafkaStream
+from lakehouse.model.spec import TableSpec
 from lakehouse.storage.locations import TableLocation
 from lakehouse.storage.table_store import spark_path, store_for
-from lakehouse.tables.spec import TableSpec
 
 # Lineage of a Kafka-fed bronze row; _source_file/_line_number keep the landing tables' lineage shape.
 KAFKA_LINEAGE = ("_rescued_data", "_source_file", "_line_number", "_ingested_at",
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip offsets the broker already deleted (they are lost), instead of failing")
     args = parser.parse_args(argv)
     from lakehouse.engine.spark import get_spark
-    from lakehouse.tables.registry import get_spec
+    from lakehouse.pipeline.registry import get_spec
 
     settings = Settings.from_env().for_run()
     report = ingest(get_spark(settings), settings, get_spec(args.table), accept_gap=args.accept_retention_gap)

@@ -37,10 +37,10 @@ import pyarrow.fs as pafs
 
 from lakehouse.config import Settings
 from lakehouse.errors import LandingFileError
-from lakehouse.ingest.landing import LandingFile, files_for
+from lakehouse.ingest.landing import LandingFile, LandingZone
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.storage.filesystem import filesystem_for
-from lakehouse.tables.spec import TableSpec
 
 READ_CHUNK = 1 << 20
 MAX_LINE_BYTES = 16 << 20  # a longer line is quarantined (its start kept), not held in memory
@@ -544,7 +544,7 @@ def read_landing_partition(settings: Settings, spec: TableSpec, dt: str,
     declared = [c.name for c in spec.columns]
     batches, rejects, stats = [], [], []
     fs, _ = filesystem_for(settings.landing, settings)
-    for file in files_for(settings, spec.landing, dt):
+    for file in LandingZone(settings).files_for(spec.landing, dt):
         file_stats, file_batches, file_rejects = read_file(fs, file, declared, spec.landing.format)
         stats.append(file_stats)
         rejects.extend(file_rejects)

@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from statistics import median
 from typing import Mapping, Sequence
 
-from lakehouse.tables.spec import AnomalyLevel, TableSpec
+from lakehouse.model.spec import AnomalyLevel, TableSpec
 
 WEEKS = 8  # same-weekday points looked back at (months, for a monthly table)
 MIN_HISTORY = 3  # points needed before a metric is judged

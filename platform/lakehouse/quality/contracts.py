@@ -29,7 +29,7 @@ from pandera.config import ValidationDepth, config_context
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.tables.spec import DT, MONTH_DT, TableSpec
+from lakehouse.model.spec import DT, MONTH_DT, TableSpec
 
 MAX_EXAMPLES = 5  # per failure in metadata(): enough to debug, small enough for the Dagster UI
 HIDDEN = "***"

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.config import Settings
+from lakehouse.model.spec import Column, TableSpec
 from lakehouse.storage.locations import OPS, TableLocation
-from lakehouse.tables.spec import Column, TableSpec
 
 PARTITION = "table_name"
 

@@ -22,8 +22,8 @@ from typing import Mapping
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality.rules import DayStat, RuleOutcome, _col
-from lakehouse.tables.spec import TableSpec
 
 _NUMBERS = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
 _NULLS = "nulls."  # a count taken in the pass, reported as null_fraction.<column>

@@ -7,9 +7,9 @@ from datetime import date, datetime, timezone
 from fnmatch import fnmatchcase
 
 from lakehouse.config import Settings
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality import history
 from lakehouse.quality.anomaly import judge, level_of
-from lakehouse.tables.spec import TableSpec
 
 BARS = "▁▂▃▄▅▆▇█"
 

@@ -7,9 +7,9 @@ it in `failed_rules` so the caller can refuse the whole batch.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-import uuid
 from typing import Any, Callable, Literal, Sequence
 
 from pyspark.errors import PySparkException
@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType
 
-from lakehouse.tables.spec import RowRule
+from lakehouse.model.spec import RowRule
 
 _FLAG = "__dq_rule_{}"  # one boolean "violated" column per rule; the prefix keeps clear of real columns
 _DROPPED = "__dq_dropped"  # array<string>: the drop rules a row broke

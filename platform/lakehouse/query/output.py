@@ -11,30 +11,14 @@ import datetime as dt
 import decimal
 import io
 import json
-import re
 from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from lakehouse.console import cell
+
 FORMATS = ("table", "csv", "json", "jsonl")
-# C0 and C1 controls (but tab and newline, which a cell may hold), DEL, and the Unicode marks that reorder or
-# hide text on screen (bidirectional overrides and isolates, zero-width characters)
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-def printable(text: str) -> str:
-    """`text` with every control character written as a visible escape (ESC becomes \\x1b)."""
-    return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
-
-
-def cell(value):
-    """One value as a table cell: rich Text, which is never parsed for markup or :emoji: codes, with controls
-    visible."""
-    from rich.text import Text
-
-    return Text(printable("" if value is None else str(value)))
-
 
 def _json_value(value):
     if isinstance(value, decimal.Decimal):

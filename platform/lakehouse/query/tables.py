@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import LAYERS, Settings
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.registry import all_specs
 from lakehouse.quality.history import OPS_TABLES
 from lakehouse.storage.locations import OPS, QUARANTINE, TableLocation, table_uri
-from lakehouse.tables.registry import all_specs
-from lakehouse.tables.spec import TableSpec
 
 DATABASES = (*LAYERS, QUARANTINE, OPS)
 

@@ -46,7 +46,7 @@ REFUSALS = {"forbidden", "unknown_table", "syntax_error", "too_complex", "refuse
 
 
 def service_error(exc: LakehouseError) -> ServiceError:
-    from lakehouse.cli import error_line  # the one line every user-facing error goes through (secrets scrubbed)
+    from lakehouse.console import error_line  # the one line every user-facing error goes through (secrets scrubbed)
 
     status, code = next((s, c) for kind, s, c in _KINDS if isinstance(exc, kind))
     extra = {"missing_scope": exc.scope} if isinstance(exc, AccessDeniedError) and exc.scope else {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import Settings
-from lakehouse.tables.spec import TableSpec
+from lakehouse.model.spec import TableSpec
 
 QUARANTINE = "quarantine"
 OPS = "ops"

@@ -8,8 +8,8 @@ opens with a page view), more minutes than a day has, or values that are not num
 from __future__ import annotations
 
 from lakehouse.domains.behavior import contracts as c
-from lakehouse.tables.declare import LATEST_VERSION
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+from lakehouse.model.declare import LATEST_VERSION
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 CUSTOMER_BEHAVIOR = TableSpec(
     layer="silver", domain="behavior", name="customer_behavior",

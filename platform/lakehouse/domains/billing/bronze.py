@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lakehouse.ingest.database import DatabaseSource
 from lakehouse.ingest.postgres import DatabaseExport
-from lakehouse.tables.spec import Column, TableSpec
+from lakehouse.model.spec import Column, TableSpec
 
 T, TS = "text", "timestamp"
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from lakehouse.domains.billing import contracts as c
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 DAILY_REVENUE = TableSpec(
     layer="gold", domain="billing", name="billing_daily_revenue",

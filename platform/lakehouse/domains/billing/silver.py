@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from lakehouse.domains.billing import contracts as c
 from lakehouse.domains.pii import SaltedSql
-from lakehouse.tables.declare import LATEST_VERSION, present as _present, sql_in as _in
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
-
+from lakehouse.model.declare import LATEST_VERSION
+from lakehouse.model.declare import present as _present
+from lakehouse.model.declare import sql_in as _in
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 LINEAGE = (Column("_source_file", "string", "Source table the row was exported from."),
            Column("_line_number", "bigint", "Position of the row in the day's export."),

@@ -4,8 +4,9 @@ from __future__ import annotations
 from functools import partial
 
 from lakehouse.ingest.kafka_stream import KafkaStream
-from lakehouse.tables.declare import landed, strings as _cols
-from lakehouse.tables.spec import Column, TableSpec
+from lakehouse.model.declare import landed
+from lakehouse.model.declare import strings as _cols
+from lakehouse.model.spec import Column, TableSpec
 
 _bronze = partial(landed, "commerce")
 

@@ -5,7 +5,7 @@ satisfy is written here, as pandera Check names. Keys include `dt` because one b
 """
 from __future__ import annotations
 
-from lakehouse.tables.spec import DT
+from lakehouse.model.spec import DT
 
 KNOWN_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "CNY", "INR", "BRL", "MXN", "SEK",
                     "NOK", "DKK", "PLN", "SGD", "HKD", "NZD", "ZAR", "KRW")

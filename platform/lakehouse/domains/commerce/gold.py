@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from lakehouse.domains.commerce import contracts as c
-from lakehouse.tables.declare import DT_COLUMN
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+from lakehouse.model.declare import DT_COLUMN
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 
 def _gold(name, description, columns, upstreams, rules, contract, unique_key, partitioning="daily",

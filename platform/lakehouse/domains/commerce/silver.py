@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from lakehouse.domains.commerce import contracts as c
 from lakehouse.domains.pii import SaltedSql
-from lakehouse.tables.declare import LINEAGE, present as _present, sql_in as _in
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+from lakehouse.model.declare import LINEAGE
+from lakehouse.model.declare import present as _present
+from lakehouse.model.declare import sql_in as _in
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 KNOWN_CURRENCY = _in(c.KNOWN_CURRENCIES)
 # Pseudonymized personal data, as in silver.apollo_contacts (see sql/silver/customers.sql): still personal data,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from lakehouse.tables.declare import landed, strings as _cols
+from lakehouse.model.declare import landed
+from lakehouse.model.declare import strings as _cols
 
 _bronze = partial(landed, "startups")
 

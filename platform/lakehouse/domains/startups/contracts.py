@@ -4,7 +4,7 @@ As in commerce: columns, types, nullability and keys come from the table specs.
 """
 from __future__ import annotations
 
-from lakehouse.tables.spec import DT
+from lakehouse.model.spec import DT
 
 SHA256 = r"^[0-9a-f]{64}$"
 # lower case labels, dots and hyphens; at least one dot and a TLD of 2+ letters; no scheme, www or path

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from lakehouse.domains.startups import contracts as c
-from lakehouse.tables.declare import DT_COLUMN
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+from lakehouse.model.declare import DT_COLUMN
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 # Web, health and contact signals older than this are not part of a day's profile (also in the SQL).
 SIGNAL_LOOKBACK_DAYS = 30

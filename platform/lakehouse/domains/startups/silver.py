@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from lakehouse.domains.startups import contracts as c
 from lakehouse.domains.startups.transforms import CONTACTS_SQL, apollo_contacts
-from lakehouse.tables.declare import DT_COLUMN, LINEAGE, present as _present
-from lakehouse.tables.spec import Column, RowRule, TableSpec, Upstream
+from lakehouse.model.declare import DT_COLUMN, LINEAGE
+from lakehouse.model.declare import present as _present
+from lakehouse.model.spec import Column, RowRule, TableSpec, Upstream
 
 # The same pattern as contracts.DOMAIN, in Spark SQL: labels of [a-z0-9-], at least one dot, a TLD of 2+ letters.
 USABLE_DOMAIN = "'^[a-z0-9]([a-z0-9-]*[a-z0-9])?([.][a-z0-9]([a-z0-9-]*[a-z0-9])?)*[.][a-z]{2,}$'"

@@ -17,14 +17,14 @@ run stops its downstream there (Dagster's run machinery).
 
 A partition waits while any upstream partition is missing and is not being requested (a source that delivered
 nothing for the day): the UI shows that clause, labelled, as what it waits for. The model step itself checks the
-warehouse it reads as well (tables/assets.py), so a partition Dagster believes present but the warehouse lacks
+warehouse it reads as well (pipeline/assets.py), so a partition Dagster believes present but the warehouse lacks
 is never read as empty.
 """
 from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, AutomationCondition
 
-from lakehouse.tables.spec import TableSpec
+from lakehouse.model.spec import TableSpec
 
 WAITS = "no upstream partition missing (else it waits for it)"
 

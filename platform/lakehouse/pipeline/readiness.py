@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from lakehouse.automation.fingerprints import FILES, latest_metadata
-from lakehouse.tables.partitions import batch_days, upstream_partitions
-from lakehouse.tables.registry import get_spec, landing_sources
-from lakehouse.tables.spec import TableSpec
-
+from lakehouse.model.keys import FILES
+from lakehouse.model.partitions import batch_days, upstream_partitions
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline.materializations import latest_metadata
+from lakehouse.pipeline.registry import get_spec, landing_sources
 
 # What a partition with no data says when the reason is that no file arrived for it: waiting, not failing.
 NOTHING_LANDED = "nothing landed for this day"
@@ -20,7 +20,7 @@ NOTHING_LANDED = "nothing landed for this day"
 
 def nothing_landed(spec: TableSpec, keys: list[str], landed: dict[str, set[str]]) -> list[str]:
     """The keys none of whose days has a file in any landing source of the table (`landed`: {prefix: days}, as
-    `ingest.landing.landed_days` lists them). A table fed only by a database or a stream never says so."""
+    `LandingZone.landed_days` lists them). A table fed only by a database or a stream never says so."""
     sources = [landed.get(prefix, set()) for prefix in landing_sources(spec.id)]
     return [key for key in keys if sources and not any(day in have for have in sources
                                                        for day in batch_days(spec, [key]))]

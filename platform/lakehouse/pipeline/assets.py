@@ -19,10 +19,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
-    AssetsDefinition,
     AssetOut,
-    Backoff,
+    AssetsDefinition,
     BackfillPolicy,
+    Backoff,
     Failure,
     MetadataValue,
     Output,
@@ -33,27 +33,39 @@ from dagster import (
 )
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from lakehouse.automation.conditions import condition_for
-from lakehouse.automation.fingerprints import LANDED_BY_SENSOR, landed_batches
 from lakehouse.engine.overlap import alongside
 from lakehouse.engine.spark import SparkResource
 from lakehouse.errors import LakehouseError
 from lakehouse.ingest.executors import parse_landing
-from lakehouse.ingest.landing import landed_days
+from lakehouse.ingest.landing import LandingZone
 from lakehouse.ingest.staging import Staging
-from lakehouse.io_manager import share_seconds
+from lakehouse.model.keys import LANDED_BY_SENSOR
+from lakehouse.model.partitions import batch_days, partitions_def, upstream_partitions
+from lakehouse.model.spec import TableSpec
+from lakehouse.pipeline import quality_step
+from lakehouse.pipeline.conditions import condition_for
+from lakehouse.pipeline.io_manager import share_seconds
+from lakehouse.pipeline.model_step import (
+    check_rows,
+    contract_counts,
+    key_duplicates,
+    keyed,
+    model_frame,
+    required_columns,
+)
+from lakehouse.pipeline.readiness import (
+    NOTHING_LANDED,
+    describe_missing,
+    missing_upstreams,
+    nothing_landed,
+    published_empty,
+    span,
+)
+from lakehouse.pipeline.registry import dependencies, get_spec, landing_sources, steps_to_gold
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.metrics import bronze_metrics, metadata_of, model_metrics
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.table_store import spark_path
-from lakehouse.tables import quality_step
-from lakehouse.tables.model_step import (check_rows, contract_counts, key_duplicates, keyed, model_frame,
-                                         required_columns)
-from lakehouse.tables.partitions import batch_days, partitions_def, upstream_partitions
-from lakehouse.tables.readiness import (NOTHING_LANDED, describe_missing, missing_upstreams, nothing_landed,
-                                        published_empty, span)
-from lakehouse.tables.registry import dependencies, get_spec, landing_sources, steps_to_gold
-from lakehouse.tables.spec import TableSpec
 from lakehouse.timing import Stopwatch
 
 # Transient storage errors (throttling, a dropped connection) get two more tries; errors a person must
@@ -140,7 +152,7 @@ def _record_waiting(context: AssetExecutionContext, spec: TableSpec, why: dict[s
 def _waiting_reasons(spec: TableSpec, missing: dict[str, list[str]], settings) -> dict[str, tuple[str, str]]:
     """{key: (status, detail)}: NOTHING_LANDED when no landing source of the table has a file for the day."""
     sources = landing_sources(spec.id)
-    idle = set(nothing_landed(spec, list(missing), landed_days(settings, sources)))
+    idle = set(nothing_landed(spec, list(missing), LandingZone(settings).landed_days(sources)))
     looked = f"no file under {settings.landing} in {', '.join(sources)}"
     return {key: (NOTHING_LANDED, looked) if key in idle else ("waiting for its upstream", describe_missing({key: lacks}))
             for key, lacks in missing.items()}
@@ -215,7 +227,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
         yield from _extract_body(spec, context, lakehouse, spark)
         return
     if spec.stream is not None:  # a message stream (Kafka) commits its rows together with its offsets
-        from lakehouse.ingest.kafka_asset import kafka_body
+        from lakehouse.pipeline.kafka_asset import kafka_body
 
         yield from kafka_body(spec.stream, spec, context, lakehouse, spark)
         return
@@ -224,7 +236,7 @@ def _bronze_body(spec: TableSpec, context: AssetExecutionContext, lakehouse: Lak
     watch = Stopwatch()
     # fingerprinted before the files are read: a file landing in between can only cause one more run, never a
     # batch recorded as read that was not
-    landed = landed_batches(settings, spec.landing, keys)
+    landed = LandingZone(settings).batches_of(spec.landing, keys)
     if not any(b.files for b in landed.values()):
         context.log.warning(f"{spec.id}: {NOTHING_LANDED} ({span(keys)}) under {settings.landing}/"
                             f"{spec.landing.prefix}; nothing published, its downstream waits for them")

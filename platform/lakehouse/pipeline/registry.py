@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from lakehouse.tables.spec import TableSpec
+from lakehouse.model.spec import TableSpec
 
 
 @lru_cache(maxsize=1)

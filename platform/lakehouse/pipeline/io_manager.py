@@ -18,9 +18,10 @@ from pyspark.sql import DataFrame
 
 from lakehouse.engine.overlap import alongside
 from lakehouse.errors import LakehouseError
+from lakehouse.model.partitions import batch_days
+from lakehouse.pipeline.materializations import newest_landing
+from lakehouse.pipeline.registry import get_spec
 from lakehouse.resources import LakehouseResource
-from lakehouse.tables.partitions import batch_days
-from lakehouse.tables.registry import get_spec
 from lakehouse.timing import Stopwatch
 
 
@@ -64,7 +65,8 @@ def _heads(spec, obj: pa.Table | DataFrame, partitions: list[str], rows: int = 5
 
         table = obj.select(*visible).where(F.col("dt") == partitions[0]).limit(rows).toArrow()
     else:
-        from pyspark.sql import Window, functions as F
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
 
         first = F.row_number().over(Window.partitionBy("dt").orderBy(F.lit(1)))
         table = (obj.select(*visible).where(F.col("dt").isin(partitions)).withColumn("__n", first)
@@ -86,8 +88,6 @@ def _landing_of(spec, context: OutputContext, partitions: list[str]) -> dict[str
     """{gold partition: newest landing time of the files it was built from}, as bronze recorded it."""
     if spec.layer != "gold" or not partitions:
         return {}
-    from lakehouse.automation.fingerprints import newest_landing
-
     bronze, instance = _bronze_sources(spec), context.step_context.instance
     return {key: newest_landing(instance, bronze, batch_days(spec, [key])) for key in partitions}
 
@@ -147,8 +147,8 @@ class LakehouseIOManager(ConfigurableIOManager):
             context.step_context.add_asset_metadata(own, asset_key=context.asset_key, partition_key=key)
 
     def load_input(self, context: InputContext) -> DataFrame:
-        # One door for reads: the model step reads its upstreams itself (tables/assets.py), because what a batch
+        # One door for reads: the model step reads its upstreams itself (pipeline/assets.py), because what a batch
         # needs of each is a window of partitions (same day, look-back, as-of, history) checked against the
         # warehouse, which Dagster's input partition mappings cannot say. No asset takes a table as an input.
         raise NotImplementedError(f"{'.'.join(context.asset_key.path)}: tables are read by the model step "
-                                  "(lakehouse.tables.model_step), not passed as Dagster inputs")
+                                  "(lakehouse.pipeline.model_step), not passed as Dagster inputs")

@@ -6,7 +6,7 @@ them (an event whose payload time differs from its record timestamp) gets its ow
 silver re-runs every day that received rows, also an old one a late message landed in. The rows are committed
 by lakehouse.ingest.kafka with the offsets; the IO manager is handed nothing to write.
 """
-# No `from __future__ import annotations`: Dagster reads the context annotation (see tables/assets.py).
+# No `from __future__ import annotations`: Dagster reads the context annotation (see pipeline/assets.py).
 import json
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetMaterialization, MetadataValue, Output

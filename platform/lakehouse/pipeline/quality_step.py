@@ -16,11 +16,11 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
+from lakehouse.model.partitions import batch_days
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality import history
 from lakehouse.quality.anomaly import Judgement, judge, judged_metrics
 from lakehouse.quality.diff import partition_diff
-from lakehouse.tables.partitions import batch_days
-from lakehouse.tables.spec import TableSpec
 
 Metrics = Mapping[str, Mapping[str, float | None]]  # {dt: {metric: value}}
 MAX_SHOWN = 31  # judgements listed in a check's metadata (a long backfill lists its outliers and the first days)

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, PartitionsDefinition
 
-from lakehouse.tables.spec import TableSpec, Upstream
+from lakehouse.model.spec import TableSpec, Upstream
 
 
 # The first day any table can hold is a setting (LAKEHOUSE_START_DATE, config.py; unset, a fixed number of days

@@ -3,7 +3,7 @@
     upstream frames (registered as temp views)  ->  the model (SQL file or Python transform)
     ->  only the batch's partitions  ->  row rules (quarantine, fail)  ->  the contract (quality.contracts)
 
-The asset (tables/assets.py) reads the upstream frames from the warehouse and publishes; the model tests
+The asset (pipeline/assets.py) reads the upstream frames from the warehouse and publishes; the model tests
 (platform_tests/model_testing.py) hand in frames built from rows. Both run `model_frame` and `check_rows`.
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pyspark.sql.types import StructType
 
 from lakehouse.config import Settings
 from lakehouse.engine.sql import load_sql, run_sql
+from lakehouse.model.partitions import batch_days
+from lakehouse.model.spec import TableSpec
 from lakehouse.quality.contracts import CheckFailure, ScreenCounts, contract_screen, key_check
 from lakehouse.quality.metrics import published_stats
 from lakehouse.quality.rules import RuleOutcome, apply_rules, is_published
-from lakehouse.tables.partitions import batch_days
-from lakehouse.tables.spec import TableSpec
 
 
 def required_columns(spec: TableSpec) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from lakehouse.tables.spec import Column, LandingSource, RowRule, TableSpec
+from lakehouse.model.spec import Column, LandingSource, RowRule, TableSpec
 
 # The columns bronze adds to every landed row, carried on by silver (a database export names its table instead).
 LINEAGE = (Column("_source_file", "string", "Landing file the row came from."),

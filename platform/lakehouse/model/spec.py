@@ -103,7 +103,7 @@ class TableSpec:
     # checked), .count_matches, .batches, .attempts, .source, .mode.
     extract: Callable[..., Any] | None = None
     # A bronze table fed from a message stream (lakehouse.ingest.kafka_stream.KafkaStream): the asset's body is
-    # ingest/kafka_asset.py, which commits the rows together with the stream offsets.
+    # pipeline/kafka_asset.py, which commits the rows together with the stream offsets.
     stream: Any = None
     sql: str | None = None  # relative to the sql dir; defaults to <layer>/<name>.sql for silver/gold
     # A Python transform when SQL cannot express it: transform(session, views, start_dt, end_dt, settings)
