@@ -49,7 +49,7 @@ def queries(day: str) -> dict[str, str]:
 
 def build_gold(settings, days: list[str], customers: int) -> int:
     """gold.customer_analytics for `days`, one Delta commit; returns the rows written."""
-    from lakehouse.storage.table_store import TableStore
+    from lakehouse.storage.arrow_store import ArrowStore
 
     rng = np.random.default_rng(7)
     n = len(days) * customers
@@ -66,7 +66,7 @@ def build_gold(settings, days: list[str], customers: int) -> int:
         "segment": pa.array(SEGMENTS[np.searchsorted([1000, 5000, 10000], spent)]),
         "dt": pa.array(np.repeat(days, customers)),
     })
-    store = TableStore(settings)
+    store = ArrowStore(settings)
     store.write("gold.customer_analytics", store.uri("gold", "customer_analytics"), "delta", table, days)
     return table.num_rows
 

@@ -123,7 +123,7 @@ def test_a_batch_written_through_connect_reads_with_delta_rs(attached, lakehouse
     from deltalake import DeltaTable
 
     from lakehouse.engine.spark import get_spark
-    from lakehouse.storage.table_store import SparkStore
+    from lakehouse.storage.spark_store import SparkStore
 
     def rows(batches):
         for batch in batches:
@@ -145,7 +145,7 @@ def test_warm_up_does_a_runs_work_and_leaves_nothing_behind(connect_server, tmp_
 
     from lakehouse.engine.spark import get_spark
 
-    from lakehouse.storage.table_store import SparkStore
+    from lakehouse.storage.spark_store import SparkStore
 
     writes = []
     real_write = SparkStore.write_df

@@ -20,7 +20,7 @@ from lakehouse.config import Settings
 from lakehouse.dev.ports import free_port
 from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.service.keys import KeyStore
-from lakehouse.storage.table_store import TableStore
+from lakehouse.storage.arrow_store import ArrowStore
 from test_security import DAY, EMAIL_HASH, ORDERS, RAW_EMAIL, RAW_PHONE
 
 DAYS = [DAY, "2024-06-04", "2024-06-05"]
@@ -29,7 +29,7 @@ CATEGORIES, REGIONS = ["Books", "Electronics", "Garden"], ["apac", "eu", "us"]
 
 def put(settings: Settings, table_id: str, data: pa.Table) -> None:
     layer, name = table_id.split(".")
-    store = TableStore(settings)
+    store = ArrowStore(settings)
     store.write(table_id, store.uri(layer, name), "delta", data, sorted(set(data.column("dt").to_pylist())))
 
 

@@ -257,7 +257,7 @@ def test_permanent_source_errors_name_the_table_and_host(billing_db, pg):
 def test_export_streams_bounded_batches_and_full_mode(billing_db, monkeypatch):
     from lakehouse.domains.billing.bronze import SOURCES
     from lakehouse.ingest import postgres
-    from lakehouse.storage.table_store import spark_path
+    from lakehouse.storage.filesystem import spark_path
 
     sizes = []
     monkeypatch.setattr(postgres, "BATCH_LISTENERS", [lambda ev: sizes.append(ev.rows)])

@@ -15,13 +15,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from lakehouse.errors import LakehouseError
-from lakehouse.storage.table_store import TableStore
+from lakehouse.storage.arrow_store import ArrowStore
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_a_write_killed_midway_leaves_the_previous_version_readable(lakehouse_env):
-    store = TableStore(lakehouse_env)
+    store = ArrowStore(lakehouse_env)
     uri = store.uri("silver", "crash")
     store.write("silver.crash", uri, "delta", pa.table({"id": [1, 2], "dt": ["2024-06-01", "2024-06-02"]}),
                 ["2024-06-01", "2024-06-02"])
@@ -30,11 +30,11 @@ def test_a_write_killed_midway_leaves_the_previous_version_readable(lakehouse_en
         import pyarrow as pa, sys
         sys.path.insert(0, {str(REPO / 'platform')!r})
         from lakehouse.config import Settings
-        from lakehouse.storage.table_store import TableStore
+        from lakehouse.storage.arrow_store import ArrowStore
         n = 30_000_000
         big = pa.table({{"id": pa.array(range(n), pa.int64()), "dt": pa.array(["2024-06-02"] * n)}})
         print("writing", flush=True)
-        TableStore(Settings.from_env()).write("silver.crash", {uri!r}, "delta", big, ["2024-06-02"])
+        ArrowStore(Settings.from_env()).write("silver.crash", {uri!r}, "delta", big, ["2024-06-02"])
         print("committed", flush=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
@@ -60,7 +60,7 @@ def test_transient_storage_errors_are_retried_inside_the_store(s3_lakehouse_env,
         return original(*args, **kwargs)
 
     monkeypatch.setattr(deltalake, "write_deltalake", flaky)
-    store = TableStore(s3_lakehouse_env)
+    store = ArrowStore(s3_lakehouse_env)
     uri = store.uri("bronze", "flaky")
     result = store.write("bronze.flaky", uri, "delta", pa.table({"id": [1], "dt": ["2024-06-01"]}), ["2024-06-01"])
     assert len(failures) == 2 and result.version == 0
@@ -69,7 +69,7 @@ def test_transient_storage_errors_are_retried_inside_the_store(s3_lakehouse_env,
 
 def test_permanent_s3_error_fails_fast_and_names_the_location(s3_lakehouse_env):
     settings = s3_lakehouse_env.with_(warehouse="s3://no-such-bucket-anywhere/warehouse")
-    store = TableStore(settings)
+    store = ArrowStore(settings)
     began = time.monotonic()
     with pytest.raises((OSError, LakehouseError)) as err:
         store.write("bronze.x", store.uri("bronze", "x"), "delta", pa.table({"id": [1], "dt": ["2024-06-01"]}),
@@ -165,7 +165,7 @@ def test_transient_s3_errors_from_the_wire_are_retried(s3_lakehouse_env, fault_p
     from lakehouse.config import Settings
 
     stats = fault_proxy(mode, n)
-    store = TableStore(Settings.from_env())  # now speaking to moto through the proxy
+    store = ArrowStore(Settings.from_env())  # now speaking to moto through the proxy
     uri = store.uri("bronze", f"wire_{mode}")
     data = pa.table({"id": list(range(100)), "dt": ["2024-06-01"] * 50 + ["2024-06-02"] * 50})
     store.write("bronze.wire", uri, "delta", data, ["2024-06-01", "2024-06-02"])
@@ -223,7 +223,7 @@ def test_access_denied_fails_fast_and_names_the_location(s3_lakehouse_env, fault
     from lakehouse.config import Settings
 
     fault_proxy("deny")
-    store = TableStore(Settings.from_env())
+    store = ArrowStore(Settings.from_env())
     uri = store.uri("bronze", "denied")
     began = time.monotonic()
     with pytest.raises((OSError, LakehouseError)) as err:

@@ -24,7 +24,7 @@ from lakehouse.errors import ConfigError
 from lakehouse.ingest import kafka
 from lakehouse.ingest.kafka_offsets import KafkaOffsetError, committed_offsets, group_offsets, watermarks
 from lakehouse.pipeline.registry import get_spec
-from lakehouse.storage.table_store import store_for
+from lakehouse.storage.stores import store_for
 
 SPEC = get_spec("bronze.events_kafka")
 START = date(2026, 11, 1)

@@ -271,9 +271,9 @@ def test_a_worker_that_ended_while_idle_is_replaced_without_failing_the_query(la
 
 
 def test_results_come_back_from_the_worker_masked_and_typed(lakehouse_env, pool):
-    from lakehouse.storage.table_store import TableStore
+    from lakehouse.storage.arrow_store import ArrowStore
 
-    store = TableStore(lakehouse_env)  # delta-rs: no Spark for this one
+    store = ArrowStore(lakehouse_env)  # delta-rs: no Spark for this one
     for table_id, table in (("silver.customers", pa.table({"customer_id": ["c1"], "email_hash": ["h1"],
                                                            "dt": ["2024-06-03"]})), ("silver.orders", orders())):
         store.write(table_id, store.uri(*table_id.split(".")), "delta", table, DAYS)

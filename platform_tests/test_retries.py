@@ -7,7 +7,7 @@ import pyarrow as pa
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from lakehouse.dev.generate.commerce import land_commerce
-from lakehouse.storage.table_store import TableStore
+from lakehouse.storage.arrow_store import ArrowStore
 
 FX = AssetKey(["bronze", "fx_rates"])
 
@@ -26,7 +26,7 @@ def _events(result, kind):
 
 def test_transient_storage_error_is_retried_and_the_run_succeeds(lakehouse_env, monkeypatch):
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 20, 1)
-    from lakehouse.storage.table_store import SparkStore
+    from lakehouse.storage.spark_store import SparkStore
 
     original, calls = SparkStore.write_df, []  # the write a run makes (Spark from the executors)
 
@@ -41,12 +41,12 @@ def test_transient_storage_error_is_retried_and_the_run_succeeds(lakehouse_env, 
     assert result.success
     assert calls == ["bronze.fx_rates"]
     assert len(_events(result, DagsterEventType.STEP_UP_FOR_RETRY)) == 1
-    assert TableStore(lakehouse_env).partitions(f"{lakehouse_env.warehouse}/bronze/fx_rates", "delta") == ["2024-06-03"]
+    assert ArrowStore(lakehouse_env).partitions(f"{lakehouse_env.warehouse}/bronze/fx_rates", "delta") == ["2024-06-03"]
 
 
 def test_permanent_error_fails_fast_with_a_clear_message(lakehouse_env):
     land_commerce(lakehouse_env, date(2024, 6, 3), 1, 20, 1)
-    store = TableStore(lakehouse_env)
+    store = ArrowStore(lakehouse_env)
     uri = f"{lakehouse_env.warehouse}/bronze/fx_rates"
     # someone created the table with a numeric rate column: the string batch cannot go in
     store.write("bronze.fx_rates", uri, "delta", pa.table({"usd_rate": [1.0], "dt": ["2024-06-01"]}), ["2024-06-01"])

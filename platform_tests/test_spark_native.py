@@ -98,7 +98,7 @@ def test_bronze_parses_on_the_executors_exactly_like_the_driver_reader(lakehouse
 
 
 def test_a_task_killed_mid_write_leaves_the_previous_version_readable(lakehouse_env, spark):
-    from lakehouse.storage.table_store import SparkStore
+    from lakehouse.storage.spark_store import SparkStore
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
 
@@ -131,7 +131,7 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
         from pyspark.sql import functions as F
         from lakehouse.config import Settings
         from lakehouse.engine.spark import get_spark
-        from lakehouse.storage.table_store import SparkStore
+        from lakehouse.storage.spark_store import SparkStore
 
         settings = Settings.from_env()
         spark = get_spark(settings)

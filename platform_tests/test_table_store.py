@@ -5,7 +5,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from lakehouse.errors import LakehouseError, SchemaMismatchError
-from lakehouse.storage.table_store import SparkStore, TableStore
+from lakehouse.storage.arrow_store import ArrowStore
+from lakehouse.storage.spark_store import SparkStore
 
 
 def _batch(dts, start=0, **extra):
@@ -32,7 +33,7 @@ def kind(request):
 
 def _store(env, kind):
     """The store under test: the Arrow + delta-rs path, or Spark's own writers (the default for runs)."""
-    return TableStore(env) if kind == "delta-rs" else SparkStore(env)
+    return ArrowStore(env) if kind == "delta-rs" else SparkStore(env)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -160,7 +161,7 @@ def test_rows_outside_the_requested_partitions_are_refused(lakehouse_env, fmt, k
 
 
 def test_spark_frames_cross_through_arrow(lakehouse_env, spark):
-    store = TableStore(lakehouse_env)
+    store = ArrowStore(lakehouse_env)
     uri = store.uri("silver", "s")
     df = spark.createDataFrame([(1, "a", "2024-06-01"), (2, "b", "2024-06-02")], "id bigint, name string, dt string")
     store.write_df("silver.s", uri, "delta", df, ["2024-06-01", "2024-06-02"])
@@ -182,7 +183,7 @@ def test_spark_store_parquet_path_overwrites_only_its_partitions(lakehouse_env, 
     # an empty batch for a requested day empties it; the Arrow store reads what Spark wrote
     store.write_df("silver.native", uri, "parquet", df.where("false"), ["2024-06-02"])
     assert store.partitions(uri, "parquet") == ["2024-06-01"]
-    assert TableStore(lakehouse_env).read(uri, "parquet").to_pylist() == [{"id": 1, "name": "a", "dt": "2024-06-01"}]
+    assert ArrowStore(lakehouse_env).read(uri, "parquet").to_pylist() == [{"id": 1, "name": "a", "dt": "2024-06-01"}]
     with pytest.raises(ValueError, match="2024-06-01"):
         store.write_df("silver.native", uri, "parquet", df, ["2024-06-02"])
     with pytest.raises(SchemaMismatchError, match="'id'"):
@@ -242,7 +243,7 @@ def test_maintenance_operations_on_delta(lakehouse_env, kind):
 
 
 def test_parquet_compaction_rewrites_a_day_into_one_file(lakehouse_env):
-    store = TableStore(lakehouse_env)
+    store = ArrowStore(lakehouse_env)
     uri = store.uri("bronze", "pcompact")
     store.write("bronze.pc", uri, "parquet", _batch(["2024-06-01"] * 2), ["2024-06-01"])
     # a second writer's file in the same day (e.g. a Spark job) leaves the day with two files
@@ -255,12 +256,12 @@ def test_parquet_compaction_rewrites_a_day_into_one_file(lakehouse_env):
 
 def test_store_for_picks_spark_unless_delta_rs_is_asked_for(lakehouse_env, monkeypatch):
     from lakehouse.config import Settings
-    from lakehouse.storage.table_store import store_for
+    from lakehouse.storage.stores import store_for
 
     monkeypatch.delenv("LAKEHOUSE_STORE", raising=False)
     assert type(store_for(Settings.from_env())) is SparkStore
     monkeypatch.setenv("LAKEHOUSE_STORE", "delta-rs")
-    assert type(store_for(Settings.from_env())) is TableStore
+    assert type(store_for(Settings.from_env())) is ArrowStore
 
 
 def test_storage_options_for_s3_and_local(s3_lakehouse_env, lakehouse_env):

@@ -26,7 +26,8 @@ from lakehouse.errors import ReadOnlyQueryError
 from lakehouse.pipeline.registry import all_specs
 from lakehouse.query import execute
 from lakehouse.query.trino import TrinoQueryError, arrow_type
-from lakehouse.storage.table_store import TableStore, store_for
+from lakehouse.storage.arrow_store import ArrowStore
+from lakehouse.storage.stores import store_for
 from trino_server import *  # noqa: F403  (the session's Trino server)
 
 pytestmark = pytest.mark.slow
@@ -87,7 +88,7 @@ def lake(moto_server, trino_starting, tmp_path_factory):
                                     log_level="WARNING")
             assert run.success, run.failures()
         # the Parquet format option: the same rows through the IO manager's write path (store + Glue entry)
-        delta_store = TableStore(lakes["delta"])
+        delta_store = ArrowStore(lakes["delta"])
         env.setenv("LAKEHOUSE_WAREHOUSE", lakes["parquet"].warehouse)
         env.setenv("LAKEHOUSE_TABLE_FORMAT", "parquet")
         env.setenv("LAKEHOUSE_GLUE_PREFIX", lakes["parquet"].glue_prefix)
@@ -151,7 +152,7 @@ WINDOW = f" WHERE dt BETWEEN '{DAYS[0][:8]}01' AND '{DAYS[-1]}'"
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_trino_reads_every_silver_and_gold_table_like_duckdb(lake, trino, fmt):
     settings = lake[fmt]
-    store = TableStore(settings)
+    store = ArrowStore(settings)
     days_seen = set()
     for spec in TABLES:
         schema = store.schema(store.uri(spec.layer, spec.name), fmt)
@@ -252,7 +253,7 @@ def test_trino_reads_only_delta_features_athena_reads(lake):
 
     settings = lake["delta"]
     for spec in TABLES:
-        uri = TableStore(settings).uri(spec.layer, spec.name)
+        uri = ArrowStore(settings).uri(spec.layer, spec.name)
         protocol = DeltaTable(uri, storage_options=delta_storage_options(settings, uri)).protocol()
         assert protocol.min_reader_version <= 3, spec.id
         assert set(protocol.reader_features or ()) <= {"columnMapping", "deletionVectors", "timestampNtz"}, spec.id

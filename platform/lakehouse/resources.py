@@ -16,7 +16,8 @@ from lakehouse.errors import LakehouseError
 from lakehouse.model.spec import TableSpec
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA
 from lakehouse.storage.locations import TableLocation
-from lakehouse.storage.table_store import WriteResult, store_for
+from lakehouse.storage.stores import store_for
+from lakehouse.storage.writes import WriteResult
 from lakehouse.timing import Stopwatch
 
 

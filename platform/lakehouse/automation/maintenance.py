@@ -109,9 +109,9 @@ def compact_ops_tables(lakehouse: LakehouseResource) -> dict[str, dict]:
     """The ops tables get one small file per step that publishes: compacted and vacuumed through delta-rs, which
     writes them. Their rows are kept (a few per partition; the history is what the anomaly checks judge by)."""
     from lakehouse.quality.history import OPS_TABLES
-    from lakehouse.storage.table_store import TableStore
+    from lakehouse.storage.arrow_store import ArrowStore
 
-    store, out = TableStore(lakehouse.settings()), {}
+    store, out = ArrowStore(lakehouse.settings()), {}
     for spec in OPS_TABLES:
         uri = lakehouse.uri_of(spec)
         if store.exists(uri, "delta"):

@@ -190,7 +190,7 @@ def _exercise(session, settings: Settings) -> None:
     to gold without, 96 s with)."""
     from pyspark.sql import functions as F
 
-    from lakehouse.storage.table_store import SparkStore
+    from lakehouse.storage.spark_store import SparkStore
 
     store = SparkStore(settings, session)
     scratch = Path(tempfile.mkdtemp(prefix="lakehouse-warm-up-"))

@@ -76,7 +76,7 @@ class ExportResult:
         """The staged rows as one Arrow table (for scripts and tests; runs read them with Spark)."""
         import pyarrow.dataset as ds
 
-        from lakehouse.storage.table_store import spark_path
+        from lakehouse.storage.filesystem import spark_path
 
         return ds.dataset([spark_path(f) for f in self.files], format="parquet", schema=self.schema).to_table()
 

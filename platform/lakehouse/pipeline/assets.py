@@ -65,7 +65,7 @@ from lakehouse.pipeline.registry import dependencies, get_spec, landing_sources,
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.metrics import bronze_metrics, metadata_of, model_metrics
 from lakehouse.resources import LakehouseResource
-from lakehouse.storage.table_store import spark_path
+from lakehouse.storage.filesystem import spark_path
 from lakehouse.timing import Stopwatch
 
 # Transient storage errors (throttling, a dropped connection) get two more tries; errors a person must

@@ -80,10 +80,10 @@ def read(settings: Settings, ops: TableSpec, table_id: str, days: Iterable[str] 
          metrics: Iterable[str] | None = None) -> pa.Table:
     """Rows of one table from an ops table (only its partition is opened), optionally of some days and
     metrics; an ops table not written yet reads as empty."""
-    from lakehouse.storage.table_store import TableStore
+    from lakehouse.storage.table_metadata import TableMetadata
 
     uri = TableLocation.of(ops, settings).uri
-    store = TableStore(settings)
+    store = TableMetadata(settings)
     if not store.exists(uri, "delta"):
         return SCHEMA.empty_table()
     where = pc.field(PARTITION) == table_id

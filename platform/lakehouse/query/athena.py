@@ -21,7 +21,7 @@ from lakehouse.query.guard import CheckedQuery
 from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.result import QueryResult
 from lakehouse.query.tables import QueryTable
-from lakehouse.storage.table_store import TableStore
+from lakehouse.storage.table_metadata import TableMetadata
 
 DIALECT = "athena"
 DEFAULT_TIMEOUT = 300.0
@@ -40,7 +40,7 @@ class AthenaQueryError(LakehouseError):
 
 def stored_columns(table: QueryTable, settings: Settings) -> list[str]:
     """The columns the table has in storage (as Glue has them), for the subquery that masks its PII."""
-    schema = TableStore(settings).schema(table.uri(settings), table.format)
+    schema = TableMetadata(settings).schema(table.uri(settings), table.format)
     if schema is None:
         raise AthenaQueryError(f"table {table.id} has no data yet")
     return schema.names

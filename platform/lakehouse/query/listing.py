@@ -16,7 +16,7 @@ from lakehouse.catalog.glue import catalog_for
 from lakehouse.config import Settings
 from lakehouse.query.names import UnknownTableError, resolve, unknown_table
 from lakehouse.query.tables import DATABASES, QueryTable, known_tables
-from lakehouse.storage.table_store import TableStore
+from lakehouse.storage.table_metadata import TableMetadata
 
 
 def _glue_tables(settings: Settings) -> set[str] | None:
@@ -46,7 +46,7 @@ def list_tables(settings: Settings | None = None, layer: str | None = None) -> p
     settings = settings or Settings.from_env()
     if layer is not None and layer not in DATABASES:
         raise UnknownTableError(f"unknown database {layer!r}; databases are {', '.join(DATABASES)}")
-    store, glue = TableStore(settings), _glue_tables(settings)
+    store, glue = TableMetadata(settings), _glue_tables(settings)
     rows = []
     for table in known_tables(settings).values():
         if layer is not None and table.layer != layer:
@@ -97,7 +97,7 @@ def describe(name: str, settings: Settings | None = None) -> TableDescription:
     """Columns and types as stored (declared ones when there is no data yet), partitions, version, PII."""
     settings = settings or Settings.from_env()
     table = find_table(name, settings)
-    store, uri = TableStore(settings), table.uri(settings)
+    store, uri = TableMetadata(settings), table.uri(settings)
     schema = store.schema(uri, table.format)
     notes = {c.name: c.description for c in table.spec.columns} if not table.is_quarantine else {}
     if schema is not None:

@@ -28,7 +28,8 @@ from lakehouse.query.limits import QueryLimits, apply, deadline, explain
 from lakehouse.query.result import QueryResult, take
 from lakehouse.query.scopes import MASK
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
-from lakehouse.storage.table_store import PARTITION, TableStore
+from lakehouse.storage.schemas import PARTITION
+from lakehouse.storage.table_metadata import TableMetadata
 
 BATCH_ROWS = 10_000
 
@@ -77,9 +78,9 @@ def dataset_of(table: ScanTable, settings: Settings) -> ds.Dataset:
             delta = DeltaTable(uri, storage_options=delta_storage_options(settings, uri))
         except TableNotFoundError:
             raise LakehouseError(f"table {table.id} has no data yet (nothing materialized)") from None
-        fs, root = filesystem_for(uri, settings)  # pyarrow's own filesystem: see TableStore.read
+        fs, root = filesystem_for(uri, settings)  # pyarrow's own filesystem: see TableMetadata.read
         return delta.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, fs))
-    schema = TableStore(settings).schema(uri, "parquet")  # unified over all files: older files lack newer columns
+    schema = TableMetadata(settings).schema(uri, "parquet")  # unified over all files: older files lack newer columns
     if schema is None:
         raise LakehouseError(f"table {table.id} has no data yet (no Parquet files)")
     fs, root = filesystem_for(uri, settings)

@@ -60,3 +60,15 @@ def list_files(uri: str, settings: Settings) -> list[pafs.FileInfo]:
 def exists(uri: str, settings: Settings) -> bool:
     fs, path = filesystem_for(uri, settings)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def spark_path(uri: str) -> str:
+    """The path Spark's Hadoop file systems take: s3a:// for S3, a plain local path for file:// URIs."""
+    if uri.startswith("s3://"):
+        return "s3a://" + uri[len("s3://"):]
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return unquote(urlparse(uri).path)  # Path.as_uri() %-encodes; Hadoop would take %20 literally
+    return uri
+
