@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,11 +70,18 @@ class GoldWatch:
         return self.fresh_s
 
 
-def land(start: date, days: int, rows: int) -> None:
+@cache
+def _settings():
+    """The environment's settings, resolved once (after main() has set the environment up)."""
     from lakehouse.config import Settings
+
+    return Settings.from_env()
+
+
+def land(start: date, days: int, rows: int) -> None:
     from lakehouse.dev.generate import DOMAINS
 
-    DOMAINS[DOMAIN](Settings.from_env(), start, days, rows, 1)
+    DOMAINS[DOMAIN](_settings(), start, days, rows, 1)
 
 
 def landed_to_gold(defs, instance, state, start: date, days: int, rows: int) -> dict:
@@ -138,7 +146,7 @@ def main() -> int:
         if connect:
             from lakehouse.dev.spark_server import start_connect_server
 
-            server = start_connect_server()
+            server = start_connect_server(_settings())
             os.environ.update(server.client_env())
             out["connect_server_start_s"] = round(time.monotonic() - began, 2)
             out["connect_server_warm_up_s"] = server.warm_up()  # as `make dev` does beside dagster dev's start

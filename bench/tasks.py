@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import date, timedelta
+from functools import cache
 
 SUBSET = ["bronze/shop_orders", "bronze/fx_rates", "bronze/shop_products", "silver/fx_rates", "silver/orders",
           "silver/products", "gold/daily_sales_summary"]
@@ -49,6 +50,14 @@ group by p.dt, coalesce(pr.category, 'Unknown'), p.region
 """
 
 
+@cache
+def _settings():
+    """The environment's settings, resolved once for the task this process runs."""
+    from lakehouse.config import Settings
+
+    return Settings.from_env()
+
+
 def _days(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
@@ -57,7 +66,7 @@ def _days(start: str, end: str) -> list[str]:
 def jvm(start, end):
     from lakehouse.engine.spark import get_spark
 
-    get_spark().range(1).count()
+    get_spark(_settings()).range(1).count()
     print(f"METRICS {{\"jvm_s\": {time.perf_counter() - BEGAN:.2f}}}", flush=True)
 
 
@@ -66,10 +75,9 @@ def pyarrow_floor(start, end):
     import pyarrow as pa
     import pyarrow.csv as pacsv
     from deltalake import write_deltalake
-    from lakehouse.config import Settings
     from lakehouse.ingest.landing import LandingZone
 
-    settings = Settings.from_env()
+    settings = _settings()
     tables = []
     for f in LandingZone(settings).files("shop/orders"):
         if start <= f.dt <= end:
@@ -83,10 +91,10 @@ def pyarrow_floor(start, end):
 
 def plain(start, end):
     """The hand-written PySpark job over the range (or one day when start == end)."""
-    from lakehouse.config import Settings
     from lakehouse.engine.spark import get_spark
 
-    settings, spark = Settings.from_env(), get_spark()
+    settings = _settings()
+    spark = get_spark(settings)
     root = settings.landing
     for view, entity in (("raw_orders", "shop/orders"), ("raw_fx", "fx/rates"), ("raw_products", "shop/products")):
         paths = [f"{root}/{entity}/dt={d}" for d in _days(start, end)]
@@ -109,13 +117,13 @@ def plain_tables(start, end):
     """The platform's seven tables written by hand: bronze as strings with the same lineage columns, silver and
     gold from the platform's own SQL files, each a Delta replaceWhere of the range read back for the next.
     No Dagster, no row rules, contracts, quarantine or catalog: platform / this is what those cost."""
-    from lakehouse.config import Settings
     from lakehouse.engine.spark import get_spark
     from lakehouse.engine.sql import load_sql, run_sql
     from lakehouse.storage.filesystem import exists
     from pyspark.sql import functions as F
 
-    settings, spark = Settings.from_env(), get_spark()
+    settings = _settings()
+    spark = get_spark(settings)
     days = ", ".join(f"'{d}'" for d in _days(start, end))
 
     def publish(name, df):
@@ -150,7 +158,7 @@ def platform(start, end, subset: bool = True):
 
     job = defs.resolve_job_def("lakehouse_daily")
     selection = [AssetKey(k.split("/")) for k in SUBSET] if subset else None
-    instance = instance_for_runs()
+    instance = instance_for_runs(_settings())
     result = job.execute_in_process(instance=instance, asset_selection=selection,
                                     tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False,
                                     run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
@@ -224,9 +232,8 @@ def platform_all(start, end):
 
 def duckdb_same_logic(start, end):
     import duckdb
-    from lakehouse.config import Settings
 
-    settings = Settings.from_env()
+    settings = _settings()
     root = settings.landing.replace("file://", "")
     con = duckdb.connect()
     for view, entity in (("raw_orders", "shop/orders"), ("raw_fx", "fx/rates"), ("raw_products", "shop/products")):

@@ -64,7 +64,7 @@ def _probe_job():
 def test_each_run_gets_its_own_connect_session(attached):
     from lakehouse.engine.spark import get_spark
 
-    outer = get_spark()  # a session outside runs (a test's, a sensor's) survives the runs
+    outer = get_spark(Settings.from_env())  # a session outside runs (a test's, a sensor's) survives the runs
     outer.range(1).createOrReplaceTempView("outer_view")
     runs = []
     for _ in range(2):
@@ -76,7 +76,7 @@ def test_each_run_gets_its_own_connect_session(attached):
     assert not second["view_before"], "a run saw a temp view another run left"
     assert second["partitions"] != "7", "a run's setting leaked into the next run"
     assert second["delta"] == 3
-    assert get_spark() is outer and outer.catalog.tableExists("outer_view")
+    assert get_spark(Settings.from_env()) is outer and outer.catalog.tableExists("outer_view")
 
 
 def test_a_run_session_is_released_on_the_server(attached):
@@ -87,7 +87,7 @@ def test_a_run_session_is_released_on_the_server(attached):
     from lakehouse.engine.spark import begin_run_session, end_run_session, get_spark
 
     previous = begin_run_session(SparkResource().settings())
-    session = get_spark()
+    session = get_spark(Settings.from_env())
     session.range(1).count()
     end_run_session(previous)
     assert session.is_stopped
@@ -99,7 +99,7 @@ def test_a_run_session_is_released_on_the_server(attached):
 def test_server_has_delta_and_project_settings(attached):
     from lakehouse.engine.spark import get_spark
 
-    session = get_spark()
+    session = get_spark(Settings.from_env())
     assert session.conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
     assert session.conf.get("spark.sql.session.timeZone") == "UTC"
     # set per session by configure_session, not only on the server
@@ -111,7 +111,7 @@ def test_sql_parameters_bind_through_connect(attached):
     from lakehouse.engine.spark import get_spark
     from lakehouse.engine.sql import sql_with_args
 
-    row = sql_with_args(get_spark(), "select :start_dt as a, :pii_salt as b, :start_dt = '2024-06-03' as same",
+    row = sql_with_args(get_spark(Settings.from_env()), "select :start_dt as a, :pii_salt as b, :start_dt = '2024-06-03' as same",
                         {"start_dt": "2024-06-03", "pii_salt": "it's a \\ salt"}).collect()[0]
     assert (row.a, row.b, row.same) == ("2024-06-03", "it's a \\ salt", True)
 
@@ -130,9 +130,9 @@ def test_a_batch_written_through_connect_reads_with_delta_rs(attached, lakehouse
             yield pa.record_batch([pa.array(["x"] * batch.num_rows), pa.array(["2024-06-03"] * batch.num_rows)],
                                   names=["s", "dt"])
 
-    df = get_spark().range(2).mapInArrow(rows, "s string, dt string")
+    df = get_spark(Settings.from_env()).range(2).mapInArrow(rows, "s string, dt string")
     uri = f"{lakehouse_env.warehouse}/bronze/t"
-    SparkStore(lakehouse_env, get_spark()).write_df("bronze.t", uri, "delta", df, ["2024-06-03"])
+    SparkStore(lakehouse_env, get_spark(Settings.from_env())).write_df("bronze.t", uri, "delta", df, ["2024-06-03"])
     table = DeltaTable(uri)
     assert [f.name for f in table.schema().fields] == ["s", "dt"]
     assert table.to_pyarrow_table().num_rows == 2
@@ -164,7 +164,7 @@ def test_warm_up_does_a_runs_work_and_leaves_nothing_behind(connect_server, tmp_
     assert list(tmp_path.iterdir()) == [], "the warm-up left its scratch table behind"
     for key, value in connect_server.client_env().items():
         monkeypatch.setenv(key, value)
-    assert get_spark().range(5).count() == 5
+    assert get_spark(Settings.from_env()).range(5).count() == 5
 
 
 def test_a_failed_warm_up_says_why_in_one_line(connect_server, monkeypatch):

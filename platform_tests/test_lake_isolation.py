@@ -11,11 +11,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # A test as the suite's Dagster-using tests write by default: a run on the instance DAGSTER_HOME names (as
-# materialize_range does without an instance), sample files under the lakehouse home, an API key.
+# instance_for_runs gives the command line), sample files under the lakehouse home, an API key.
 PROBE = '''
 import uuid
 
 from lakehouse import cli
+from lakehouse.config import Settings
 from lakehouse.runs import instance_for_runs
 
 
@@ -30,7 +31,7 @@ def test_writes_where_the_environment_says():
     def probe():
         noop()
 
-    instance = instance_for_runs()
+    instance = instance_for_runs(Settings.from_env())
     assert probe.execute_in_process(instance=instance).success
     assert instance.get_runs_count() >= 1, "the run was not recorded: the probe would prove nothing"
     assert cli.main(["land", "--domain", "commerce", "--days", "1", "--rows", "5"]) == 0

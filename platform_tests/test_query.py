@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pytest
 import sqlglot
 from lakehouse import cli
+from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError, ReadOnlyQueryError
 from lakehouse.pipeline.registry import get_spec
 from lakehouse.query import (
@@ -30,6 +31,15 @@ from lakehouse.resources import LakehouseResource
 from lakehouse.storage.filesystem import list_files
 
 DAYS = ["2024-06-03", "2024-06-04"]
+
+
+def run_query_env(sql: str, **kwargs) -> pa.Table:
+    """run_query with the environment's settings, as the command line resolves them."""
+    return run_query(sql, settings=Settings.from_env(), **kwargs)
+
+
+def execute_env(sql: str, **kwargs):
+    return execute(sql, settings=Settings.from_env(), **kwargs)
 
 
 def orders(days=DAYS, per_day=3) -> pa.Table:
@@ -121,11 +131,11 @@ def test_local_query_returns_what_was_published(lakehouse_env, monkeypatch, fmt)
     monkeypatch.setenv("LAKEHOUSE_TABLE_FORMAT", fmt)
     published = orders()
     publish("silver.orders", published)
-    got = run_query("SELECT * FROM silver.orders ORDER BY order_id")
+    got = run_query_env("SELECT * FROM silver.orders ORDER BY order_id")
     assert got.select(published.column_names).to_pylist() == published.sort_by("order_id").to_pylist()
     assert got.schema.field("amount").type == pa.decimal128(18, 2)
     assert got.schema.metadata[TRUNCATED_KEY] == b"false"
-    agg = run_query("SELECT region, sum(quantity) AS units FROM silver.orders WHERE dt = '2024-06-04' "
+    agg = run_query_env("SELECT region, sum(quantity) AS units FROM silver.orders WHERE dt = '2024-06-04' "
                     "GROUP BY region ORDER BY region")
     assert agg.to_pylist() == [{"region": "apac", "units": 3}, {"region": "eu", "units": 1},
                                {"region": "us", "units": 2}]
@@ -146,10 +156,10 @@ def test_dt_filter_reads_only_that_partition(lakehouse_env, monkeypatch, fmt):
             footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
             fh.seek(4)
             fh.write(b"\xff" * (footer_start - 4))
-    got = run_query("SELECT order_id FROM silver.orders WHERE dt = '2024-06-04' ORDER BY 1")
+    got = run_query_env("SELECT order_id FROM silver.orders WHERE dt = '2024-06-04' ORDER BY 1")
     assert got.column("order_id").to_pylist() == [f"o-2024-06-04-{i}" for i in range(3)]
     with pytest.raises(LocalQueryError, match="query failed in DuckDB"):
-        run_query("SELECT count(*) FROM silver.orders")
+        run_query_env("SELECT count(*) FROM silver.orders")
 
 
 def test_duckdb_is_locked_down_even_without_the_guard(lakehouse_env, tmp_path):
@@ -175,11 +185,11 @@ def test_duckdb_is_locked_down_even_without_the_guard(lakehouse_env, tmp_path):
 
 def test_row_limit_is_applied_and_reported(lakehouse_env):
     publish("silver.orders", orders())
-    result = execute("SELECT * FROM silver.orders ORDER BY order_id", limit=4)
+    result = execute_env("SELECT * FROM silver.orders ORDER BY order_id", limit=4)
     assert result.table.num_rows == 4 and result.truncated
-    assert run_query("SELECT * FROM silver.orders", limit=6).schema.metadata[TRUNCATED_KEY] == b"false"
-    assert execute("SELECT * FROM silver.orders LIMIT 2", limit=4).table.num_rows == 2
-    assert not execute("SELECT * FROM silver.orders LIMIT 2", limit=4).truncated
+    assert run_query_env("SELECT * FROM silver.orders", limit=6).schema.metadata[TRUNCATED_KEY] == b"false"
+    assert execute_env("SELECT * FROM silver.orders LIMIT 2", limit=4).table.num_rows == 2
+    assert not execute_env("SELECT * FROM silver.orders LIMIT 2", limit=4).truncated
 
 
 def test_quarantine_tables_and_unpublished_tables(lakehouse_env):
@@ -189,21 +199,21 @@ def test_quarantine_tables_and_unpublished_tables(lakehouse_env):
     LakehouseResource().write_quarantine(
         spec, quarantine_table("silver.orders", "2024-06-03", [{"reason": "amount < 0", "record": {"id": 1}}]),
         ["2024-06-03"])
-    got = run_query("SELECT reason, record FROM quarantine.silver_orders", scopes=["raw"])
+    got = run_query_env("SELECT reason, record FROM quarantine.silver_orders", scopes=["raw"])
     assert got.to_pylist() == [{"reason": "amount < 0", "record": '{"id": 1}'}]
     with pytest.raises(LakehouseError, match="gold.business_metrics has no data yet"):
-        run_query("SELECT * FROM gold.business_metrics")
+        run_query_env("SELECT * FROM gold.business_metrics")
 
 
 def test_local_engine_on_s3_with_glue_names(s3_lakehouse_env):
     published = orders()
     publish("silver.orders", published)
     prefix = s3_lakehouse_env.glue_prefix
-    got = run_query(f"SELECT o.order_id, o.amount FROM {prefix}_silver.orders o WHERE o.dt = '2024-06-03' "
+    got = run_query_env(f"SELECT o.order_id, o.amount FROM {prefix}_silver.orders o WHERE o.dt = '2024-06-03' "
                     "ORDER BY 1")
     assert got.to_pylist() == published.filter(pc.equal(published.column("dt"), "2024-06-03")).select(
         ["order_id", "amount"]).to_pylist()
-    assert run_query("SELECT count(*) AS n FROM silver.orders").to_pylist() == [{"n": 6}]
+    assert run_query_env("SELECT count(*) AS n FROM silver.orders").to_pylist() == [{"n": 6}]
 
 
 # --- hard limits: a worker process per query ---------------------------------------------------------------

@@ -46,7 +46,8 @@ def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeyp
     from lakehouse.definitions import defs
     from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.resources import LakehouseResource
-    from lakehouse.runs import materialize_range
+    from lakehouse.config import Settings
+    from lakehouse.runs import instance_for_runs, materialize_range
 
     landing = tmp_path / "landing"
     digests = {}
@@ -58,7 +59,7 @@ def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeyp
             from lakehouse.config import Settings
 
             land_commerce(Settings.from_env(), date.fromisoformat(DAY), days=1, rows=60, seed=7)
-        run = materialize_range(defs, DAY, DAY, domain="commerce")
+        run = materialize_range(defs, DAY, DAY, instance_for_runs(Settings.from_env()), domain="commerce")
         assert run.success, run.failures()
         digests[store] = _published("commerce")
         if store == "spark":

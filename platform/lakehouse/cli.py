@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from rich.table import Table
 
-from lakehouse.config import DEFAULT_START_DAYS_BACK, utc_today
+from lakehouse.config import DEFAULT_START_DAYS_BACK, Settings, utc_today
 from lakehouse.console import console, error_line, plain
 from lakehouse.errors import LakehouseError
 
@@ -60,13 +60,12 @@ def _seed(settings, args, start: str):
 
 
 def cmd_land(args) -> int:
-    from lakehouse.config import Settings
     from lakehouse.dev.generate import DOMAINS
     from lakehouse.pipeline.registry import landing_domains
 
     if args.domain not in DOMAINS:
         raise LakehouseError(f"unknown domain {args.domain!r}; domains are {', '.join(sorted(DOMAINS))}")
-    settings = Settings.from_env()
+    settings = args.settings
     start = _recent_start(args)
     written = _seed(settings, args, start)
     if args.domain in landing_domains():
@@ -81,52 +80,48 @@ def cmd_land(args) -> int:
     return 0
 
 
-def _landed_domains(start: str, end: str) -> list[str]:
+def _landed_domains(settings, start: str, end: str) -> list[str]:
     """Landing-fed domains with at least one file landed for a day of start..end."""
-    from lakehouse.config import Settings
     from lakehouse.ingest.landing import LandingZone
     from lakehouse.pipeline.registry import landed_specs
 
     domain_of = {s.landing.prefix: s.domain for s in landed_specs()}
-    landed = {domain_of.get(f"{f.source}/{f.entity}") for f in LandingZone(Settings.from_env()).files() if start <= f.dt <= end}
+    landed = {domain_of.get(f"{f.source}/{f.entity}") for f in LandingZone(settings).files() if start <= f.dt <= end}
     return sorted(d for d in landed if d)
 
 
-def _materialize(start: str, end: str, domains: list[str], log_level: str = "INFO"):
+def _materialize(settings, start: str, end: str, domains: list[str], log_level: str = "INFO"):
     """One daily run (plus a monthly one) per domain, all in this process: one SparkSession for all."""
     from lakehouse.definitions import defs
-    from lakehouse.runs import RangeRun, materialize_range
+    from lakehouse.runs import RangeRun, instance_for_runs, materialize_range
 
-    run = RangeRun()
+    run, instance = RangeRun(), instance_for_runs(settings)
     for domain in domains:
-        run.results += materialize_range(defs, start, end, domain=domain, log_level=log_level).results
+        run.results += materialize_range(defs, start, end, instance, domain=domain, log_level=log_level).results
     for line in run.failures():
         console.print("[red]failed[/red]", plain(line))  # a failure may quote data: never markup
     return run
 
 
 def cmd_materialize(args) -> int:
-    from lakehouse.config import Settings
-
-    settings = Settings.from_env().for_run()
+    settings = args.settings.for_run()
     end = args.end or args.start
     _check_partitions(settings, args.start, end)
-    domains = args.domain or _landed_domains(args.start, end)
+    domains = args.domain or _landed_domains(args.settings, args.start, end)
     if not domains:
         console.print("[red]error:[/red]", plain(f"nothing has landed for {args.start}..{end}; land files first "
                                                  "(e.g. lakehouse land) or name a domain with --domain"))
         return 2
     console.print(plain(f"materializing {', '.join(domains)} for {args.start}..{end}"))
-    run = _materialize(args.start, end, domains)
+    run = _materialize(args.settings, args.start, end, domains)
     console.print("[green]success[/green]" if run.success else "[red]some steps failed[/red]")
     return 0 if run.success else 1
 
 
 def cmd_demo(args) -> int:
-    from lakehouse.config import Settings
     from lakehouse.pipeline.registry import landing_domains
 
-    settings = Settings.from_env().for_run()
+    settings = args.settings.for_run()
     start = _recent_start(args)
     end = _end(start, args.days)
     _check_partitions(settings, start, end)
@@ -136,10 +131,11 @@ def cmd_demo(args) -> int:
     domains = landing_domains()
     for domain in domains:  # --rows is orders per day; a startups day is companies per provider, fewer
         rows = max(args.rows // 10, 10) if domain == "startups" else args.rows
-        cmd_land(argparse.Namespace(domain=domain, start=start, days=args.days, rows=rows, seed=args.seed))
+        cmd_land(argparse.Namespace(domain=domain, start=start, days=args.days, rows=rows, seed=args.seed,
+                                    settings=args.settings))
     console.print(f"materializing every table of {', '.join(domains)} for {start}..{end} "
                   "(one run per domain and partitioning, one SparkSession)")
-    run = _materialize(start, end, domains)
+    run = _materialize(args.settings, start, end, domains)
     _print_summary(start, end, run.check_results(), domains)
     console.print(f"\ndone in {time.perf_counter() - began:.1f}s; data lives under {settings.home}")
     console.print("open the UI with [bold]make dev[/bold] (http://127.0.0.1:3000); look around with "
@@ -214,10 +210,9 @@ def _require_warehouse(settings) -> None:
 
 
 def cmd_status(args) -> int:
-    from lakehouse.config import Settings
     from lakehouse.query.warehouse import reading
 
-    settings = Settings.from_env()
+    settings = args.settings
     with reading(settings):  # a warehouse that does not answer: one line naming it
         _require_warehouse(settings)
         _print_summary(args.start, args.end)
@@ -226,12 +221,11 @@ def cmd_status(args) -> int:
 
 def cmd_health(args) -> int:
     from lakehouse.automation.maintenance import partition_health
-    from lakehouse.config import Settings
     from lakehouse.pipeline.registry import all_specs
     from lakehouse.query.warehouse import reading
     from lakehouse.resources import LakehouseResource
 
-    settings = Settings.from_env()
+    settings = args.settings
     table = Table(title="partition health")
     for col in ("table", "first", "last", "present/expected", "missing", "delta version", "rows (recent days)"):
         table.add_column(col)
@@ -249,12 +243,11 @@ def cmd_health(args) -> int:
 
 
 def cmd_quality(args) -> int:
-    from lakehouse.config import Settings
     from lakehouse.pipeline.registry import get_spec
     from lakehouse.quality.anomaly import BASELINE
     from lakehouse.quality.report import metric_histories, shown, sparkline
 
-    spec, settings = get_spec(args.table), Settings.from_env()
+    spec, settings = get_spec(args.table), args.settings
     metrics = metric_histories(settings, spec, args.days, args.metric)
     if not metrics:
         console.print(plain(f"no metrics recorded for {spec.id} yet (ops.partition_metrics gets them as partitions "
@@ -328,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", message=".*(beta|preview).*", category=Warning)
     try:
+        args.settings = Settings.from_env()  # resolved once here, for every command
         return args.func(args)
     except Exception as exc:  # a command-line user gets the message, not a stack trace
         if isinstance(exc, (LakehouseError, KeyError, FileNotFoundError, ValueError)):

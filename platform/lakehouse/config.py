@@ -1,6 +1,7 @@
 """Where the lakehouse lives and how it reaches Spark and AWS, resolved from the environment at call time.
 
-Nothing here runs at import: resources and commands call `Settings.from_env()` when they need it, so tests
+Nothing here runs at import: each entry point (the `lakehouse` command, the code location, the two Dagster
+resources, the Kafka and Spark Connect commands) resolves the settings once and passes them down, so tests
 change the environment with monkeypatch and never reload modules. Every LAKEHOUSE_* variable is checked as
 it is read: a bad one raises ConfigError naming the variable, its value (secrets masked) and what is allowed.
 """

@@ -6,6 +6,7 @@ from datetime import date
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
+from lakehouse.config import Settings
 from lakehouse.jobs import LANDING, job_name
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -39,11 +40,9 @@ class RangeRun:
         return lines
 
 
-def instance_for_runs() -> DagsterInstance:
+def instance_for_runs(settings: Settings) -> DagsterInstance:
     """The persistent instance when DAGSTER_HOME is set (runs show in the UI), otherwise a throwaway one."""
-    from lakehouse.config import Settings
-
-    return DagsterInstance.get() if Settings.from_env().dagster_home else DagsterInstance.ephemeral()
+    return DagsterInstance.get() if settings.dagster_home else DagsterInstance.ephemeral()
 
 
 def materialize_range(defs: Definitions, start: str, end: str, instance: DagsterInstance | None = None,

@@ -42,6 +42,7 @@ class ConnectServer:
     port: int
     token: str = field(repr=False)  # a secret: never in a repr, a log or a traceback
     log: Path = field(default=None)
+    settings: Settings | None = field(default=None, repr=False)  # what it was started with; its warm-up uses them
 
     @property
     def remote(self) -> str:
@@ -52,7 +53,7 @@ class ConnectServer:
         """What a process needs in its environment to attach its runs to this server."""
         return {"LAKEHOUSE_SPARK_REMOTE": self.remote, TOKEN_ENV: self.token}
 
-    def warm_up(self, settings: Settings | None = None) -> float:
+    def warm_up(self) -> float:
         """Do a run's kinds of work once on a scratch table (`_exercise`) and return the seconds it took.
 
         For a server on a local master (the scratch table is on this machine's disk). A failure here, e.g.
@@ -60,7 +61,7 @@ class ConnectServer:
         began = time.monotonic()
         try:
             with _throwaway_session(self) as session:
-                _exercise(session, settings or Settings.from_env())
+                _exercise(session, self.settings)
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConnectServerError(f"the Spark Connect server failed its warm-up: {first} (its log: {self.log})") from None
@@ -106,12 +107,11 @@ def spark_submit() -> Path:
     return Path(pyspark.__file__).resolve().parent / "bin" / "spark-submit"
 
 
-def start_connect_server(settings: Settings | None = None, port: int | None = None, ready_timeout: float = 180,
+def start_connect_server(settings: Settings, port: int | None = None, ready_timeout: float = 180,
                          cancelled: Callable[[], bool] = lambda: False) -> ConnectServer:
     """Start the server on 127.0.0.1 and return once it answers a query (then `warm_up` readies it for runs).
 
     `cancelled` is asked while waiting: a Ctrl-C during the start stops the server at once."""
-    settings = settings or Settings.from_env()
     port = port or free_port()
     token = secrets.token_urlsafe(24)
     command = [str(spark_submit()), "--class", SERVER_CLASS, "--name", "lakehouse-connect"]
@@ -126,7 +126,7 @@ def start_connect_server(settings: Settings | None = None, port: int | None = No
     with log.open("wb") as out:  # the server's own log, kept out of the dev console
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)  # its own group: stopping it stops the JVM too
-    server = ConnectServer(process, port, token, log)
+    server = ConnectServer(process, port, token, log, settings)
     try:
         _wait_ready(server, ready_timeout, cancelled)
     except BaseException:
@@ -213,7 +213,7 @@ def _exercise(session, settings: Settings) -> None:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the server's JVM too
-    server = start_connect_server()
+    server = start_connect_server(Settings.from_env())  # the `python -m lakehouse.dev.spark_server` command
     try:
         print(f"warmed up in {server.warm_up()}s", flush=True)
     except ConnectServerError as exc:

@@ -111,9 +111,8 @@ def configure_session(session: SparkSession, settings: Settings) -> SparkSession
     return session
 
 
-def get_spark(settings: Settings | None = None) -> SparkSession:
+def get_spark(settings: Settings) -> SparkSession:
     """Return the process-wide session, creating it on first use, with S3A set for these settings."""
-    settings = settings or Settings.from_env()
     with _LOCK:
         if not (_SESSION and _alive(_SESSION[0])):
             _SESSION[:] = [_create(settings)]

@@ -36,18 +36,12 @@ def _print(table, fmt: str, title: str | None = None) -> None:
     write(table, fmt, sys.stdout, console=_console() if fmt == "table" else None, title=title)
 
 
-def _settings():
-    from lakehouse.config import Settings
-
-    return Settings.from_env()
-
-
 def cmd_query(args) -> int:
     from lakehouse.query.run import execute
     from lakehouse.query.warehouse import check_endpoint
 
     try:
-        settings = _settings()
+        settings = args.settings
         engine = args.engine or settings.query_engine
         options = {"workgroup": args.workgroup} if engine == "athena" and args.workgroup else {}
         if engine == "local":
@@ -67,7 +61,7 @@ def cmd_databases(args) -> int:
     from lakehouse.query.listing import list_databases
 
     try:
-        _print(list_databases(_settings()), args.format, title="databases")
+        _print(list_databases(args.settings), args.format, title="databases")
     except Exception as exc:  # noqa: BLE001
         return _fail(exc)
     return 0
@@ -78,7 +72,7 @@ def cmd_catalog_tables(args) -> int:
     from lakehouse.query.warehouse import reading
 
     try:
-        settings = _settings()
+        settings = args.settings
         with reading(settings):
             tables = list_tables(settings, layer=args.database)
         _print(tables, args.format, title="tables")
@@ -92,7 +86,7 @@ def cmd_catalog_describe(args) -> int:
     from lakehouse.query.warehouse import reading
 
     try:
-        settings = _settings()
+        settings = args.settings
         with reading(settings):
             d = describe(args.table, settings)
         if args.format == "table":

@@ -140,9 +140,8 @@ def _refuse_function(node: exp.Func) -> ReadOnlyQueryError | None:
                               "and window functions (see docs/query.md)")
 
 
-def check(sql: str, settings: Settings | None = None, scopes: frozenset[str] = DEFAULT_SCOPES) -> CheckedQuery:
+def check(sql: str, settings: Settings, scopes: frozenset[str] = DEFAULT_SCOPES) -> CheckedQuery:
     """Parse `sql` and refuse anything but one read-only query over registry tables the scopes cover."""
-    settings = settings or Settings.from_env()
     if not sql or not sql.strip():
         raise QuerySyntaxError("no SQL given")
     if _nesting(sql) > MAX_NESTING:

@@ -27,8 +27,7 @@ def _glue_tables(settings: Settings) -> set[str] | None:
     return {f"{t['database']}.{t['name']}" for t in catalog.list_tables()}
 
 
-def list_databases(settings: Settings | None = None) -> pa.Table:
-    settings = settings or Settings.from_env()
+def list_databases(settings: Settings) -> pa.Table:
     known, glue = known_tables(settings), _glue_tables(settings)
     rows = []
     for layer in DATABASES:
@@ -41,9 +40,8 @@ def list_databases(settings: Settings | None = None) -> pa.Table:
     return pa.Table.from_pylist(rows)
 
 
-def list_tables(settings: Settings | None = None, layer: str | None = None) -> pa.Table:
+def list_tables(settings: Settings, layer: str | None = None) -> pa.Table:
     """Registry tables (all) and quarantine tables (those holding data), with format, partitions, location."""
-    settings = settings or Settings.from_env()
     if layer is not None and layer not in DATABASES:
         raise UnknownTableError(f"unknown database {layer!r}; databases are {', '.join(DATABASES)}")
     store, glue = TableMetadata(settings), _glue_tables(settings)
@@ -93,9 +91,8 @@ def find_table(name: str, settings: Settings) -> QueryTable:
     return found
 
 
-def describe(name: str, settings: Settings | None = None) -> TableDescription:
+def describe(name: str, settings: Settings) -> TableDescription:
     """Columns and types as stored (declared ones when there is no data yet), partitions, version, PII."""
-    settings = settings or Settings.from_env()
     table = find_table(name, settings)
     store, uri = TableMetadata(settings), table.uri(settings)
     schema = store.schema(uri, table.format)

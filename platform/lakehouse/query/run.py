@@ -20,12 +20,11 @@ from lakehouse.query.scopes import scopes_of
 ENGINES = QUERY_ENGINES
 
 
-def execute(sql: str, engine: str | None = None, settings: Settings | None = None, limit: int = DEFAULT_LIMIT,
+def execute(sql: str, engine: str | None = None, *, settings: Settings, limit: int = DEFAULT_LIMIT,
             scopes: Iterable[str] | None = None, **engine_options) -> QueryResult:
     """Run one read-only query on `engine` (default: LAKEHOUSE_QUERY_ENGINE, else local); `engine_options` go to
     the engine (local: limits, max_bytes and the worker pool, by default this process's shared one; Trino: limits,
     max_bytes; Athena: workgroup, timeout, client)."""
-    settings = settings or Settings.from_env()
     engine = engine or settings.query_engine
     if engine not in ENGINES:
         raise LakehouseError(f"unknown engine {engine!r}; use {', '.join(ENGINES)}")
@@ -49,7 +48,7 @@ def execute(sql: str, engine: str | None = None, settings: Settings | None = Non
         raise too_deep() from None
 
 
-def run_query(sql: str, engine: str | None = None, settings: Settings | None = None, limit: int = DEFAULT_LIMIT,
+def run_query(sql: str, engine: str | None = None, *, settings: Settings, limit: int = DEFAULT_LIMIT,
               scopes: Iterable[str] | None = None, **engine_options) -> pa.Table:
     """The rows as a pyarrow Table; schema metadata b"lakehouse.query.truncated" says whether the limit cut them."""
-    return execute(sql, engine, settings, limit, scopes, **engine_options).tagged()
+    return execute(sql, engine, settings=settings, limit=limit, scopes=scopes, **engine_options).tagged()

@@ -11,13 +11,10 @@ def create_app(settings, service=None):
     return build(settings, service)
 
 
-def serve(settings=None, host: str = "127.0.0.1", port: int | None = None) -> None:
+def serve(settings, host: str = "127.0.0.1", port: int | None = None) -> None:
     """Run the service with uvicorn until interrupted (127.0.0.1: put a TLS proxy in front to expose it)."""
     import uvicorn
 
-    from lakehouse.config import Settings
-
-    settings = settings or Settings.from_env()
     app = create_app(settings)
     service = app.state.service
     service.start()  # the audit log checked, the query workers loading while uvicorn starts

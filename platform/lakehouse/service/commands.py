@@ -6,15 +6,14 @@ import sys
 from lakehouse.query.scopes import SCOPES
 
 
-def _store():
-    from lakehouse.config import Settings
+def _store(args):
     from lakehouse.service.keys import KeyStore
 
-    return KeyStore(Settings.from_env().serve_keys_file)
+    return KeyStore(args.settings.serve_keys_file)
 
 
 def cmd_keys_add(args) -> int:
-    store = _store()
+    store = _store(args)
     entry, key = store.add(args.name, args.scope, args.rate)
     sys.stdout.write(key + "\n")  # alone on stdout, so KEY=$(lakehouse keys add NAME) works
     sys.stderr.write(f"key {entry.name!r} (id {entry.id}, scopes {', '.join(entry.scopes)}) added to "
@@ -30,7 +29,7 @@ def cmd_keys_list(args) -> int:
     table = Table(title="API keys")
     for column in ("name", "id", "scopes", "rate/min", "created"):
         table.add_column(column)
-    for key in _store().keys():
+    for key in _store(args).keys():
         table.add_row(plain(key.name), key.id, ", ".join(("read", *(s for s in key.scopes if s != "read"))),
                       str(key.rate_per_minute or "default"), key.created)
     console.print(table)
@@ -40,7 +39,7 @@ def cmd_keys_list(args) -> int:
 def cmd_keys_revoke(args) -> int:
     from lakehouse.errors import LakehouseError
 
-    if not _store().revoke(args.name):
+    if not _store(args).revoke(args.name):
         raise LakehouseError(f"no key named {args.name!r} (lakehouse keys list shows them)")
     sys.stderr.write(f"key {args.name!r} revoked; a running service refuses it from its next request\n")
     return 0
@@ -49,7 +48,7 @@ def cmd_keys_revoke(args) -> int:
 def cmd_serve(args) -> int:
     from lakehouse.service import serve
 
-    serve(port=args.port)
+    serve(args.settings, port=args.port)
     return 0
 
 
