@@ -61,7 +61,7 @@ def test_maintenance_job_expires_compacts_vacuums_and_reports_health(lakehouse_e
 
 
 def test_health_report_covers_every_table_even_empty_ones(lakehouse_env):
-    rows = health_report()
+    rows = health_report(LakehouseResource())
     assert {r["table"] for r in rows} >= {"bronze.shop_orders", "gold.daily_sales_summary"}
     assert all(r["present"] == 0 for r in rows)
     assert "| gold.daily_sales_summary | 0/0" in health_markdown(rows)

@@ -220,8 +220,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_health(args) -> int:
-    from lakehouse.automation.maintenance import partition_health
-    from lakehouse.pipeline.registry import all_specs
+    from lakehouse.automation.maintenance import health_report
     from lakehouse.query.warehouse import reading
     from lakehouse.resources import LakehouseResource
 
@@ -231,13 +230,11 @@ def cmd_health(args) -> int:
         table.add_column(col)
     with reading(settings):  # a warehouse that does not answer: one line naming it
         _require_warehouse(settings)
-        lakehouse = LakehouseResource()
-        for spec in all_specs():
-            h = partition_health(lakehouse, spec)
-            table.add_row(h.table, h.first or "-", h.last or "-", f"{h.present}/{h.expected}",
-                          ", ".join(h.missing[:5]) + (" ..." if len(h.missing) > 5 else "") or "-",
-                          str(h.delta_version if h.delta_version is not None else "-"),
-                          " ".join(str(v) for v in h.last_rows.values()) or "-")
+        for h in health_report(LakehouseResource()):
+            table.add_row(h["table"], h["first"] or "-", h["last"] or "-", f"{h['present']}/{h['expected']}",
+                          ", ".join(h["missing"][:5]) + (" ..." if len(h["missing"]) > 5 else "") or "-",
+                          str(h["delta_version"] if h["delta_version"] is not None else "-"),
+                          " ".join(str(v) for v in h["last_rows"].values()) or "-")
     console.print(table)
     return 0
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 from lakehouse.config import Settings
 from lakehouse.jobs import LANDING, job_name
+from lakehouse.model.partitions import month_of
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -62,8 +62,7 @@ def materialize_range(defs: Definitions, start: str, end: str, instance: Dagster
         run.results.append(defs.resolve_job_def(daily).execute_in_process(
             run_config=config, instance=instance, tags={RANGE_START: start, RANGE_END: end}, raise_on_error=False))
     if include_monthly and run.success and has_monthly:
-        first = date.fromisoformat(start).replace(day=1).isoformat()
-        last = date.fromisoformat(end).replace(day=1).isoformat()
+        first, last = month_of(start), month_of(end)
         run.results.append(defs.resolve_job_def(monthly).execute_in_process(
             run_config=config, instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False))
     return run

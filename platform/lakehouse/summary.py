@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import Settings, utc_today
-from lakehouse.model.partitions import partition_keys
+from lakehouse.model.partitions import month_of, partition_keys
 from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline.readiness import nothing_landed
 from lakehouse.pipeline.registry import get_spec
@@ -27,7 +27,7 @@ class TableStatus:
 
 def _in_range(spec: TableSpec, dt: str, start: str | None, end: str | None) -> bool:
     if spec.partitioning == "monthly":  # a month counts when any of its days is in range
-        return (start is None or dt[:7] >= start[:7]) and (end is None or dt[:7] <= end[:7])
+        return (start is None or dt >= month_of(start)) and (end is None or dt <= month_of(end))
     return (start is None or dt >= start) and (end is None or dt <= end)
 
 

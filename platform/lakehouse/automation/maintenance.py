@@ -1,7 +1,7 @@
 """Maintenance: retention per layer, compaction of small files, Delta vacuum, and partition health."""
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from dagster import (
     DefaultScheduleStatus,
@@ -15,7 +15,7 @@ from dagster import (
     op,
 )
 
-from lakehouse.model.partitions import batch_days
+from lakehouse.model.partitions import add_days, days, month_of, batch_days
 from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline.registry import all_specs
 from lakehouse.resources import LakehouseResource
@@ -34,7 +34,7 @@ def apply_retention(lakehouse: LakehouseResource, spec: TableSpec, today: date |
     """Delete the table's partitions past retention, and those of its quarantine and rejected batches;
     returns the table's expired partitions."""
     store, fmt = lakehouse.store(), lakehouse.format_of(spec)
-    cutoff = ((today or date.today()) - timedelta(days=retention_days(lakehouse, spec))).isoformat()
+    cutoff = add_days((today or date.today()).isoformat(), -retention_days(lakehouse, spec))
     old = _expired(spec, lakehouse.partitions_of(spec), cutoff)
     if old:
         store.delete_partitions(lakehouse.uri_of(spec), fmt, old)
@@ -69,12 +69,9 @@ def partition_health(lakehouse: LakehouseResource, spec: TableSpec, trend_days: 
     if not present:
         return PartitionHealth(spec.id, None, None, 0, 0, [], None, {})
     if spec.partitioning == "monthly":
-        expected = sorted({d[:8] + "01" for d in batch_days(spec, [present[0]]) + batch_days(spec, [present[-1]])}
-                          | set(present))
+        expected = sorted({month_of(present[0]), month_of(present[-1])} | set(present))
     else:
-        first = date.fromisoformat(present[0])
-        n = (date.fromisoformat(present[-1]) - first).days + 1
-        expected = [(first + timedelta(days=i)).isoformat() for i in range(n)]
+        expected = days(present[0], present[-1])
     recent = present[-trend_days:]
     counts = store.read(uri, fmt, recent, columns=["dt"]).column("dt").to_pylist()
     trend = {dt: counts.count(dt) for dt in recent}
@@ -89,9 +86,8 @@ def _last_update(store, uri: str, fmt: str) -> str | None:
     return datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat(timespec="seconds") if stamp else None
 
 
-def health_report(lakehouse: LakehouseResource | None = None) -> list[dict]:
-    """The partition-health view of every table, as rows (for `lakehouse health` and the maintenance run)."""
-    lakehouse = lakehouse or LakehouseResource()
+def health_report(lakehouse: LakehouseResource) -> list[dict]:
+    """The partition-health view of every table, as rows (for `lakehouse health`)."""
     return [asdict(partition_health(lakehouse, spec)) for spec in all_specs()]
 
 

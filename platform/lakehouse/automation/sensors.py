@@ -51,6 +51,7 @@ from lakehouse.config import Settings
 from lakehouse.ingest.landing import LandedBatch, LandingZone
 from lakehouse.jobs import LANDING, job_name, job_tables
 from lakehouse.model.keys import FINGERPRINT, LANDED_BY_SENSOR
+from lakehouse.model.partitions import add_days
 from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline.materializations import latest_metadata
 from lakehouse.pipeline.registry import downstream
@@ -108,7 +109,7 @@ def _backlogs(by_day: dict[str, dict[str, LandedBatch]]) -> list[list[str]]:
     for dt in sorted(d for d, ready in by_day.items() if ready):
         if groups:
             last = groups[-1][-1]
-            follows = date.fromisoformat(dt) - date.fromisoformat(last) == timedelta(days=1)
+            follows = add_days(last, 1) == dt
             if follows and _entities(by_day[dt]) == _entities(by_day[last]) and len(groups[-1]) < MAX_RUN_DAYS:
                 groups[-1].append(dt)
                 continue
@@ -178,7 +179,7 @@ def evaluate_landing(settings: Settings, cursor: LandingCursor, by_prefix: dict[
         log.warning(f"landing batches with no bronze table or before {first_day}: {sorted(unknown)[:10]}")
     # forget batches older than bronze retention (counted from the newest day seen) to keep the cursor small
     newest_day = max((k.rsplit("/", 1)[1] for k in seen), default=date.today().isoformat())
-    horizon = (date.fromisoformat(newest_day) - timedelta(days=settings.retention_days["bronze"])).isoformat()
+    horizon = add_days(newest_day, -settings.retention_days["bronze"])
     watermark = max(filter(None, [cursor.watermark, newest]), default=None)
     if watermark and watermark.tzinfo is None:
         watermark = watermark.replace(tzinfo=timezone.utc)

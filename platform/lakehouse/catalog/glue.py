@@ -307,17 +307,6 @@ class GlueCatalog:
                     raise self._fail("list tables of", database, exc) from exc
         return sorted(out, key=lambda t: (t["database"], t["name"]))
 
-    def drop_table(self, layer: str, name: str) -> bool:
-        """Remove the Glue entry (never the data); False when there was none."""
-        database, table = self.database(layer), name.lower()
-        try:
-            self.client.delete_table(DatabaseName=database, Name=table)
-            return True
-        except ClientError as exc:
-            if _error_code(exc) == "EntityNotFoundException":
-                return False
-            raise self._fail("delete table", f"{database}.{table}", exc) from exc
-
 
 def catalog_for(settings: Settings) -> GlueCatalog | None:
     """The Glue catalog when LAKEHOUSE_GLUE_PREFIX is set, else None (the catalog is off)."""

@@ -29,6 +29,19 @@ def partitions_def(spec: TableSpec, start: str) -> PartitionsDefinition:
     return monthly(start) if spec.partitioning == "monthly" else daily(start)
 
 
+# A partition key is a day, YYYY-MM-DD (a monthly table's: the month's first day). Day arithmetic on keys is done
+# here only, so every module counts days, months and windows the same way.
+
+def add_days(day: str, n: int) -> str:
+    """The day `n` days after `day` (before it, for a negative `n`)."""
+    return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
+
+
+def month_of(day: str) -> str:
+    """The monthly partition key holding `day`: its month's first day."""
+    return day[:8] + "01"
+
+
 def days(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
@@ -37,7 +50,7 @@ def days(start: str, end: str) -> list[str]:
 def partition_keys(spec: TableSpec, first: str, last: str) -> list[str]:
     """The table's partition keys over the days first..last: those days, or the months they touch."""
     covered = days(first, last)
-    return sorted({d[:8] + "01" for d in covered}) if spec.partitioning == "monthly" else covered
+    return sorted({month_of(d) for d in covered}) if spec.partitioning == "monthly" else covered
 
 
 def month_days(month_start: str) -> list[str]:
@@ -62,7 +75,7 @@ def upstream_partitions(
     if up.window == "history":
         wanted = [p for p in present if p <= last]
     elif up.window == "lookback":
-        start = (date.fromisoformat(first) - timedelta(days=up.lookback_days)).isoformat()
+        start = add_days(first, -up.lookback_days)
         wanted = [p for p in present if start <= p <= last]
     elif up.window == "month":
         months = {d[:7] for d in covered}

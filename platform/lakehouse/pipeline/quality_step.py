@@ -9,14 +9,14 @@ is one blind append per ops table after the publish, with the Delta version it p
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Mapping, Sequence
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import Settings
-from lakehouse.model.partitions import batch_days
+from lakehouse.model.partitions import add_days, batch_days
 from lakehouse.model.spec import TableSpec
 from lakehouse.quality import history
 from lakehouse.quality.anomaly import Judgement, judge, judged_metrics
@@ -69,7 +69,7 @@ def closed_changes(settings: Settings, spec: TableSpec, diffs: Mapping[str, Mapp
                    today: date | None = None) -> dict[str, float]:
     """{dt: changed share} of the closed partitions (all days older than the configured age) a re-run changes
     by more than the configured share."""
-    cutoff = ((today or date.today()) - timedelta(days=settings.closed_day_age_days)).isoformat()
+    cutoff = add_days((today or date.today()).isoformat(), -settings.closed_day_age_days)
     return {dt: d["changed_share"] for dt, d in diffs.items()
             if batch_days(spec, [dt])[-1] < cutoff and d["changed_share"] > settings.closed_day_change_share}
 

@@ -6,10 +6,8 @@ latest materialization published no rows is there, empty, though it holds no fil
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from lakehouse.model.keys import FILES
-from lakehouse.model.partitions import batch_days, upstream_partitions
+from lakehouse.model.partitions import add_days, batch_days, upstream_partitions
 from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline.materializations import latest_metadata
 from lakehouse.pipeline.registry import get_spec, landing_sources
@@ -59,8 +57,7 @@ def missing_upstreams(spec: TableSpec, keys: list[str], present: dict[str, list[
                     out.setdefault(key, []).append(f"{up.table} has no partition {span(lacking)} in {warehouse}")
             elif not upstream_partitions(up, spec, [key], have):
                 days = batch_days(spec, [key])
-                first = days[0] if up.window == "month" else (
-                    date.fromisoformat(days[0]) - timedelta(days=up.lookback_days)).isoformat()
+                first = days[0] if up.window == "month" else add_days(days[0], -up.lookback_days)
                 out.setdefault(key, []).append(f"{up.table} has no partition from {first} to {days[-1]} in {warehouse}")
     return out
 

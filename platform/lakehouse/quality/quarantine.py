@@ -48,6 +48,3 @@ def quarantine_table(
         )
     return pa.Table.from_pylist(out, schema=QUARANTINE_SCHEMA)
 
-
-def empty_quarantine() -> pa.Table:
-    return QUARANTINE_SCHEMA.empty_table()
