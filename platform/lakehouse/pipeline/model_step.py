@@ -60,13 +60,14 @@ def check_rows(spec: TableSpec, result: DataFrame, days: Sequence[str] | None = 
     in the same pass the contract's screen over the rows that stay (`contract_counts`) and each day's metrics of
     them (quality.metrics). With the batch's `days`, that pass is the contract's key check (`key_duplicates`),
     which the counts ride along with."""
-    published = [f for f in result.schema.fields if is_published(f.name)]  # as RuleOutcome.valid has them
+    required = required_columns(spec)
+    published = StructType([f for f in result.schema.fields if is_published(f.name)])  # as RuleOutcome.valid has them
     keyed = key_check(spec)
-    if keyed is not None and not set(spec.unique_key) <= {f.name for f in published}:
+    if keyed is not None and not set(spec.unique_key) <= set(published.fieldNames()):
         keyed = None  # a missing key column is the full contract's to report
-    return apply_rules(result, spec.rules, spec.id, required_columns(spec),
-                       published_checks=contract_screen(spec, StructType(published)), days=days, first_pass=keyed,
-                       published_stats=published_stats(spec, StructType(published)))
+    screen, stats = contract_screen(spec, published), published_stats(spec, published)
+    return apply_rules(result, spec.rules, spec.id, required, published_checks=screen, days=days, first_pass=keyed,
+                       published_stats=stats)
 
 
 def keyed(outcome: RuleOutcome) -> bool:
