@@ -128,7 +128,7 @@ def test_a_day_without_crm_files_waits_for_them_and_fails_nothing(lakehouse_env,
     assert _waiting(evaluation, "silver.orders") == set()
 
     # `lakehouse materialize` over that day: the CRM tables are skipped with a line, the run succeeds
-    run = _materialize("2024-06-03", "2024-06-03", ["commerce"], log_level="WARNING")
+    run = _materialize(lakehouse_env, "2024-06-03", "2024-06-03", ["commerce"], log_level="WARNING")
     assert run.success and all(lakehouse.partitions_of(s) == [] for s in crm)
 
 
