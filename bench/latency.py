@@ -153,6 +153,7 @@ def main() -> int:
             print(f"Spark Connect server ready in {out['connect_server_start_s']}s, warmed up in "
                   f"{out['connect_server_warm_up_s']}s", flush=True)
         from dagster import DagsterInstance
+
         from lakehouse.automation.drive import Drive, drive
         from lakehouse.definitions import build_definitions
 

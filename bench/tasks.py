@@ -75,6 +75,7 @@ def pyarrow_floor(start, end):
     import pyarrow as pa
     import pyarrow.csv as pacsv
     from deltalake import write_deltalake
+
     from lakehouse.ingest.landing import LandingZone
 
     settings = _settings()
@@ -117,10 +118,11 @@ def plain_tables(start, end):
     """The platform's seven tables written by hand: bronze as strings with the same lineage columns, silver and
     gold from the platform's own SQL files, each a Delta replaceWhere of the range read back for the next.
     No Dagster, no row rules, contracts, quarantine or catalog: platform / this is what those cost."""
+    from pyspark.sql import functions as F
+
     from lakehouse.engine.spark import get_spark
     from lakehouse.engine.sql import load_sql, run_sql
     from lakehouse.storage.filesystem import exists
-    from pyspark.sql import functions as F
 
     settings = _settings()
     spark = get_spark(settings)
@@ -153,6 +155,7 @@ def plain_per_day(start, end):
 
 def platform(start, end, subset: bool = True):
     from dagster import AssetKey
+
     from lakehouse.definitions import defs
     from lakehouse.runs import RANGE_END, RANGE_START, instance_for_runs
 

@@ -144,7 +144,6 @@ def test_warm_up_does_a_runs_work_and_leaves_nothing_behind(connect_server, tmp_
     import tempfile
 
     from lakehouse.engine.spark import get_spark
-
     from lakehouse.storage.spark_store import SparkStore
 
     writes = []

@@ -15,13 +15,14 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Mapping, Sequence
 
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
 from lakehouse.config import Settings
 from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline.model_step import check_rows, model_frame
 from lakehouse.pipeline.registry import get_spec
 from lakehouse.quality.contracts import ContractResult, evaluate_contract
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
 
 LINEAGE_COLUMNS = ("_source_file", "_line_number")
 _BRONZE_EXTRA = "_rescued_data string, _source_file string, _line_number bigint, _ingested_at timestamp"

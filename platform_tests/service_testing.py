@@ -15,13 +15,13 @@ from typing import Iterator
 
 import httpx
 import pyarrow as pa
+from test_security import DAY, EMAIL_HASH, ORDERS, RAW_EMAIL, RAW_PHONE
 
 from lakehouse.config import Settings
 from lakehouse.dev.ports import free_port
 from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.service.keys import KeyStore
 from lakehouse.storage.arrow_store import ArrowStore
-from test_security import DAY, EMAIL_HASH, ORDERS, RAW_EMAIL, RAW_PHONE
 
 DAYS = [DAY, "2024-06-04", "2024-06-05"]
 CATEGORIES, REGIONS = ["Books", "Electronics", "Garden"], ["apac", "eu", "us"]

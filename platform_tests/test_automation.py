@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
+
 from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.pipeline.conditions import WAITS
 from lakehouse.pipeline.registry import specs_in
@@ -184,6 +185,7 @@ def test_a_missing_upstream_partition_is_never_published_as_empty(lakehouse_env,
 
 def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lakehouse_env, monkeypatch):
     from dagster import AssetCheckEvaluation, AssetMaterialization, SensorResult, build_sensor_context
+
     from lakehouse.automation.freshness import evaluate_freshness
     from lakehouse.definitions import build_definitions
 
@@ -215,6 +217,7 @@ def test_freshness_is_recorded_without_a_run_and_only_for_configured_domains(lak
 
 def test_what_a_day_needs_of_its_upstreams_and_what_counts_as_published_empty():
     from dagster import AssetMaterialization
+
     from lakehouse.pipeline.readiness import missing_upstreams, published_empty
     from lakehouse.pipeline.registry import get_spec
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from tables_testing import table_content
+
 from lakehouse.ingest.readers import read_landing_partition
 from lakehouse.pipeline.registry import get_spec
-from tables_testing import table_content
 
 DT = "2024-06-03"
 ORDERS, CLICKS = get_spec("bronze.shop_orders"), get_spec("bronze.events_clickstream")
@@ -180,6 +181,7 @@ BAD_ROWS = {
 
 def _run(defs, instance, day):
     from dagster import AssetKey
+
     from lakehouse.runs import RANGE_END, RANGE_START
 
     result = defs.resolve_job_def("lakehouse_daily").execute_in_process(
@@ -204,6 +206,7 @@ def _records(payload: bytes) -> int:
 @pytest.mark.slow
 def test_a_bad_day_through_dagster_quarantines_each_row_and_leaves_published_days_alone(lakehouse_env):
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.commerce import land_commerce
 

@@ -145,6 +145,7 @@ def _materializations(run) -> dict[str, dict]:
 @pytest.mark.slow
 def test_billing_export_to_gold_with_retry_and_idempotent_rerun(billing_env, billing_db, monkeypatch):
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.ingest import postgres
     from lakehouse.pipeline.registry import specs_in
@@ -217,6 +218,7 @@ def test_billing_export_to_gold_with_retry_and_idempotent_rerun(billing_env, bil
 
 def test_bad_password_fails_fast_without_leaking_it(billing_env, pg, monkeypatch):
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.pipeline.registry import specs_in
     from lakehouse.resources import LakehouseResource

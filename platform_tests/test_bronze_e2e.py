@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from dagster import AssetKey, DagsterInstance
+
 from lakehouse.pipeline.registry import landed_specs
 from lakehouse.runs import RANGE_END, RANGE_START
 
@@ -85,6 +86,7 @@ def test_bronze_two_days_in_one_run_on_local_disk(lakehouse_env):
 
 def test_bronze_on_s3_registers_glue_tables(s3_lakehouse_env):
     import boto3
+
     from lakehouse.dev.generate.commerce import land_commerce
 
     land_commerce(s3_lakehouse_env, date(2024, 6, 3), 2, 30, 5)

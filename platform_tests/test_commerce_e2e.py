@@ -8,9 +8,10 @@ from urllib.parse import urlparse
 
 import pytest
 from dagster import AssetKey, DagsterInstance
+from tables_testing import table_content
+
 from lakehouse.pipeline.registry import get_spec, specs_in
 from lakehouse.runs import RANGE_END, RANGE_START, materialize_range
-from tables_testing import table_content
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +28,7 @@ def _status(spec, start=START, end=END):
 
 def _version(table: str) -> int:
     from deltalake import DeltaTable
+
     from lakehouse.resources import LakehouseResource
 
     lh = LakehouseResource()

@@ -6,9 +6,10 @@ import json
 
 import pandera.pyspark as pa
 import pytest
+from pandera.config import ValidationDepth, config_context
+
 from lakehouse.model.spec import Column, RowRule, TableSpec
 from lakehouse.quality.contracts import contract_schema, evaluate_contract
-from pandera.config import ValidationDepth, config_context
 
 SCHEMA = "order_id string, line int, amount_usd double, currency string, dt string"
 GOOD = [

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from lakehouse.errors import LakehouseError
 from lakehouse.storage.arrow_store import ArrowStore
 
@@ -185,6 +186,7 @@ def test_a_dagster_run_on_s3_survives_injected_503s_and_publishes_what_a_clean_r
     from datetime import date
 
     from dagster import AssetKey, DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.pipeline.registry import get_spec

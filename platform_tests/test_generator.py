@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
 from lakehouse.dev.generate import DOMAINS
 from lakehouse.dev.generate.commerce import land_commerce
 from lakehouse.ingest.landing import LandingZone

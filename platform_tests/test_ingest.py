@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+
 from lakehouse.ingest import readers
 from lakehouse.ingest.landing import LandingZone, is_complete, parse_key
 from lakehouse.ingest.readers import bronze_schema, read_landing_partition

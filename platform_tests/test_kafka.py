@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 from kafka_server import *  # noqa: F403  (the broker and topic fixtures)
+
 from lakehouse.config import Settings
 from lakehouse.dev.kafka_events import produce_clicks
 from lakehouse.errors import ConfigError
@@ -130,6 +131,7 @@ def test_kafka_consumer_group_restart_resumes_from_the_delta_log(spark, lakehous
 
 def test_kafka_retention_gap_fails_with_a_clear_message(spark, lakehouse_env, kafka_topic):
     from confluent_kafka import TopicPartition
+
     from lakehouse.dev.kafka_broker import admin
 
     bootstrap = os.environ["LAKEHOUSE_KAFKA_BOOTSTRAP"]

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 from dagster import DagsterInstance
+
 from lakehouse.automation.maintenance import apply_retention, health_markdown, health_report, partition_health
 from lakehouse.pipeline.registry import get_spec
 from lakehouse.resources import LakehouseResource

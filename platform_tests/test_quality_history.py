@@ -17,13 +17,14 @@ from urllib.parse import urlparse
 
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
+from tables_testing import table_content
+
 from lakehouse.pipeline.quality_step import anomaly_result, judge_batch
 from lakehouse.pipeline.registry import all_specs, get_spec
 from lakehouse.quality import history
 from lakehouse.quality.anomaly import judge, judged_metrics
 from lakehouse.resources import LakehouseResource
 from lakehouse.runs import RANGE_END, RANGE_START
-from tables_testing import table_content
 
 GOLD, SILVER = get_spec("gold.daily_sales_summary"), get_spec("silver.orders")
 DAY = "2024-06-10"  # a Monday
@@ -91,10 +92,11 @@ def test_anomaly_new_table_with_no_history_is_not_judged(lakehouse_env):
 
 
 def test_anomaly_ops_tables_hold_no_pii(lakehouse_env, spark):
+    from pyspark.sql import types as T
+
     from lakehouse.quality.contracts import spark_type
     from lakehouse.quality.metrics import published_stats
     from lakehouse.query.tables import known_tables
-    from pyspark.sql import types as T
 
     for spec in history.OPS_TABLES:
         assert not spec.pii and {c.name for c in spec.columns} == set(history.SCHEMA.names)

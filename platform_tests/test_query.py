@@ -10,20 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 import sqlglot
+
 from lakehouse import cli
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError, ReadOnlyQueryError
 from lakehouse.pipeline.registry import get_spec
-from lakehouse.query import (
-    QuerySyntaxError,
-    UnknownTableError,
-    check,
-    describe,
-    execute,
-    list_databases,
-    list_tables,
-    run_query,
-)
+from lakehouse.query import QuerySyntaxError, UnknownTableError, check, describe, execute, list_databases, list_tables
+from lakehouse.query import run_query
 from lakehouse.query.guard import CheckedQuery
 from lakehouse.query.local import LocalQueryError, connect, run_local, scan_tables
 from lakehouse.query.result import TRUNCATED_KEY

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from browser_testing import CHROMIUM, chromium, dagster_webserver, graphql
 from dagster import AssetKey, DagsterInstance
+
 from lakehouse import cli
 from lakehouse.config import Settings, utc_today
 from lakehouse.model.partitions import partitions_def

@@ -5,6 +5,7 @@ import json
 
 import pyarrow as pa
 import pytest
+
 from lakehouse.model.spec import RowRule
 from lakehouse.quality.quarantine import QUARANTINE_SCHEMA
 from lakehouse.quality.rules import apply_rules

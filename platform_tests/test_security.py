@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
+
 from lakehouse import cli
 from lakehouse.config import Settings
 from lakehouse.errors import ConfigError, LakehouseError, ReadOnlyQueryError

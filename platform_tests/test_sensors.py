@@ -10,9 +10,10 @@ from urllib.parse import urlparse
 
 import pytest
 from dagster import AssetKey, DagsterInstance, PartitionKeyRange, SkipReason, build_sensor_context
+
 from lakehouse.automation.sensors import SENSOR_NAME, LandingCursor, build_landing_sensor
-from lakehouse.ingest.landing import LandingZone, batches
 from lakehouse.dev.generate.commerce import land_commerce
+from lakehouse.ingest.landing import LandingZone, batches
 from lakehouse.jobs import landing_fed
 from lakehouse.pipeline.registry import all_specs, specs_in
 from lakehouse.resources import LakehouseResource

@@ -12,9 +12,10 @@ from datetime import date, datetime, timezone
 
 import pyarrow as pa
 import pytest
+from tables_testing import table_content
+
 from lakehouse.engine.spark import JIT_OPTIONS
 from lakehouse.pipeline.registry import get_spec, landed_specs, specs_in
-from tables_testing import table_content
 
 DAY = "2024-06-03"
 
@@ -43,10 +44,11 @@ def test_spark_path_publishes_what_the_delta_rs_path_publishes(tmp_path, monkeyp
     """Same landing files, both stores: equal digests for every commerce table and quarantine, and the Delta
     log of each Spark-written table (bronze, silver, gold, quarantine) names Spark and Delta Lake."""
     from deltalake import DeltaTable
+
+    from lakehouse.config import Settings
     from lakehouse.definitions import defs
     from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.resources import LakehouseResource
-    from lakehouse.config import Settings
     from lakehouse.runs import instance_for_runs, materialize_range
 
     landing = tmp_path / "landing"
@@ -99,9 +101,10 @@ def test_bronze_parses_on_the_executors_exactly_like_the_driver_reader(lakehouse
 
 
 def test_a_task_killed_mid_write_leaves_the_previous_version_readable(lakehouse_env, spark):
-    from lakehouse.storage.spark_store import SparkStore
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
+
+    from lakehouse.storage.spark_store import SparkStore
 
     store = SparkStore(lakehouse_env, spark)
     uri = store.uri("silver", "killed")

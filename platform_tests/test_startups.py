@@ -313,6 +313,7 @@ def _raw_pii(uris) -> set[str]:
 @pytest.mark.slow
 def test_startups_end_to_end(lakehouse_env):
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.startups import land_startups
     from lakehouse.pipeline.registry import specs_in

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse.errors import LakehouseError, SchemaMismatchError
 from lakehouse.storage.arrow_store import ArrowStore
 from lakehouse.storage.spark_store import SparkStore

@@ -20,6 +20,8 @@ import boto3
 import pyarrow as pa
 import pytest
 import trino as trino_client
+from trino_server import *  # noqa: F403  (the session's Trino server)
+
 from lakehouse.catalog.glue import GlueCatalog
 from lakehouse.config import Settings
 from lakehouse.errors import ReadOnlyQueryError
@@ -28,7 +30,6 @@ from lakehouse.query import execute
 from lakehouse.query.trino import TrinoQueryError, arrow_type
 from lakehouse.storage.arrow_store import ArrowStore
 from lakehouse.storage.stores import store_for
-from trino_server import *  # noqa: F403  (the session's Trino server)
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +54,7 @@ TYPE_ROW = {"s": "x", "b": True, "i": 7, "l": 2**40, "f": 0.5, "amount": Decimal
 def lake(moto_server, trino_starting, tmp_path_factory):
     """{"delta": Settings, "parquet": Settings} of two warehouses on moto, both catalogued in Glue."""
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.dev.generate.commerce import land_commerce
     from lakehouse.dev.generate.startups import land_startups
@@ -249,6 +251,7 @@ def test_trino_types_are_the_documented_ones(lake, trino, fmt):
 def test_trino_reads_only_delta_features_athena_reads(lake):
     """Every published Delta table asks no more of a reader than Athena's Delta reader has (docs/catalog.md)."""
     from deltalake import DeltaTable
+
     from lakehouse.storage.filesystem import delta_storage_options
 
     settings = lake["delta"]
@@ -281,8 +284,9 @@ def test_trino_engine_masks_pii_limits_and_guards_like_the_local_engine(lake):
 
 
 def test_trino_engine_through_the_service_and_cli(lake, capsys, monkeypatch):
-    from lakehouse import cli
     from service_testing import add_key, client, running
+
+    from lakehouse import cli
 
     settings = lake["delta"].with_(query_engine="trino")
     key = add_key(settings, "analyst")

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 from browser_testing import ARTIFACTS, CHROMIUM, FLAGS, dagster_webserver, graphql
+
 from lakehouse.pipeline.registry import all_specs
 
 pytestmark = pytest.mark.browser

@@ -81,9 +81,10 @@ def _expected_engagement(dsn: str, as_of: date, customers: list[str]) -> dict[st
 
 def _orders(spark, customers: list[str]):
     """silver.orders for END: one order per customer, published as the commerce pipeline would."""
+    from model_testing import frame
+
     from lakehouse.pipeline.registry import get_spec
     from lakehouse.resources import LakehouseResource
-    from model_testing import frame
 
     spec = get_spec("silver.orders")
     rows = [{"order_id": f"o{i}", "customer_id": cid, "amount_usd": "100.00", "order_date": END,
@@ -93,6 +94,7 @@ def _orders(spark, customers: list[str]):
 
 def _run_gold(defs, instance):
     from dagster import AssetKey
+
     from lakehouse.runs import RANGE_END, RANGE_START
 
     return defs.resolve_job_def("commerce_daily").execute_in_process(
@@ -124,6 +126,7 @@ def _all_text(results) -> str:
 def test_warehouse_extract_to_gold_with_retry_quarantine_and_no_source(redshift_env, warehouse_db, spark,
                                                                        monkeypatch):
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.ingest import postgres
     from lakehouse.pipeline.registry import get_spec
@@ -191,6 +194,7 @@ def test_warehouse_extract_count_check_blocks_the_publish(redshift_env, spark, m
     """A day whose written rows differ from the source's count (here: a writer that loses a row) fails the
     blocking check, publishes nothing and leaves no staging behind."""
     from dagster import DagsterInstance
+
     from lakehouse.definitions import build_definitions
     from lakehouse.ingest import postgres
     from lakehouse.pipeline.registry import get_spec
@@ -217,6 +221,7 @@ def test_warehouse_extract_reads_one_snapshot_under_concurrent_writes(warehouse_
     """Rows inserted and deleted for the day while the export runs are not seen: count and rows both come
     from the snapshot the export started with."""
     import psycopg
+
     from lakehouse.domains.behavior.bronze import SOURCE
     from lakehouse.ingest import postgres
 
@@ -278,6 +283,7 @@ def test_warehouse_extract_of_a_query_source(warehouse_db):
     """A source may be a query instead of a table (a view the warehouse does not have): same window, same
     snapshot and count check, reported under its name."""
     import psycopg
+
     from lakehouse.ingest.database import DatabaseSource
     from lakehouse.ingest.postgres import export_day
 

@@ -15,7 +15,7 @@ from dagster import (
     op,
 )
 
-from lakehouse.model.partitions import add_days, days, month_of, batch_days
+from lakehouse.model.partitions import add_days, batch_days, days, month_of
 from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline.registry import all_specs
 from lakehouse.resources import LakehouseResource

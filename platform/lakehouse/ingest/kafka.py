@@ -41,8 +41,8 @@ from lakehouse.ingest.kafka_offsets import (
 )
 from lakehouse.ingest.kafka_stream import KafkaStream
 from lakehouse.model.spec import TableSpec
-from lakehouse.storage.locations import TableLocation
 from lakehouse.storage.filesystem import spark_path
+from lakehouse.storage.locations import TableLocation
 from lakehouse.storage.stores import store_for
 
 # Lineage of a Kafka-fed bronze row; _source_file/_line_number keep the landing tables' lineage shape.

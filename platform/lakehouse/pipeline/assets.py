@@ -19,10 +19,10 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
-    AssetOut,
     AssetsDefinition,
-    BackfillPolicy,
+    AssetOut,
     Backoff,
+    BackfillPolicy,
     Failure,
     MetadataValue,
     Output,
@@ -45,22 +45,10 @@ from lakehouse.model.spec import TableSpec
 from lakehouse.pipeline import quality_step
 from lakehouse.pipeline.conditions import condition_for
 from lakehouse.pipeline.io_manager import share_seconds
-from lakehouse.pipeline.model_step import (
-    check_rows,
-    contract_counts,
-    key_duplicates,
-    keyed,
-    model_frame,
-    required_columns,
-)
-from lakehouse.pipeline.readiness import (
-    NOTHING_LANDED,
-    describe_missing,
-    missing_upstreams,
-    nothing_landed,
-    published_empty,
-    span,
-)
+from lakehouse.pipeline.model_step import (check_rows, contract_counts, key_duplicates, keyed, model_frame,
+                                           required_columns)
+from lakehouse.pipeline.readiness import (NOTHING_LANDED, describe_missing, missing_upstreams, nothing_landed,
+                                          published_empty, span)
 from lakehouse.pipeline.registry import dependencies, get_spec, landing_sources, steps_to_gold
 from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.metrics import bronze_metrics, metadata_of, model_metrics

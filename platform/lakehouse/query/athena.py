@@ -18,8 +18,8 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.query.guard import CheckedQuery
-from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.result import QueryResult
+from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.tables import QueryTable
 from lakehouse.storage.table_metadata import TableMetadata
 

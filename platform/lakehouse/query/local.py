@@ -23,9 +23,9 @@ import pyarrow.fs as pafs
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
 from lakehouse.query.guard import READ_DIALECT, CheckedQuery
-from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.limits import QueryLimits, apply, deadline, explain
 from lakehouse.query.result import QueryResult, take
+from lakehouse.query.rewrite import rewrite_tables, with_limit
 from lakehouse.query.scopes import MASK
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.schemas import PARTITION

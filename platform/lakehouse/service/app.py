@@ -18,10 +18,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lakehouse.config import LAYERS, Settings
+from lakehouse.console import printable
 from lakehouse.errors import LakehouseError
 from lakehouse.query.listing import describe, list_databases, list_tables
 from lakehouse.query.names import UnknownTableError
-from lakehouse.console import printable
 from lakehouse.query.scopes import AccessDeniedError, check_access, masked_columns, scopes_of
 from lakehouse.query.tables import known_tables
 from lakehouse.service import formats, page
