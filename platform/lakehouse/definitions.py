@@ -1,11 +1,6 @@
 """The code location `make dev` loads: everything is built from the table registry."""
-from dagster import (
-    AssetSelection,
-    AutomationConditionSensorDefinition,
-    DefaultSensorStatus,
-    Definitions,
-    in_process_executor,
-)
+from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions, \
+    in_process_executor
 
 from lakehouse.automation.freshness import build_freshness
 from lakehouse.automation.kafka_sensor import kafka_sensor

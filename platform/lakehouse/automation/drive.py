@@ -9,16 +9,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dagster import (
-    AssetKey,
-    DagsterEventType,
-    DagsterInstance,
-    Definitions,
-    RunRequest,
-    SkipReason,
-    build_sensor_context,
-    evaluate_automation_conditions,
-)
+from dagster import (AssetKey, DagsterEventType, DagsterInstance, Definitions, RunRequest, SkipReason,
+                     build_sensor_context, evaluate_automation_conditions)
 
 from lakehouse.automation.sensors import SENSOR_NAME
 from lakehouse.jobs import LANDING, job_name

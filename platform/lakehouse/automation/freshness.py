@@ -14,16 +14,8 @@ import time
 import warnings
 from datetime import timedelta
 
-from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckSeverity,
-    AssetsDefinition,
-    DefaultSensorStatus,
-    SensorResult,
-    SkipReason,
-    build_last_update_freshness_checks,
-    sensor,
-)
+from dagster import (AssetCheckEvaluation, AssetCheckSeverity, AssetsDefinition, DefaultSensorStatus, SensorResult,
+                     SkipReason, build_last_update_freshness_checks, sensor)
 
 from lakehouse.config import Settings
 from lakehouse.model.spec import TableSpec

@@ -3,17 +3,8 @@
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 
-from dagster import (
-    DefaultScheduleStatus,
-    MetadataValue,
-    Nothing,
-    OpExecutionContext,
-    Out,
-    Output,
-    ScheduleDefinition,
-    job,
-    op,
-)
+from dagster import (DefaultScheduleStatus, MetadataValue, Nothing, OpExecutionContext, Out, Output,
+                     ScheduleDefinition, job, op)
 
 from lakehouse.model.partitions import add_days, batch_days, days, month_of
 from lakehouse.model.spec import TableSpec

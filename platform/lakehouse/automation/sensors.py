@@ -10,10 +10,10 @@ nothing); the automation sensor builds it once that upstream arrives, and builds
 (monthly).
 
 Exactly once: each (entity, day) batch is fingerprinted by the names, sizes, modification times (and S3 ETags)
-of its complete files (`ingest/landing.py`, which lists the landing zone for the sensor and bronze alike). Before requesting a batch the sensor looks at the latest
-materialization of that bronze partition: bronze records the fingerprint of the files it read, so a batch
-already materialized from the same files is never requested again, whichever path materialized it (demo, CLI,
-backfill or an earlier tick). The cursor, which the Dagster instance stores (so it survives daemon restarts), holds
+of its complete files (`ingest/landing.py::LandingZone`, which lists the landing zone for bronze as well).
+Before requesting a batch the sensor looks at the latest materialization of that bronze partition: bronze
+records the fingerprint of the files it read, so a batch already materialized from the same files is never
+requested again, whichever path materialized it (demo, CLI, backfill or an earlier tick). The cursor, which the Dagster instance stores (so it survives daemon restarts), holds
     {"v": 2, "watermark": <newest LastModified seen>, "batches": {"source/entity/dt": fingerprint},
      "pending": [batches landed for a day that has no partition yet]}
 and the run key is "dt@<fingerprint of the day's requested batches>", so Dagster itself refuses a duplicate
@@ -37,15 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
-from dagster import (
-    AssetKey,
-    DagsterInstance,
-    DefaultSensorStatus,
-    RunRequest,
-    SensorEvaluationContext,
-    SkipReason,
-    sensor,
-)
+from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from lakehouse.config import Settings
 from lakehouse.ingest.landing import LandedBatch, LandingZone
