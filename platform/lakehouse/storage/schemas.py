@@ -92,7 +92,6 @@ def dt_as_string(data: pa.Table) -> pa.Table:
     return data.set_column(i, PARTITION, data.column(i).cast(pa.string()))
 
 
-
 def delta_schema(table) -> pa.Schema:
     """A delta-rs table's schema in plain Arrow types (what `schema` reports and the Spark read is given)."""
     return plain_schema(pa.schema(table.schema().to_arrow()))

@@ -26,7 +26,6 @@ def _arrow_schema(df) -> pa.Schema:
     return schema.remove(schema.get_field_index(PARTITION)).append(pa.field(PARTITION, pa.string()))
 
 
-
 class SparkStore(TableMetadata):
     """The default: a run's rows move on Spark only (delta-spark, Spark's Parquet writer, S3A).
 
@@ -260,7 +259,6 @@ def _check_days(table_id: str, df, partitions: list[str]) -> list[str]:
     return present
 
 
-
 def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -278,7 +276,6 @@ def _with_spark_retries(fn, *args, attempts: int = 3):
             if not transient or attempt == attempts - 1:
                 raise
             time.sleep(0.5 * 2**attempt)
-
 
 
 def _sql_types(df):
