@@ -55,7 +55,11 @@ def fetch() -> Path:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")  # Kafka's Uuid.toString form
+    """Kafka's Uuid.toString form. Like Kafka's own Uuid.randomUuid, never one starting with '-': the storage
+    tool would read it as an option (1 id in 64)."""
+    while (cluster := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster
 
 
 @dataclass
