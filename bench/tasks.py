@@ -153,7 +153,7 @@ def plain_per_day(start, end):
         plain(day, day)
 
 
-def platform(start, end, subset: bool = True):
+def platform(start, end, subset: bool = True, digest: bool = True):
     from dagster import AssetKey
 
     from lakehouse.definitions import defs
@@ -167,8 +167,10 @@ def platform(start, end, subset: bool = True):
                                     run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
     if not result.success:
         raise SystemExit("platform run failed")
+    print(f"ENDED {time.time()}", flush=True)  # the digest below is the benchmark's check, not the platform's work
     _report_steps(instance, result)
-    _report_digest(start, end)
+    if digest:
+        _report_digest(start, end)
 
 
 RUN_STAMPS = {"_ingested_at"}  # when a row was read, not what it holds
@@ -225,7 +227,7 @@ def _report_steps(instance, result) -> None:
 def platform_per_partition(start, end):
     """One Dagster run per day, one after the other in one process (the JVM is started once)."""
     for day in _days(start, end):
-        platform(day, day)
+        platform(day, day, digest=False)
     _report_digest(start, end)
 
 
