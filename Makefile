@@ -7,8 +7,8 @@ LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat setup.py $(LOCK) | cksum | cut -d' ' -f1)
 # Whole files per worker (one SparkSession and one set of session servers each). One worker more than the cores:
 # a worker waiting on a JVM, a server or a sleep leaves its core to the others (2 cores: 14:52 with 3 workers,
-# the CPU 93% busy; 19:10 with 2). At most one worker per 3 GB of memory.
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(os.cpu_count() + 1, os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // (3 << 30))))")
+# the CPU 93% busy; 19:10 with 2). At most one worker per 4 GB of memory (3 workers peaked at 12 GB in use).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(os.cpu_count() + 1, os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // (4 << 30))))")
 PYTEST_WORKERS ?= -n $(TEST_WORKERS) --dist loadfile
 
 # The embedded default: everything under ./.lakehouse (git-ignored), persistent across restarts.
