@@ -34,17 +34,16 @@ def measure(task: str, start: str, end: str, env: dict, fresh_warehouse: bool = 
     if fresh_warehouse:
         env["LAKEHOUSE_WAREHOUSE"] = tempfile.mkdtemp(prefix=f"wh-{task}-", dir=env["BENCH_TMP"])
         env["DAGSTER_HOME"] = ""  # an ephemeral Dagster instance per measurement
-    began, began_at = time.perf_counter(), time.time()
+    began = time.time()  # wall clock: the task stamps its end (ENDED) with the same clock
     proc = subprocess.Popen([sys.executable, "-m", "bench.tasks", task, start, end], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak = [0]
+    samples: list[tuple[float, int]] = []  # (when, RSS of the task and its children)
 
     def sample():
         parent = psutil.Process(proc.pid)
         while proc.poll() is None:
             try:
-                rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-                peak[0] = max(peak[0], rss)
+                samples.append((time.time(), sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])))
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -52,15 +51,14 @@ def measure(task: str, start: str, end: str, env: dict, fresh_warehouse: bool = 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     output, _ = proc.communicate()
-    wall = time.perf_counter() - began
+    ended = time.time()
     sampler.join(timeout=1)
     if proc.returncode != 0:
         raise RuntimeError(f"bench task {task} failed:\n{output[-3000:]}")
-    out = {"task": task, "start": start, "end": end, "wall_s": round(wall, 2), "peak_rss_mb": round(peak[0] / 2**20),
-           "warehouse": env.get("LAKEHOUSE_WAREHOUSE")}
+    out = {"task": task, "start": start, "end": end, "warehouse": env.get("LAKEHOUSE_WAREHOUSE")}
     for line in output.splitlines():  # METRICS lines from the task: summed when a task runs several times
         if line.startswith("ENDED "):  # the task's work ended here; what follows (its digest) is not measured
-            out["wall_s"] = round(float(line[6:]) - began_at, 2)
+            ended = float(line[6:])
         elif line.startswith("METRICS "):
             for k, v in json.loads(line[8:]).items():
                 out[k] = round(out.get(k, 0) + v, 2)
@@ -71,6 +69,8 @@ def measure(task: str, start: str, end: str, env: dict, fresh_warehouse: bool = 
                     own[k] = round(own.get(k, 0) + v, 3)
         elif line.startswith("DIGEST "):  # what a platform run published; the last one covers the range
             out["digest"] = json.loads(line[7:])
+    out["wall_s"] = round(ended - began, 2)
+    out["peak_rss_mb"] = round(max((rss for when, rss in samples if when <= ended), default=0) / 2**20)
     return out
 
 
