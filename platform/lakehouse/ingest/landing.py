@@ -18,6 +18,7 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, timezone
 from typing import Iterable
 from urllib.parse import quote
@@ -106,6 +107,10 @@ class LandedBatch:
     fingerprint: str
     landed_at: datetime | None  # newest modification time of its files
 
+    @classmethod
+    def of(cls, files: list[LandingFile], etags: dict[str, str] | None = None) -> LandedBatch:
+        return cls(len(files), fingerprint(files, etags), max((f.mtime for f in files), default=None))
+
     def metadata(self) -> dict:
         """What bronze records on each partition's materialization (model/keys.py names the keys)."""
         return {FINGERPRINT: self.fingerprint, FILES: self.files,
@@ -117,8 +122,7 @@ def batches(files: list[LandingFile], etags: dict[str, str] | None = None) -> di
     grouped: dict[str, list[LandingFile]] = defaultdict(list)
     for f in files:
         grouped[batch_key(f)].append(f)
-    return {key: LandedBatch(len(group), fingerprint(group, etags), max(f.mtime for f in group))
-            for key, group in grouped.items()}
+    return {key: LandedBatch.of(group, etags) for key, group in grouped.items()}
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,12 @@ class LandingZone:
 
     def files_for(self, landing: LandingSource, dt: str) -> list[LandingFile]:
         """The complete files of one entity and day."""
-        return [f for f in self.files(f"{landing.prefix}/dt={dt}")
-                if (f.source, f.entity, f.dt) == (landing.source, landing.entity, dt)]
+        return self._entity_day(landing, dt).files
+
+    def _entity_day(self, landing: LandingSource, dt: str) -> Listing:
+        listed = self.listing(f"{landing.prefix}/dt={dt}")
+        return Listing([f for f in listed.files if (f.source, f.entity, f.dt) == (landing.source, landing.entity, dt)],
+                       listed.etags, listed.newest)
 
     def landed_days(self, prefixes: Iterable[str] | None = None) -> dict[str, set[str]]:
         """{'source/entity': the days it has complete files for}: one listing of the landing zone, or of each of
@@ -167,9 +175,8 @@ class LandingZone:
         """{day: the batch of one entity and day}, fingerprinted exactly as the sensor fingerprints it."""
         out = {}
         for dt in days:
-            listed = self.listing(f"{landing.prefix}/dt={dt}")
-            files = [f for f in listed.files if (f.source, f.entity, f.dt) == (landing.source, landing.entity, dt)]
-            out[dt] = LandedBatch(len(files), fingerprint(files, listed.etags), max((f.mtime for f in files), default=None))
+            listed = self._entity_day(landing, dt)
+            out[dt] = LandedBatch.of(listed.files, listed.etags)
         return out
 
     def changed_batches(self, since: datetime | None, also: set[str] = frozenset()
@@ -213,19 +220,24 @@ class LandingZone:
             out.append(LandingFile(_file_uri(self.root, root_path, info.path), info.path, int(info.size), mtime, *key))
         return Listing(sorted(out, key=lambda f: f.uri), {}, None)
 
-    def _s3(self, under: str, since: datetime | None) -> Listing:
+    @cached_property
+    def _s3_client(self):
+        """One client per zone: a sensor tick lists each changed batch on its own."""
         import boto3
+
+        keys = self.settings.aws_keys
+        return boto3.client("s3", endpoint_url=self.settings.aws_endpoint_url, region_name=self.settings.aws_region,
+                            **({"aws_access_key_id": keys.access_key, "aws_secret_access_key": keys.secret_key,
+                                "aws_session_token": keys.session_token} if keys else {}))
+
+    def _s3(self, under: str, since: datetime | None) -> Listing:
         from dagster_aws.s3.sensor import get_objects
 
         bucket, _, root_prefix = self.root[len("s3://"):].partition("/")
         root_prefix = root_prefix.strip("/") + "/" if root_prefix.strip("/") else ""
-        keys = self.settings.aws_keys
-        client = boto3.client("s3", endpoint_url=self.settings.aws_endpoint_url, region_name=self.settings.aws_region,
-                              **({"aws_access_key_id": keys.access_key, "aws_secret_access_key": keys.secret_key,
-                                  "aws_session_token": keys.session_token} if keys else {}))
         files, etags, newest = [], {}, None
         for obj in get_objects(bucket, root_prefix + (under + "/" if under else ""), since_last_modified=since,
-                               client=client):
+                               client=self._s3_client):
             newest = max(newest, obj["LastModified"]) if newest else obj["LastModified"]
             key = parse_key(obj["Key"][len(root_prefix):])
             if key and is_complete(key[3], obj.get("Size", 0)):
