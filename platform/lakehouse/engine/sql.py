@@ -5,9 +5,20 @@ import re
 import sys
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.config import Settings
+
+
+def quoted(name: str) -> str:
+    """A column name as a SQL identifier, even when it holds dots or backticks."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def exact_column(name: str) -> Column:
+    """A column by its exact name (a dot is part of the name, not a struct field)."""
+    return F.col(quoted(name))
 
 
 def sql_dir(settings: Settings) -> Path:

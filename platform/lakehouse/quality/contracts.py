@@ -29,6 +29,7 @@ from pandera.config import ValidationDepth, config_context
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.engine.sql import exact_column
 from lakehouse.model.spec import DT, MONTH_DT, TableSpec
 
 MAX_EXAMPLES = 5  # per failure in metadata(): enough to debug, small enough for the Dagster UI
@@ -73,10 +74,6 @@ class ContractResult:
             example = f", e.g. {f.examples[0]}" if f.examples else ""
             lines.append(f"{where}{f.check} failed{count}{example}")
         return "\n".join(lines) if lines else "contract passed"
-
-
-def _col(name: str) -> Column:
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _jsonable(value: Any) -> Any:
@@ -286,9 +283,9 @@ def _screen_predicates(frame: T.StructType, schema) -> list[Column] | None:
         if column.dtype is not None and not column.dtype.check(Engine.dtype(actual[name])):
             return None
         if not column.nullable:
-            violations.append(_col(name).isNull())
+            violations.append(exact_column(name).isNull())
         for check in column.checks:
-            passes = _passes(check, _col(name))
+            passes = _passes(check, exact_column(name))
             if passes is None:
                 return None
             violations.append(F.coalesce(~passes, F.lit(False)))  # NULL passes a value check, as in pandera
@@ -316,10 +313,10 @@ def _evaluate(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozense
         elif reason == "SERIES_CONTAINS_NULLS" and column in actual_types:
             failure = CheckFailure(check, column, None)
             failures.append(failure)
-            row_failures.append((failure, _col(column).isNull()))
+            row_failures.append((failure, exact_column(column).isNull()))
         elif reason == "DATAFRAME_CHECK" and component is not None and column in actual_types:
             found = [c for c in component.checks if check in (c.error, c.name)]
-            passes = _passes(found[0], _col(column)) if found else None
+            passes = _passes(found[0], exact_column(column)) if found else None
             failure = CheckFailure(check, column, None)
             failures.append(failure)
             if passes is not None:
@@ -338,7 +335,7 @@ def _evaluate(df: DataFrame, schema, sample: int, pii: frozenset[str] = frozense
     for i, (failure, pred) in enumerate(row_failures):
         failure.failed_rows = int(totals[f"f{i}"])
         if failure.failed_rows and sample > 0:
-            shown = df.where(pred).select(*[_col(c) for c in df.columns if c not in pii])
+            shown = df.where(pred).select(*[exact_column(c) for c in df.columns if c not in pii])
             failure.examples = [_jsonable(r.asDict(recursive=True)) for r in shown.limit(sample).collect()]
 
     failures.extend(_duplicate_keys(df, schema, sample, pii))
@@ -359,13 +356,13 @@ def _duplicate_keys(df: DataFrame, schema, sample: int, pii: frozenset[str] = fr
     missing = [k for k in key if k not in df.columns]
     if missing:
         return [CheckFailure(check, None, None, [{"missing_key_columns": missing}])]
-    groups = df.groupBy(*[_col(k) for k in key]).agg(F.count(F.lit(1)).alias("__dq_rows"))
+    groups = df.groupBy(*[exact_column(k) for k in key]).agg(F.count(F.lit(1)).alias("__dq_rows"))
     duplicated = groups.where(F.col("__dq_rows") > 1)
     rows = duplicated.agg(F.sum("__dq_rows").alias("rows")).first()["rows"]
     if not rows:
         return []
     examples = [
         _jsonable({**{k: HIDDEN if k in pii else r[k] for k in key}, "rows": r["__dq_rows"]})
-        for r in duplicated.orderBy(F.desc("__dq_rows"), *[_col(k) for k in key]).limit(sample).collect()
+        for r in duplicated.orderBy(F.desc("__dq_rows"), *[exact_column(k) for k in key]).limit(sample).collect()
     ] if sample > 0 else []
     return [CheckFailure(check, None, int(rows), examples)]

@@ -13,13 +13,13 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.quality.rules import _col
+from lakehouse.engine.sql import exact_column
 
 _NEW, _OLD = "__new_", "__old_"
 
 
 def _side(df: DataFrame, prefix: str, columns: Sequence[str]) -> DataFrame:
-    return df.select(*[_col(c).alias(prefix + c) for c in columns], F.lit(True).alias(prefix + "_present"))
+    return df.select(*[exact_column(c).alias(prefix + c) for c in columns], F.lit(True).alias(prefix + "_present"))
 
 
 def _sums(measures: Sequence[str]) -> list[Column]:

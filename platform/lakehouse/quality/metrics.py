@@ -23,7 +23,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakehouse.model.spec import TableSpec
-from lakehouse.quality.rules import DayStat, RuleOutcome, _col
+from lakehouse.engine.sql import exact_column
+from lakehouse.quality.rules import DayStat, RuleOutcome
 
 _NUMBERS = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
 _NULLS = "nulls."  # a count taken in the pass, reported as null_fraction.<column>
@@ -35,7 +36,7 @@ def _measured(name: str) -> bool:
 
 def _as_number(field: T.StructField):
     """The column as a number min/max can be recorded as (None: not a number, date or timestamp)."""
-    column = _col(field.name)
+    column = exact_column(field.name)
     if isinstance(field.dataType, _NUMBERS):
         return column
     if isinstance(field.dataType, T.DateType):
@@ -53,12 +54,12 @@ def published_stats(spec: TableSpec, schema: T.StructType) -> list[DayStat]:
         if not _measured(field.name):
             continue
         if field.name not in required:
-            stats.append(DayStat(_NULLS + field.name, "count", _col(field.name).isNull()))
+            stats.append(DayStat(_NULLS + field.name, "count", exact_column(field.name).isNull()))
         number = _as_number(field) if field.name not in pii else None
         if number is not None:
             stats += [DayStat(f"min.{field.name}", "min", number), DayStat(f"max.{field.name}", "max", number)]
     present = {f.name: f for f in schema.fields}
-    stats += [DayStat(f"sum.{m}", "sum", _col(m)) for m in spec.measures if m in present]
+    stats += [DayStat(f"sum.{m}", "sum", exact_column(m)) for m in spec.measures if m in present]
     return stats
 
 

@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType
 
+from lakehouse.engine.sql import exact_column
 from lakehouse.model.spec import RowRule
 
 _FLAG = "__dq_rule_{}"  # one boolean "violated" column per rule; the prefix keeps clear of real columns
@@ -55,11 +56,6 @@ def _number(value: Any) -> float | None:
 def is_published(column: str) -> bool:
     """`__name` columns are helpers a model computes for its rules (e.g. a duplicate rank): never published."""
     return not column.startswith("__")
-
-
-def _col(name: str) -> Column:
-    """A column by its exact name, even when it holds dots or backticks."""
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 @dataclass
@@ -180,7 +176,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
     # every count as (name, "this row counts"): one count_if each, per day
     counted = [("rows_in", F.lit(True)), ("rows_quarantined", is_quarantined),
                *[(_FLAG.format(i), F.col(_FLAG.format(i))) for i in range(len(rules))],
-               *[(f"__dq_null_{i}", _col(c).isNull()) for i, c in enumerate(measured)]]
+               *[(f"__dq_null_{i}", exact_column(c).isNull()) for i, c in enumerate(measured)]]
     if published_checks:
         counted.append(("__dq_gate", ~is_quarantined & F.greatest(*published_checks, F.lit(False))))
     stats = list(published_stats)
@@ -192,7 +188,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         observation = Observation(f"dq_{uuid.uuid4().hex}")
         if "dt" in columns:  # the day's position in the batch, once per row; the counts compare integers
             flagged = flagged.withColumn(_DAY, F.array_position(F.array(*[F.lit(d) for d in day_names]),
-                                                                  _col("dt").cast("string")))
+                                                                  exact_column("dt").cast("string")))
         on_day = (lambda j: F.col(_DAY) == j + 1) if "dt" in columns else (lambda j: F.lit(True))
         elsewhere = [F.count_if(F.col(_DAY).isNull() | (F.col(_DAY) == 0)).alias("__dq_elsewhere")] \
             if "dt" in columns else []
@@ -201,7 +197,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
             for name, cond in counted], *[
             _stat(stat, ~is_quarantined & on_day(j)).alias(f"__dq_stat_{i}@{j}") for j in range(len(day_names))
             for i, stat in enumerate(stats)]).persist()
-        valid = flagged.where(~is_quarantined).select(*[_col(c) for c in columns if is_published(c)])
+        valid = flagged.where(~is_quarantined).select(*[exact_column(c) for c in columns if is_published(c)])
         try:
             if first_pass is not None:
                 first_result = first_pass(valid)
@@ -220,8 +216,8 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
                              f"{day_names[0]}..{day_names[-1]}")
     else:
         flagged = flagged.persist()
-        valid = flagged.where(~is_quarantined).select(*[_col(c) for c in columns if is_published(c)])
-        tallies = flagged.groupBy(_col("dt").cast("string").alias("__dq_dt")).agg(
+        valid = flagged.where(~is_quarantined).select(*[exact_column(c) for c in columns if is_published(c)])
+        tallies = flagged.groupBy(exact_column("dt").cast("string").alias("__dq_dt")).agg(
             *[F.count_if(cond).alias(name) for name, cond in counted],
             *[_stat(stat, ~is_quarantined).alias(f"__dq_stat_{i}") for i, stat in enumerate(stats)]).collect()
         if first_pass is not None:
@@ -249,7 +245,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         gate = sum(int(d["__dq_gate"]) for d in tallies) if published_checks else 0
 
     def optional(name: str, spark_type: str) -> Column:
-        return (_col(name) if name in columns else F.lit(None)).cast(spark_type)
+        return (exact_column(name) if name in columns else F.lit(None)).cast(spark_type)
 
     # One timestamp for the whole batch: current_timestamp() would differ between re-evaluations.
     at = datetime.now(timezone.utc)
@@ -259,7 +255,7 @@ def apply_rules(df: DataFrame, rules: Sequence[RowRule], source_table: str,
         F.col(_DROPPED).alias("rules"),
         optional("_source_file", "string").alias("source_file"),
         optional("_line_number", "bigint").alias("line_number"),
-        F.to_json(F.struct(*[_col(c) for c in columns])).alias("record"),
+        F.to_json(F.struct(*[exact_column(c) for c in columns])).alias("record"),
         F.lit(at).cast("timestamp").alias("quarantined_at"),
         optional("dt", "string").alias("dt"),
     )

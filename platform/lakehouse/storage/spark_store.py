@@ -89,14 +89,15 @@ class SparkStore(TableMetadata):
 
     def _fit(self, table_id: str, existing: pa.Schema | None, df):
         """Refuse incompatible type changes (naming table, column and types) and cast safe widenings."""
-        from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_type, to_arrow_schema
+
+        from lakehouse.engine.sql import exact_column
 
         incoming = plain_schema(to_arrow_schema(df.schema, timezone="UTC"))
         fitted, added = reconcile(table_id, existing, incoming.empty_table())
         for f in fitted.schema:
             if f.name in incoming.names and incoming.field(f.name).type != f.type:
-                df = df.withColumn(f.name, F.col(_quoted(f.name)).cast(from_arrow_type(f.type)))
+                df = df.withColumn(f.name, exact_column(f.name).cast(from_arrow_type(f.type)))
         return df, added
 
     def _write_delta(self, table_id: str, uri: str, df, partitions: list[str]) -> None:
@@ -157,6 +158,8 @@ class SparkStore(TableMetadata):
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
 
+        from lakehouse.engine.sql import exact_column
+
         schema = from_arrow_schema(delta_schema(table))
         days = sorted(set(partitions)) if partitions is not None else None
         files = [] if days == [] else table.file_uris(
@@ -167,7 +170,7 @@ class SparkStore(TableMetadata):
             df = (spark.read.schema(schema).option("basePath", spark_path(uri))
                   .parquet(*[spark_path(f) for f in files]))
             # Spark puts partition columns last; Delta's reader keeps the table's column order
-            df = df.select(*[F.col(_quoted(n)) for n in schema.fieldNames()])
+            df = df.select(*[exact_column(n) for n in schema.fieldNames()])
         df = df.withColumn(PARTITION, F.col(PARTITION).cast("string"))
         return df.where(F.col(PARTITION).isin(days)) if days is not None else df
 
@@ -259,10 +262,6 @@ def _check_days(table_id: str, df, partitions: list[str]) -> list[str]:
     return present
 
 
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _with_spark_retries(fn, *args, attempts: int = 3):
     """Retry a write on transient storage errors (throttling, dropped connections): a Delta overwrite by
     predicate is idempotent and its commit atomic, so trying again is safe. Anything else is raised."""
@@ -283,5 +282,7 @@ def _sql_types(df):
     mapInArrow's schema or `.cast(StringType())` into `string collate UTF8_BINARY`, which Delta then writes to
     its log and delta-rs cannot read; a type parsed from SQL text is the plain `string`. A no-op projection
     on a classic session."""
-    return df.selectExpr(*[f"cast({_quoted(f.name)} as {f.dataType.simpleString()}) as {_quoted(f.name)}"
+    from lakehouse.engine.sql import quoted
+
+    return df.selectExpr(*[f"cast({quoted(f.name)} as {f.dataType.simpleString()}) as {quoted(f.name)}"
                            for f in df.schema.fields])
