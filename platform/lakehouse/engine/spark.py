@@ -55,8 +55,8 @@ LOCAL_DEFAULTS = {
     "spark.databricks.delta.commitStats.collect": "false",
     # PySpark 4 records the Python call site of every Column and DataFrame call for its error context: five JVM
     # round trips and a failed `import IPython` per call. A model step builds hundreds of columns (each day's
-    # counts and metrics): 200 of them took 1.4 s with it, 0.48 s without; the seven-table bench run 6.7% less
-    # (paired). Errors still name the rule, model file and SQL text; the context only added a Python line.
+    # counts and metrics): 200 of them took 1.4 s with it, 0.48 s without; the seven-table bench run 9.5% less
+    # (two paired rounds). Errors still name the rule, model file and SQL text; the context only added a Python line.
     "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
