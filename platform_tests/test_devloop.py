@@ -121,10 +121,11 @@ def test_connect_server_keeps_the_default_jit_tiers_unless_told(monkeypatch):
 
     monkeypatch.delenv("LAKEHOUSE_SPARK_CONF", raising=False)
     settings = Settings.from_env()
-    assert _builder_conf(settings)["spark.driver.extraJavaOptions"] == JIT_OPTIONS
-    assert "spark.driver.extraJavaOptions" not in server_conf(settings)
+    archive = "-XX:SharedArchiveFile="  # both keep the class archive (test_class_archive.py)
+    assert _builder_conf(settings)["spark.driver.extraJavaOptions"].startswith(f"{JIT_OPTIONS} {archive}")
+    assert server_conf(settings)["spark.driver.extraJavaOptions"].startswith(archive)
     monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", '{"spark.driver.extraJavaOptions": "-Xss4m"}')
-    assert server_conf(Settings.from_env())["spark.driver.extraJavaOptions"] == "-Xss4m"
+    assert server_conf(Settings.from_env())["spark.driver.extraJavaOptions"].startswith(f"-Xss4m {archive}")
 
 
 def test_local_jvm_takes_the_jars_on_its_class_path_a_cluster_gets_them_shipped(monkeypatch):

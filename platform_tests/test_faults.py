@@ -86,7 +86,7 @@ PROXY = r"""
 import http.client, http.server, json, socketserver, sys, threading
 upstream, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 host, port = upstream.split("//")[1].split(":")
-lock, seen = threading.Lock(), {"requests": 0, "injected": 0}
+lock, seen, refused = threading.Lock(), {"requests": 0, "injected": 0}, set()
 
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -99,6 +99,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             seen["requests"] += 1
             i = seen["requests"]
             fail = (mode == "first" and i <= n) or (mode == "every" and i % n == 0) or mode == "deny"
+            # transient: a request refused once is served when it comes again. Without this, an attempt that
+            # makes a multiple of n requests meets its 503 at the same request on every retry (a permanent fault).
+            asked = (self.command, self.path, self.headers.get("Range"))
+            if mode == "every":
+                fail = fail and asked not in refused
+                (refused.add if fail else refused.discard)(asked)
             slow = mode == "slow" and i % 5 == 0
             if fail or slow:
                 seen["injected"] += 1

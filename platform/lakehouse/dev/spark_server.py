@@ -26,6 +26,8 @@ from typing import Callable
 
 from lakehouse.config import Settings
 from lakehouse.dev.ports import free_port
+from lakehouse.engine.class_archive import with_archive
+from lakehouse.engine.jars import classpath
 from lakehouse.errors import LakehouseError
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -96,8 +98,10 @@ def server_conf(settings: Settings) -> dict[str, str]:
     if "spark.driver.extraJavaOptions" not in settings.spark_conf:
         # A server lives for many runs: the optimizing JIT tier earns its compile time back (runs of the
         # 10-day latency bench took 28 s / 70 s per landing / automation run with it, 37 s / 93 s with the
-        # quick tier alone that suits a one-run local JVM).
-        conf.pop("spark.driver.extraJavaOptions", None)
+        # quick tier alone that suits a one-run local JVM). The class archive stays.
+        conf["spark.driver.extraJavaOptions"] = with_archive("", classpath())
+        if not conf["spark.driver.extraJavaOptions"]:
+            conf.pop("spark.driver.extraJavaOptions")
     return conf
 
 

@@ -17,6 +17,7 @@ from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings
+from lakehouse.engine.class_archive import with_archive
 from lakehouse.engine.jars import DELTA_EXTENSIONS, classpath
 
 _LOCK = threading.Lock()
@@ -74,6 +75,8 @@ def _builder_conf(settings: Settings) -> dict[str, str]:
     conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, **placed}
     for key, value in settings.spark_conf.items():  # the user's own class path comes first, ours stays on it
         conf[key] = f"{value}{os.pathsep}{conf[key]}" if key == "spark.driver.extraClassPath" and key in conf else value
+    # the driver's JVM maps the classes `make install` archived instead of loading them (engine/class_archive.py)
+    conf["spark.driver.extraJavaOptions"] = with_archive(conf.get("spark.driver.extraJavaOptions", ""), jars)
     return conf
 
 

@@ -1,0 +1,62 @@
+"""The JVM class archive `make install` builds (engine/class_archive.py): a local session maps Spark's and Delta's
+classes from it, and an archive the JVM cannot use never stops a session."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from lakehouse.engine.class_archive import archive_path, with_archive
+from lakehouse.engine.jars import classpath
+from lakehouse.engine.spark import JIT_OPTIONS
+
+# A fresh process: the session's JVM starts with the options given, runs a Delta write and read, and says how
+# many classes it loaded from where.
+SESSION = """
+import sys
+from lakehouse.config import Settings
+from lakehouse.engine.spark import get_spark
+spark = get_spark(Settings.from_env())
+spark.range(10).selectExpr("id", "'2024-06-01' dt").write.format("delta").save(sys.argv[1])
+print("ROWS", spark.read.format("delta").load(sys.argv[1]).count())
+"""
+
+
+def _session(tmp_path, java_options: str) -> tuple[int, list[str]]:
+    log = tmp_path / "classes.log"
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"),
+           "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.extraJavaOptions":
+                                               f"{java_options} -Xlog:class+load=info:file={log}"})}
+    env.pop("LAKEHOUSE_SPARK_REMOTE", None)
+    done = subprocess.run([sys.executable, "-c", SESSION, str(tmp_path / "t")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = int(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("ROWS")))
+    return rows, log.read_text().splitlines()
+
+
+def test_a_local_session_maps_spark_and_delta_classes_from_the_archive(tmp_path):
+    archive = archive_path(classpath())
+    assert archive is not None and archive.is_file(), "make install builds the class archive"
+    rows, loaded = _session(tmp_path, JIT_OPTIONS)  # the session's own options: with_archive adds the archive
+    archived = [line for line in loaded if "shared objects file (top)" in line]
+    assert rows == 10
+    assert sum("org.apache.spark.sql." in line for line in archived) > 1000, len(archived)
+    assert any("org.apache.spark.sql.delta." in line for line in archived)
+
+
+def test_an_archive_the_jvm_cannot_use_leaves_the_session_working(tmp_path):
+    stale = tmp_path / "stale.jsa"
+    stale.write_bytes(b"not an archive" * 1000)
+    rows, loaded = _session(tmp_path, f"{JIT_OPTIONS} -XX:SharedArchiveFile={stale}")
+    assert rows == 10 and not any("shared objects file (top)" in line for line in loaded)
+
+
+def test_the_archive_is_only_added_when_it_exists_and_the_options_do_not_choose_their_own(tmp_path, monkeypatch):
+    jars = classpath()
+    assert "-XX:SharedArchiveFile=" in with_archive(JIT_OPTIONS, jars)
+    for own in ("-Xshare:off", "-XX:SharedArchiveFile=/elsewhere.jsa", "-XX:ArchiveClassesAtExit=/x.jsa"):
+        assert with_archive(f"{JIT_OPTIONS} {own}", jars) == f"{JIT_OPTIONS} {own}"
+    monkeypatch.setattr("lakehouse.engine.jars.cache_dir", lambda: tmp_path)  # a machine where it was not built
+    assert with_archive(JIT_OPTIONS, jars) == JIT_OPTIONS
