@@ -32,14 +32,13 @@ def _java() -> Path | None:
 
 def archive_path(classpath: list[str]) -> Path | None:
     """Where the archive for this JVM and class path lives (whether or not it was built); None without a java."""
-    from lakehouse.engine.jars import cache_dir
+    from lakehouse.engine.jars import pyspark_jars, cache_dir
 
     java = _java()
     if java is None:
         return None
-    import pyspark
-
-    key = "\n".join([str(java), str(java.stat().st_mtime_ns), pyspark.__version__, *classpath])
+    # the JVM's class path is ours plus pyspark's own JARs, whose folder differs per virtual environment
+    key = "\n".join([str(java), str(java.stat().st_mtime_ns), str(pyspark_jars()), *classpath])
     return cache_dir() / "class-archive" / f"spark-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsa"
 
 

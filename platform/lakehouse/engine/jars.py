@@ -33,14 +33,14 @@ class MissingJarsError(LakehouseError):
     """The Delta / S3A JARs have not been fetched on this machine."""
 
 
-def _pyspark_jars() -> Path:
+def pyspark_jars() -> Path:
     import pyspark
 
     return Path(pyspark.__file__).resolve().parent / "jars"
 
 
 def hadoop_version() -> str:
-    for jar in _pyspark_jars().glob("hadoop-client-api-*.jar"):
+    for jar in pyspark_jars().glob("hadoop-client-api-*.jar"):
         return jar.name[len("hadoop-client-api-"):-len(".jar")]
     raise LakehouseError("cannot tell which Hadoop version pyspark bundles (no hadoop-client-api jar)")
 
@@ -77,7 +77,7 @@ def classpath() -> list[str]:
 
 def _bundled_artifacts() -> set[str]:
     """Artifact names pyspark already ships (hadoop-client-api-3.5.0.jar -> hadoop-client-api)."""
-    return {re.sub(r"-\d[\w.\-]*\.jar$", "", j.name) for j in _pyspark_jars().glob("*.jar")}
+    return {re.sub(r"-\d[\w.\-]*\.jar$", "", j.name) for j in pyspark_jars().glob("*.jar")}
 
 
 def _keep(jar: str, bundled: set[str]) -> bool:
