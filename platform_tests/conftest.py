@@ -44,10 +44,12 @@ def _refuse_shared_node_ids(nodeids) -> None:
         pytest.exit(f"tests sharing a node id (pytest-xdist would run only one of each): {repeated}", returncode=4)
 
 
-# The longest files (minutes each on 2 cores), handed out first: with `--dist loadfile` the two workers then end
-# on short files instead of one waiting for the other. Measured with --durations (December 2026).
-LONGEST_FILES = ("test_automation.py", "test_kafka.py", "test_spark_native.py", "test_startups.py",
-                 "test_commerce_e2e.py")
+# The longest files (minutes each on 2 cores), longest first: with `--dist loadfile` the workers then end on
+# short files instead of one waiting for another. Measured with --junitxml (December 2026; test_trino's module
+# fixture alone builds two domains on moto: 9 minutes under a full suite's load, so it must not start last).
+LONGEST_FILES = ("test_trino.py", "test_automation.py", "test_spark_native.py", "test_commerce_e2e.py",
+                 "test_startups.py", "test_kafka.py", "test_recent_days.py", "test_table_store.py",
+                 "test_bad_input.py", "test_contracts.py")
 
 
 def pytest_collection_modifyitems(items):
