@@ -4,8 +4,8 @@ Spark's Kafka source (spark-sql-kafka-0-10).
 `make install` runs `python -m lakehouse.engine.jars` once: Spark's own resolver (Ivy, through
 `spark.jars.packages`) fetches the artifacts from Maven Central into a cache, and the resolved files are
 written to a manifest. Every session after that takes the files from the manifest with `spark.jars`, so no
-resolver runs when a run starts: runs work offline and start faster. Then a JVM class archive of what a run
-loads is built once (engine/class_archive.py).
+resolver runs when a run starts: runs work offline and start faster. Then `make install` builds a JVM class
+archive of what a run loads (dev/archive_classes.py).
 
 The versions follow the installed Python packages, as delta-spark's `configure_spark_with_delta_pip` does:
 `io.delta:delta-spark_<spark major.minor>_2.13:<delta-spark version>` and
@@ -118,13 +118,6 @@ def main() -> int:
         print(f"fetching {', '.join(packages())} from Maven Central ...", flush=True)
         jars = fetch()
         print(f"installed {len(jars)} JARs; manifest {_manifest()}")
-    from lakehouse.engine.class_archive import archive_path, build
-    from lakehouse.engine.spark import JIT_OPTIONS
-
-    if (archive := archive_path(jars)) is not None and not archive.is_file():
-        print("archiving the classes a Spark run loads (once, about a minute) ...", flush=True)
-        if built := build(JIT_OPTIONS, jars):
-            print(f"class archive {built} ({built.stat().st_size >> 20} MB): local Spark sessions start with it")
     return 0
 
 
