@@ -16,6 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
+from lakehouse.engine.jars import cache_dir, pyspark_jars
+
 # Options that already say how to share classes: the person's own choice wins.
 _OWN = ("-Xshare", "SharedArchiveFile", "ArchiveClassesAtExit")
 
@@ -29,8 +31,6 @@ def _java() -> Path | None:
 
 def archive_path(classpath: list[str]) -> Path | None:
     """Where the archive for this JVM and class path lives (whether or not it was built); None without a java."""
-    from lakehouse.engine.jars import pyspark_jars, cache_dir
-
     java = _java()
     if java is None:
         return None
