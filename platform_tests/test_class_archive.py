@@ -58,5 +58,5 @@ def test_the_archive_is_only_added_when_it_exists_and_the_options_do_not_choose_
     assert "-XX:SharedArchiveFile=" in with_archive(JIT_OPTIONS, jars)
     for own in ("-Xshare:off", "-XX:SharedArchiveFile=/elsewhere.jsa", "-XX:ArchiveClassesAtExit=/x.jsa"):
         assert with_archive(f"{JIT_OPTIONS} {own}", jars) == f"{JIT_OPTIONS} {own}"
-    monkeypatch.setattr("lakehouse.engine.jars.cache_dir", lambda: tmp_path)  # a machine where it was not built
+    monkeypatch.setattr("lakehouse.engine.class_archive.cache_dir", lambda: tmp_path)  # a machine where it was not built
     assert with_archive(JIT_OPTIONS, jars) == JIT_OPTIONS
