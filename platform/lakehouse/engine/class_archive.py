@@ -1,9 +1,10 @@
 """A class-data sharing (CDS) archive of the JVM classes a local Spark run loads, built once by `make install`.
 
-A local run's JVM spends a good part of its time loading and verifying the same ~20,000 classes of Spark, Delta and
-Hadoop every time it starts. The JDK can map them from an archive instead (`-XX:SharedArchiveFile`). `make install`
-runs a small Spark + Delta workload in a JVM that writes the archive when it exits (`-XX:ArchiveClassesAtExit`,
-dev/archive_classes.py); every local session after that starts with it. Classes the workload did not load still come from the JARs.
+A local run's JVM spends a good part of its time loading and verifying the same classes of Spark, Delta and Hadoop
+every time it starts. The JDK can map them from an archive instead (`-XX:SharedArchiveFile`). `make install` runs a
+small Spark + Delta workload in a JVM that writes the archive when it exits (`-XX:ArchiveClassesAtExit`,
+dev/archive_classes.py); every local session after that starts with it. Classes the workload did not load still
+come from the JARs.
 
 The archive is only valid for the JVM and class path that wrote it, so its file name carries a hash of both. The
 JDK checks it again when it maps it: a stale or foreign archive is ignored and the JVM loads classes as usual,
