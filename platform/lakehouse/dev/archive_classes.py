@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
     archive = archive_path(jars)
     if archive is None or archive.is_file():
         return 0
-    print("archiving the classes a Spark run loads (once, about a minute) ...", flush=True)
+    print("archiving the classes a Spark run loads (once, 1-2 minutes) ...", flush=True)
     if built := build(JIT_OPTIONS, jars):
         print(f"class archive {built} ({built.stat().st_size >> 20} MB): local Spark sessions start with it")
     return 0
