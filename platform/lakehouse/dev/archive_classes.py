@@ -5,6 +5,7 @@ the archive as it exits, then moves it into place in one rename.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,7 +65,7 @@ def build(java_options: str, classpath: list[str]) -> Path | None:
         partial = Path(work) / path.name
         options = f"{java_options} -XX:ArchiveClassesAtExit={partial} -Xlog:cds=off,cds+dynamic=off".strip()
         env = {**os.environ, "LAKEHOUSE_HOME": str(Path(work) / "home"),
-               "LAKEHOUSE_SPARK_CONF": f'{{"spark.driver.extraJavaOptions": "{options}"}}'}
+               "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.extraJavaOptions": options})}
         env.pop("LAKEHOUSE_SPARK_REMOTE", None)
         env.pop("LAKEHOUSE_SPARK_MASTER", None)
         done = subprocess.run([sys.executable, "-m", "lakehouse.dev.archive_classes", work], env=env,
