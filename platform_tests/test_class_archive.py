@@ -11,25 +11,28 @@ from lakehouse.engine.class_archive import archive_path, with_archive
 from lakehouse.engine.jars import classpath
 from lakehouse.engine.spark import JIT_OPTIONS
 
-# A fresh process: the session's JVM starts with the options given, runs a Delta write and read, and says how
-# many classes it loaded from where.
+# A fresh process: the session's JVM starts with the options given, runs a query (with `delta`, a Delta write
+# and read), and says how many classes it loaded from where.
 SESSION = """
 import sys
 from lakehouse.config import Settings
 from lakehouse.engine.spark import get_spark
 spark = get_spark(Settings.from_env())
-spark.range(10).selectExpr("id", "'2024-06-01' dt").write.format("delta").save(sys.argv[1])
-print("ROWS", spark.read.format("delta").load(sys.argv[1]).count())
+if sys.argv[2] == "delta":
+    spark.range(10).selectExpr("id", "'2024-06-01' dt").write.format("delta").save(sys.argv[1])
+    print("ROWS", spark.read.format("delta").load(sys.argv[1]).count())
+else:
+    print("ROWS", spark.range(10).count())
 """
 
 
-def _session(tmp_path, java_options: str) -> tuple[int, list[str]]:
+def _session(tmp_path, java_options: str, work: str = "delta") -> tuple[int, list[str]]:
     log = tmp_path / "classes.log"
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"),
            "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.extraJavaOptions":
                                                f"{java_options} -Xlog:class+load=info:file={log}"})}
     env.pop("LAKEHOUSE_SPARK_REMOTE", None)
-    done = subprocess.run([sys.executable, "-c", SESSION, str(tmp_path / "t")], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", SESSION, str(tmp_path / "t"), work], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = int(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("ROWS")))
@@ -49,7 +52,7 @@ def test_a_local_session_maps_spark_and_delta_classes_from_the_archive(tmp_path)
 def test_an_archive_the_jvm_cannot_use_leaves_the_session_working(tmp_path):
     stale = tmp_path / "stale.jsa"
     stale.write_bytes(b"not an archive" * 1000)
-    rows, loaded = _session(tmp_path, f"{JIT_OPTIONS} -XX:SharedArchiveFile={stale}")
+    rows, loaded = _session(tmp_path, f"{JIT_OPTIONS} -XX:SharedArchiveFile={stale}", work="query")
     assert rows == 10 and not any("shared objects file (top)" in line for line in loaded)
 
 

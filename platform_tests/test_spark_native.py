@@ -132,6 +132,7 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
     rows = 700_000
     script = f"ROWS = {rows}\n" + textwrap.dedent("""
         import json, os
+        from pyspark.sql import Observation
         from pyspark.sql import functions as F
         from lakehouse.config import Settings
         from lakehouse.engine.spark import get_spark
@@ -151,8 +152,10 @@ def test_a_batch_several_times_the_driver_heap_never_gathers_on_the_driver(tmp_p
         store.write_df("bronze.big", src, "delta", rows, days)
         batch = store.read_df(spark, src, "delta", days)
         result = batch.select("id", F.upper("a").alias("a"), F.concat("b", "a").alias("ab"), "dt")
-        text_bytes = result.agg(F.sum(F.length("a") + F.length("ab"))).first()[0]  # the batch being written
-        written = store.write_df("silver.big", dst, "delta", result, days)
+        size = Observation("size")  # the text the write moves, summed in the write's own pass
+        written = store.write_df("silver.big", dst, "delta",
+                                 result.observe(size, F.sum(F.length("a") + F.length("ab")).alias("text_bytes")), days)
+        text_bytes = size.get["text_bytes"]
         heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
         print(json.dumps({"rows": written.rows, "text_bytes": text_bytes, "heap": heap}))
     """)

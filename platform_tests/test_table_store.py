@@ -289,3 +289,36 @@ def test_an_empty_parquet_batch_still_gets_its_glue_entry(spark, s3_lakehouse_en
     assert result.rows == 0 and result.schema.names[-1] == "dt"
     entry = GlueCatalog(lakehouse.settings()).get_table("quarantine", "silver_orders")
     assert [c["Name"] for c in entry["StorageDescriptor"]["Columns"]] == [n for n in QUARANTINE_SCHEMA.names if n != "dt"]
+
+
+def test_a_clean_batchs_quarantine_is_a_commit_to_the_log_alone(spark, lakehouse_env):
+    """Nothing set aside: the quarantine table is created, and a re-run's clean days cleared, by delta-rs commits
+    with no Spark job; a batch with rows is still Spark's write, into that same table."""
+    from deltalake import DeltaTable
+
+    from lakehouse.engine.arrow import to_spark
+    from lakehouse.pipeline.registry import get_spec
+    from lakehouse.quality.quarantine import quarantine_table
+    from lakehouse.resources import LakehouseResource
+
+    lakehouse, spec, day = LakehouseResource(), get_spec("silver.orders"), "2024-06-03"
+    uri = lakehouse.location(spec).quarantine_uri
+    bad = to_spark(spark, quarantine_table(spec.id, day, [{"reason": "quantity <= 0", "rules": ["positive_quantity"],
+                                                          "record": {"order_id": "o1", "quantity": -1}}]))
+    tracker = spark.sparkContext.statusTracker()
+
+    def jobs(group: str, write) -> int:
+        spark.sparkContext.setJobGroup(group, group)
+        try:
+            write()
+        finally:
+            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        return len(tracker.getJobIdsForGroup(group))
+
+    assert jobs("clean-first", lambda: lakehouse.write_quarantine(spec, bad.limit(0), [day], count=0)) == 0
+    assert DeltaTable(uri).version() == 0 and lakehouse.store().partitions(uri, "delta") == []
+    assert jobs("with-rows", lambda: lakehouse.write_quarantine(spec, bad, [day], count=1)) > 0
+    assert lakehouse.store().read(uri, "delta").column("reason").to_pylist() == ["quantity <= 0"]
+    assert jobs("clean-rerun", lambda: lakehouse.write_quarantine(spec, bad.limit(0), [day], count=0)) == 0
+    assert DeltaTable(uri).version() == 2 and lakehouse.store().read(uri, "delta").num_rows == 0
+    assert lakehouse.write_quarantine(spec, bad.limit(0), [day], count=0) is None  # nothing left to clear

@@ -3,7 +3,8 @@
 One publish per module: commerce and startups landed (2 days, a few rows) and materialized through Dagster on S3
 with Glue, as Delta; then every silver and gold table published again through the IO manager's write path into a
 second warehouse with the Parquet format option (LAKEHOUSE_TABLE_FORMAT=parquet), so Trino reads both kinds of
-entry without running every model twice. Trino's answers are compared with DuckDB's (the local engine) over the
+entry without running every model twice. The copies' rows are already on the driver, so its delta-rs / pyarrow
+store writes them (LAKEHOUSE_STORE=delta-rs): no Spark job per table for a few rows. Trino's answers are compared with DuckDB's (the local engine) over the
 same files; its types with docs/catalog.md's table.
 """
 from __future__ import annotations
@@ -29,7 +30,6 @@ from lakehouse.pipeline.registry import all_specs
 from lakehouse.query import execute
 from lakehouse.query.trino import TrinoQueryError, arrow_type
 from lakehouse.storage.arrow_store import ArrowStore
-from lakehouse.storage.stores import store_for
 
 pytestmark = pytest.mark.slow
 
@@ -94,13 +94,14 @@ def lake(moto_server, trino_starting, tmp_path_factory):
         env.setenv("LAKEHOUSE_WAREHOUSE", lakes["parquet"].warehouse)
         env.setenv("LAKEHOUSE_TABLE_FORMAT", "parquet")
         env.setenv("LAKEHOUSE_GLUE_PREFIX", lakes["parquet"].glue_prefix)
+        env.setenv("LAKEHOUSE_STORE", "delta-rs")
         parquet = LakehouseResource()
         for spec in TABLES:
             rows = delta_store.read(delta_store.uri(spec.layer, spec.name), "delta")
             parquet.publish(spec, rows, sorted(set(rows.column("dt").to_pylist())))
         for fmt, settings in lakes.items():  # every type the Glue writer maps, in a table of its own
             uri = f"{settings.warehouse}/types"
-            result = store_for(settings).write("silver.types", uri, fmt,
+            result = ArrowStore(settings).write("silver.types", uri, fmt,
                                                pa.Table.from_pylist([TYPE_ROW], schema=TYPES), [DAYS[0]])
             GlueCatalog(settings).register(layer="silver", name="types", description="every type", fmt=fmt,
                                            schema=result.schema, location=result.uri)

@@ -104,12 +104,15 @@ class LakehouseResource(ConfigurableResource):
                          count: int | None = None) -> WriteResult | None:
         """Replace this table's quarantine rows for the batch's days (a re-run never duplicates them).
 
-        `count`, when the caller knows it, lets a clean batch skip the write (each Delta commit costs a
-        few Spark jobs) once the table exists, unless earlier rows of those days must be cleared."""
+        `count`, when the caller knows it, spares a clean batch the Spark write (a job and a commit of about a
+        second): nothing is written once the table exists, unless earlier rows of those days must be cleared,
+        and creating or clearing is a commit to the log alone."""
         where = self.location(spec)
         uri, fmt, store = where.quarantine_uri, where.side_format, self.store()
-        if count == 0 and store.exists(uri, fmt) and not set(partitions) & set(store.partitions(uri, fmt)):
-            return None  # nothing to add and nothing to clear; the (empty) table exists for readers already
+        if count == 0:
+            if store.exists(uri, fmt) and not set(partitions) & set(store.partitions(uri, fmt)):
+                return None  # nothing to add and nothing to clear; the (empty) table exists for readers already
+            rows = QUARANTINE_SCHEMA.empty_table()  # the store writes no rows without a Spark job
         if isinstance(rows, DataFrame):
             rows = rows.select(*[rows[f.name].cast(from_arrow_type(f.type, prefer_timestamp_ntz=False))
                                  .alias(f.name) for f in QUARANTINE_SCHEMA])

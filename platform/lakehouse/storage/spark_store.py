@@ -52,11 +52,15 @@ class SparkStore(TableMetadata):
 
     def write(self, table_id: str, uri: str, fmt: str, data: pa.Table | pa.RecordBatchReader,
               partitions: Sequence[str]) -> WriteResult:
-        """Arrow from the driver (a database extract's batches): handed to Spark, written by Spark."""
+        """Arrow from the driver (a database extract's batches): handed to Spark, written by Spark. A batch
+        without rows has nothing to move: its commit (a new empty table, or the named days emptied) is the log's
+        alone, written by delta-rs in milliseconds instead of a Spark job and commit of about a second."""
         from lakehouse.engine.arrow import to_spark
 
         if isinstance(data, pa.RecordBatchReader):
             data = data.read_all()
+        if data.num_rows == 0:
+            return self._arrow.write(table_id, uri, fmt, data, partitions)
         if data.num_columns == 0:
             data = pa.table({PARTITION: pa.array([], pa.string())})
         return self.write_df(table_id, uri, fmt, to_spark(self.spark(), to_plain(dt_as_string(data))), partitions)
