@@ -322,3 +322,8 @@ def test_a_clean_batchs_quarantine_is_a_commit_to_the_log_alone(spark, lakehouse
     assert jobs("clean-rerun", lambda: lakehouse.write_quarantine(spec, bad.limit(0), [day], count=0)) == 0
     assert DeltaTable(uri).version() == 2 and lakehouse.store().read(uri, "delta").num_rows == 0
     assert lakehouse.write_quarantine(spec, bad.limit(0), [day], count=0) is None  # nothing left to clear
+    # a quarantine table Spark created (its first batch had rows) is cleared by delta-rs just the same
+    other = get_spec("silver.products")
+    lakehouse.write_quarantine(other, bad, [day], count=1)
+    assert jobs("clean-after-spark", lambda: lakehouse.write_quarantine(other, bad.limit(0), [day], count=0)) == 0
+    assert lakehouse.store().read(lakehouse.location(other).quarantine_uri, "delta").num_rows == 0
