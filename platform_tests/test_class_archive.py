@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from lakehouse.engine.class_archive import archive_path, with_archive
 from lakehouse.engine.jars import classpath
@@ -15,6 +16,7 @@ from lakehouse.engine.spark import JIT_OPTIONS
 # and read), and says how many classes it loaded from where.
 SESSION = """
 import sys
+import time
 from lakehouse.config import Settings
 from lakehouse.engine.spark import get_spark
 spark = get_spark(Settings.from_env())
@@ -58,8 +60,38 @@ def test_an_archive_the_jvm_cannot_use_leaves_the_session_working(tmp_path):
 
 def test_the_archive_is_only_added_when_it_exists_and_the_options_do_not_choose_their_own(tmp_path, monkeypatch):
     jars = classpath()
+    used = archive_path(jars)
+    os.utime(used, (used.stat().st_atime, time.time() - 86_400))
     assert "-XX:SharedArchiveFile=" in with_archive(JIT_OPTIONS, jars)
+    assert time.time() - used.stat().st_mtime < 60  # a session starting with it marks it in use
     for own in ("-Xshare:off", "-XX:SharedArchiveFile=/elsewhere.jsa", "-XX:ArchiveClassesAtExit=/x.jsa"):
         assert with_archive(f"{JIT_OPTIONS} {own}", jars) == f"{JIT_OPTIONS} {own}"
     monkeypatch.setattr("lakehouse.engine.class_archive.cache_dir", lambda: tmp_path)  # a machine where it was not built
     assert with_archive(JIT_OPTIONS, jars) == JIT_OPTIONS
+
+
+def test_a_jar_changed_in_place_names_another_archive(tmp_path, monkeypatch):
+    """A virtual environment made again in the same folder keeps its JAR paths with new times: the JDK would refuse
+    the old archive, so the name changes with them and `make install` builds a new one."""
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    jar = jars / "spark-core.jar"
+    jar.write_bytes(b"classes")
+    monkeypatch.setattr("lakehouse.engine.class_archive.pyspark_jars", lambda: jars)
+    first = archive_path([])
+    assert archive_path([]) == first
+    os.utime(jar, ns=(jar.stat().st_atime_ns, jar.stat().st_mtime_ns + 10**9))
+    assert archive_path([]) != first
+
+
+def test_install_prunes_archives_no_session_used_for_weeks(tmp_path):
+    from lakehouse.dev.archive_classes import STALE_DAYS, prune
+
+    kept, recent, stale = (tmp_path / f"spark-{name}.jsa" for name in ("new", "recent", "stale"))
+    for path in (kept, recent, stale):
+        path.write_bytes(b"archive")
+    old = time.time() - (STALE_DAYS + 1) * 86_400
+    os.utime(stale, (old, old))
+    os.utime(kept, (old, old))  # the one just built is never removed
+    assert prune(tmp_path, keep=kept) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spark-new.jsa", "spark-recent.jsa"]

@@ -88,7 +88,26 @@ def main(argv: list[str]) -> int:
     print("archiving the classes a Spark run loads (once, 1-2 minutes) ...", flush=True)
     if built := build(JIT_OPTIONS, jars):
         print(f"class archive {built} ({built.stat().st_size >> 20} MB): local Spark sessions start with it")
+        pruned = prune(built.parent, keep=built)
+        if pruned:
+            print(f"removed {len(pruned)} class archive(s) no Spark session used for {STALE_DAYS} days")
     return 0
+
+
+STALE_DAYS = 14  # each venv made again leaves a ~200 MB archive no JVM maps again (sessions touch the one they use)
+
+
+def prune(folder: Path, keep: Path, now: float | None = None) -> list[Path]:
+    """Remove the archives in `folder` but `keep` that no session started with for STALE_DAYS days."""
+    import time
+
+    cutoff = (now or time.time()) - STALE_DAYS * 86_400
+    removed = []
+    for old in folder.glob("spark-*.jsa"):
+        if old != keep and old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+            removed.append(old)
+    return removed
 
 
 if __name__ == "__main__":

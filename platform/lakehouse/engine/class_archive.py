@@ -6,9 +6,9 @@ small Spark + Delta workload in a JVM that writes the archive when it exits (`-X
 dev/archive_classes.py); every local session after that starts with it. Classes the workload did not load still
 come from the JARs.
 
-The archive is only valid for the JVM and class path that wrote it, so its file name carries a hash of both. The
-JDK checks it again when it maps it: a stale or foreign archive is ignored and the JVM loads classes as usual,
-never fails. `-Xshare:off` in `spark.driver.extraJavaOptions` turns it off.
+The archive is only valid for the JVM and the JARs that wrote it, so its file name carries a hash of the java binary
+and of each JAR's path, size and modification time (what the JDK checks). The JDK checks it again when it maps it:
+a stale or foreign archive is ignored and the JVM loads classes as usual, never fails. `-Xshare:off` in `spark.driver.extraJavaOptions` turns it off.
 """
 from __future__ import annotations
 
@@ -35,9 +35,24 @@ def archive_path(classpath: list[str]) -> Path | None:
     java = _java()
     if java is None:
         return None
-    # the JVM's class path is ours plus pyspark's own JARs, whose folder differs per virtual environment
-    key = "\n".join([str(java), str(java.stat().st_mtime_ns), str(pyspark_jars()), *classpath])
+    # The JVM's class path is ours plus pyspark's own JARs, whose folder differs per virtual environment. The JDK
+    # refuses an archive when a JAR's size or modification time changed since it was written (a virtual
+    # environment made again in the same place): those are in the name too, so such a change builds a new one.
+    jars = sorted(str(p) for p in pyspark_jars().glob("*.jar")) + list(classpath)
+    key = "\n".join([str(java), str(java.stat().st_mtime_ns), str(pyspark_jars()), *_stamps(jars)])
     return cache_dir() / "class-archive" / f"spark-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsa"
+
+
+def _stamps(paths: list[str]) -> list[str]:
+    """Each path with its size and modification time (a missing file as itself)."""
+    out = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            out.append(f"{path} {stat.st_size} {stat.st_mtime_ns}")
+        except OSError:
+            out.append(path)
+    return out
 
 
 def with_archive(java_options: str, classpath: list[str]) -> str:
@@ -47,4 +62,8 @@ def with_archive(java_options: str, classpath: list[str]) -> str:
     path = archive_path(classpath)
     if path is None or not path.is_file():
         return java_options
+    try:  # marks it in use: `make install` removes archives no session started with for weeks
+        os.utime(path)
+    except OSError:
+        pass
     return f"{java_options} -XX:SharedArchiveFile={path} -Xlog:cds=off,cds+dynamic=off".strip()
