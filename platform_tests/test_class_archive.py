@@ -16,7 +16,6 @@ from lakehouse.engine.spark import JIT_OPTIONS
 # and read), and says how many classes it loaded from where.
 SESSION = """
 import sys
-import time
 from lakehouse.config import Settings
 from lakehouse.engine.spark import get_spark
 spark = get_spark(Settings.from_env())

@@ -4,8 +4,8 @@ One publish per module: commerce and startups landed (2 days, a few rows) and ma
 with Glue, as Delta; then every silver and gold table published again through the IO manager's write path into a
 second warehouse with the Parquet format option (LAKEHOUSE_TABLE_FORMAT=parquet), so Trino reads both kinds of
 entry without running every model twice. The copies' rows are already on the driver, so its delta-rs / pyarrow
-store writes them (LAKEHOUSE_STORE=delta-rs): no Spark job per table for a few rows. Trino's answers are compared with DuckDB's (the local engine) over the
-same files; its types with docs/catalog.md's table.
+store writes them (LAKEHOUSE_STORE=delta-rs): no Spark job per table for a few rows. Trino's answers are compared
+with DuckDB's (the local engine) over the same files; its types with docs/catalog.md's table.
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def lake(moto_server, trino_starting, tmp_path_factory):
         for fmt, settings in lakes.items():  # every type the Glue writer maps, in a table of its own
             uri = f"{settings.warehouse}/types"
             result = ArrowStore(settings).write("silver.types", uri, fmt,
-                                               pa.Table.from_pylist([TYPE_ROW], schema=TYPES), [DAYS[0]])
+                                                pa.Table.from_pylist([TYPE_ROW], schema=TYPES), [DAYS[0]])
             GlueCatalog(settings).register(layer="silver", name="types", description="every type", fmt=fmt,
                                            schema=result.schema, location=result.uri)
         yield lakes

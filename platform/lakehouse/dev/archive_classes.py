@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from lakehouse.engine.class_archive import archive_path
@@ -97,11 +98,9 @@ def main(argv: list[str]) -> int:
 STALE_DAYS = 14  # each venv made again leaves a ~200 MB archive no JVM maps again (sessions touch the one they use)
 
 
-def prune(folder: Path, keep: Path, now: float | None = None) -> list[Path]:
+def prune(folder: Path, keep: Path) -> list[Path]:
     """Remove the archives in `folder` but `keep` that no session started with for STALE_DAYS days."""
-    import time
-
-    cutoff = (now or time.time()) - STALE_DAYS * 86_400
+    cutoff = time.time() - STALE_DAYS * 86_400
     removed = []
     for old in folder.glob("spark-*.jsa"):
         if old != keep and old.stat().st_mtime < cutoff:

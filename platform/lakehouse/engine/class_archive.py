@@ -8,7 +8,8 @@ come from the JARs.
 
 The archive is only valid for the JVM and the JARs that wrote it, so its file name carries a hash of the java binary
 and of each JAR's path, size and modification time (what the JDK checks). The JDK checks it again when it maps it:
-a stale or foreign archive is ignored and the JVM loads classes as usual, never fails. `-Xshare:off` in `spark.driver.extraJavaOptions` turns it off.
+a stale or foreign archive is ignored and the JVM loads classes as usual, never fails. `-Xshare:off` in
+`spark.driver.extraJavaOptions` turns it off.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def archive_path(classpath: list[str]) -> Path | None:
     # refuses an archive when a JAR's size or modification time changed since it was written (a virtual
     # environment made again in the same place): those are in the name too, so such a change builds a new one.
     jars = sorted(str(p) for p in pyspark_jars().glob("*.jar")) + list(classpath)
-    key = "\n".join([str(java), str(java.stat().st_mtime_ns), str(pyspark_jars()), *_stamps(jars)])
+    key = "\n".join([str(java), str(java.stat().st_mtime_ns), *_stamps(jars)])
     return cache_dir() / "class-archive" / f"spark-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsa"
 
 

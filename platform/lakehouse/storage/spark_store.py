@@ -59,10 +59,8 @@ class SparkStore(TableMetadata):
 
         if isinstance(data, pa.RecordBatchReader):
             data = data.read_all()
-        if data.num_rows == 0:
+        if data.num_rows == 0:  # a batch without columns too: ArrowStore gives it its dt column
             return self._arrow.write(table_id, uri, fmt, data, partitions)
-        if data.num_columns == 0:
-            data = pa.table({PARTITION: pa.array([], pa.string())})
         return self.write_df(table_id, uri, fmt, to_spark(self.spark(), to_plain(dt_as_string(data))), partitions)
 
     def write_df(self, table_id: str, uri: str, fmt: str, df, partitions: Sequence[str]) -> WriteResult:
