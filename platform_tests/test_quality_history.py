@@ -91,6 +91,30 @@ def test_anomaly_new_table_with_no_history_is_not_judged(lakehouse_env):
     assert not judge_batch(lakehouse_env, GOLD, {DAY: {"rows": 3.0}})[0].judged
 
 
+def test_the_history_log_is_checkpointed_every_tenth_append_also_a_table_made_without_the_interval(lakehouse_env):
+    """Each step appends to ops.partition_metrics and the next reads it: without checkpoints every open replays
+    every commit of the table's life. A table made before the interval was set (delta-rs alone would wait for
+    100 commits) takes it on its next append."""
+    from deltalake import DeltaTable, write_deltalake
+
+    from lakehouse.storage.locations import TableLocation
+
+    uri = TableLocation.of(history.PARTITION_METRICS, lakehouse_env).uri
+    log = Path(urlparse(uri).path) / "_delta_log"
+    write_deltalake(uri, history.long_rows("silver.old", "r0", 1, {"2024-06-01": {"rows": 1.0}}),
+                    partition_by=[history.PARTITION])  # as written before: no interval
+    days = [(date(2024, 6, 2) + timedelta(days=i)).isoformat() for i in range(11)]
+    for i, day in enumerate(days):
+        _write_history(SILVER.id, {day: {"rows": float(i)}}, run_id=f"r{i}")
+    assert DeltaTable(uri).metadata().configuration["delta.checkpointInterval"] == "10"
+    assert DeltaTable(uri).version() == 12  # the creation, the property, 11 appends
+    assert sorted(p.name for p in log.glob("*.checkpoint.parquet")) == ["00000000000000000009.checkpoint.parquet"]  # the tenth commit
+    # what a reader gets is unchanged by the checkpoint: every append's rows, the old table's apart
+    got = history.by_day(history.current(history.read(lakehouse_env, history.PARTITION_METRICS, SILVER.id)))
+    assert got == {day: {"rows": float(i)} for i, day in enumerate(days)}
+    assert history.read(lakehouse_env, history.PARTITION_METRICS, "silver.old").num_rows == 1
+
+
 def test_anomaly_ops_tables_hold_no_pii(lakehouse_env, spark):
     from pyspark.sql import types as T
 

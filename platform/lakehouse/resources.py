@@ -110,7 +110,8 @@ class LakehouseResource(ConfigurableResource):
         where = self.location(spec)
         uri, fmt, store = where.quarantine_uri, where.side_format, self.store()
         if count == 0:
-            if store.exists(uri, fmt) and not set(partitions) & set(store.partitions(uri, fmt)):
+            held = store.partitions(uri, fmt)  # a table holding days exists: no second read of its log
+            if not set(partitions) & set(held) and (held or store.exists(uri, fmt)):
                 return None  # nothing to add and nothing to clear; the (empty) table exists for readers already
             rows = QUARANTINE_SCHEMA.empty_table()  # the store writes no rows without a Spark job
         if isinstance(rows, DataFrame):

@@ -82,16 +82,13 @@ def read(settings: Settings, ops: TableSpec, table_id: str, days: Iterable[str] 
     metrics; an ops table not written yet reads as empty."""
     from lakehouse.storage.table_metadata import TableMetadata
 
-    uri = TableLocation.of(ops, settings).uri
-    store = TableMetadata(settings)
-    if not store.exists(uri, "delta"):
-        return SCHEMA.empty_table()
     where = pc.field(PARTITION) == table_id
     if days is not None:
         where &= pc.field("dt").isin(sorted(set(days)))
     if metrics is not None:
         where &= pc.field("metric").isin(sorted(set(metrics)))
-    return store.read_partition(uri, PARTITION, table_id, where).select(SCHEMA.names).cast(SCHEMA)
+    rows = TableMetadata(settings).read_partition(TableLocation.of(ops, settings).uri, PARTITION, table_id, where)
+    return SCHEMA.empty_table() if rows is None else rows.select(SCHEMA.names).cast(SCHEMA)
 
 
 def current(rows: pa.Table) -> dict[tuple[str, str], float | None]:

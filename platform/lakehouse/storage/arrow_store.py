@@ -14,7 +14,7 @@ from lakehouse.errors import LakehouseError
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.schemas import PARTITION, delta_schema, dt_as_string, reconcile, to_plain
 from lakehouse.storage.table_metadata import TableMetadata
-from lakehouse.storage.writes import WriteResult, check_partitions, in_list, with_retries
+from lakehouse.storage.writes import CHECKPOINT_INTERVAL, WriteResult, check_partitions, in_list, with_retries
 
 
 class ArrowStore(TableMetadata):
@@ -45,14 +45,15 @@ class ArrowStore(TableMetadata):
     def _write_delta(self, uri: str, data: pa.Table, partitions: Sequence[str]) -> int:
         from deltalake import write_deltalake
 
-        if partitions or self._delta(uri) is None:
+        table = self._delta(uri)  # opened once: the write commits on it and it then knows its new version
+        if partitions or table is None:
             # One commit removes the files of the named days and adds the new ones; the predicate is there also
             # when the table is created, so no write can ever replace partitions it was not asked for.
             # schema_mode="merge" adds new columns in the same commit (deltalake 1.6 takes it with a predicate).
-            with_retries(write_deltalake, uri, data, mode="overwrite", partition_by=[PARTITION],
-                          predicate=f"{PARTITION} in ({in_list(partitions) or 'NULL'})", schema_mode="merge",
-                          storage_options=delta_storage_options(self.settings, uri))
-        return self._delta(uri).version()
+            with_retries(write_deltalake, uri if table is None else table, data, mode="overwrite",
+                          partition_by=[PARTITION], predicate=f"{PARTITION} in ({in_list(partitions) or 'NULL'})", schema_mode="merge",
+                          configuration=CHECKPOINT_INTERVAL, storage_options=delta_storage_options(self.settings, uri))
+        return (self._delta(uri) if table is None else table).version()
 
     def _write_parquet(self, uri: str, data: pa.Table, partitions: Sequence[str]) -> None:
         """Not atomic (Parquet has no log): a reader may see a day empty while it is being rewritten."""
@@ -80,9 +81,12 @@ class ArrowStore(TableMetadata):
         write with. Appends never conflict with each other."""
         from deltalake import write_deltalake
 
-        with_retries(write_deltalake, uri, to_plain(data), mode="append", partition_by=[partition_by],
-                      storage_options=delta_storage_options(self.settings, uri))
         table = self._delta(uri)
+        if table is not None and CHECKPOINT_INTERVAL.keys() - table.metadata().configuration.keys():
+            table.alter.set_table_properties(CHECKPOINT_INTERVAL)  # a table made before the interval was set
+        with_retries(write_deltalake, uri if table is None else table, to_plain(data), mode="append",
+                      partition_by=[partition_by], configuration=CHECKPOINT_INTERVAL, storage_options=delta_storage_options(self.settings, uri))
+        table = self._delta(uri) if table is None else table
         return WriteResult(uri, "delta", data.num_rows, [], table.version(), delta_schema(table))
 
     def delete_partitions(self, uri: str, fmt: str, partitions: Sequence[str]) -> int:

@@ -130,11 +130,14 @@ class TableMetadata:
             table = with_retries(dataset.to_table, columns=cols, filter=flt)
         return to_plain(table)
 
-    def read_partition(self, uri: str, column: str, value: str, where=None) -> pa.Table:
+    def read_partition(self, uri: str, column: str, value: str, where=None) -> pa.Table | None:
         """Rows of a Delta table's partition `column`=`value` (no other partition's file is opened), filtered
-        by the pyarrow expression `where`."""
+        by the pyarrow expression `where`; None when there is no table (one read of the log either way)."""
+        table = self._delta(uri)
+        if table is None:
+            return None
         fs, root = filesystem_for(uri, self.settings)
-        dataset = self._delta(uri).to_pyarrow_dataset(file_pruning_predicate=[(column, "=", value)],
-                                                      filesystem=pafs.SubTreeFileSystem(root, fs))
+        dataset = table.to_pyarrow_dataset(file_pruning_predicate=[(column, "=", value)],
+                                           filesystem=pafs.SubTreeFileSystem(root, fs))
         return to_plain(with_retries(dataset.to_table, filter=where))
 
