@@ -73,7 +73,12 @@ def _builder_conf(settings: Settings) -> dict[str, str]:
         # the driver is the executor: the JARs go on its class path at launch. Through spark.jars the driver
         # serves them and its executor copies each into a work folder at every start (the AWS SDK bundle alone
         # is 654 MB): 13.5 s to a session on 2 cores instead of 10.6 s
-        placed = {"spark.driver.extraClassPath": os.pathsep.join(jars)}
+        placed = {"spark.driver.extraClassPath": os.pathsep.join(jars),
+                  # the executor is this JVM and cannot be lost apart from the driver. Spark 4.2's heartbeat thread
+                  # dies when it reads a cached batch's accumulator half-deserialized (SPARK-59451, an ERROR with an
+                  # NPE from PartitionKeyedAccumulator.isZero in the log); the driver would then expire its own
+                  # executor after the heartbeat timeout and fail the tasks running at that moment
+                  "spark.storage.blockManagerHeartbeatTimeoutMs": str(30 * 24 * 3600 * 1000)}
     else:  # a cluster's executors fetch them from the driver
         placed = {"spark.jars": ",".join(jars)}
     conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, **placed}
