@@ -181,3 +181,19 @@ def test_missing_jars_name_what_to_install(tmp_path, monkeypatch):
     message = str(err.value)
     assert "make install" in message and "io.delta:delta-spark_" in message and "hadoop-aws" in message
     assert "\n" not in message
+
+
+def test_a_local_session_outlives_a_dead_heartbeat_thread_and_keeps_its_console_clear(spark):
+    """SPARK-59451: the executor's heartbeat thread can die on a cached batch's half-deserialized accumulator.
+    A local session never expires its own executor for that, and drops that one known line from its log;
+    every other error still shows."""
+    from lakehouse.engine.spark import HEARTBEAT_RACE
+
+    context = spark.sparkContext
+    assert int(context.getConf().get("spark.storage.blockManagerHeartbeatTimeoutMs")) >= 24 * 3600 * 1000
+    jvm = context._jvm
+    log4j = jvm.org.apache.logging.log4j
+    log = log4j.LogManager.getLogger("org.apache.spark.util.Utils")  # the logger Spark reports it through
+    npe = jvm.java.lang.NullPointerException("PartitionKeyedAccumulator.byPartition() is null")
+    assert not log.isEnabled(log4j.Level.ERROR, None, HEARTBEAT_RACE, npe)
+    assert log.isEnabled(log4j.Level.ERROR, None, "Uncaught exception in thread another-thread", npe)

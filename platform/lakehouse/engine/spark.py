@@ -25,6 +25,7 @@ _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
 
 JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+HEARTBEAT_RACE = "Uncaught exception in thread executor-heartbeater"  # what Spark logs for SPARK-59451
 
 # Local mode on a laptop: few shuffle partitions (the default 200 means 200 tiny tasks per stage),
 # Arrow for every Python <-> JVM crossing, UTC everywhere so `dt` never shifts with the host's zone.
@@ -75,9 +76,9 @@ def _builder_conf(settings: Settings) -> dict[str, str]:
         # is 654 MB): 13.5 s to a session on 2 cores instead of 10.6 s
         placed = {"spark.driver.extraClassPath": os.pathsep.join(jars),
                   # the executor is this JVM and cannot be lost apart from the driver. Spark 4.2's heartbeat thread
-                  # dies when it reads a cached batch's accumulator half-deserialized (SPARK-59451, an ERROR with an
-                  # NPE from PartitionKeyedAccumulator.isZero in the log); the driver would then expire its own
-                  # executor after the heartbeat timeout and fail the tasks running at that moment
+                  # dies when it reads a cached batch's accumulator half-deserialized (SPARK-59451, an NPE from
+                  # PartitionKeyedAccumulator.isZero); the driver would then expire its own executor after the
+                  # heartbeat timeout and fail the tasks running at that moment
                   "spark.storage.blockManagerHeartbeatTimeoutMs": str(30 * 24 * 3600 * 1000)}
     else:  # a cluster's executors fetch them from the driver
         placed = {"spark.jars": ",".join(jars)}
@@ -193,7 +194,21 @@ def _create(settings: Settings) -> SparkSession:
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    if settings.spark_master.startswith("local"):
+        _drop_heartbeat_race_log(session)
     return session
+
+
+def _drop_heartbeat_race_log(session: SparkSession) -> None:
+    """Keep SPARK-59451's ERROR and NPE stack trace (the heartbeat thread dying on a half-deserialized accumulator
+    of a cached batch) out of a local session's console: harmless here, where the executor is never expired
+    (spark.storage.blockManagerHeartbeatTimeoutMs above), and alarming as the only trace in `make demo`."""
+    log4j = session.sparkContext._jvm.org.apache.logging.log4j
+    result = log4j.core.Filter.Result
+    context = log4j.LogManager.getContext(False)
+    context.getConfiguration().addFilter(log4j.core.filter.RegexFilter.createFilter(
+        HEARTBEAT_RACE, None, True, result.DENY, result.NEUTRAL))
+    context.updateLoggers()
 
 
 def _runtime(key: str) -> bool:
