@@ -18,8 +18,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import Settings
 from lakehouse.engine.class_archive import with_archive
-from lakehouse.engine.jars import DELTA_EXTENSIONS, classpath
-from lakehouse.storage.writes import CHECKPOINT_INTERVAL
+from lakehouse.engine.jars import CHECKPOINT_INTERVAL, DELTA_EXTENSIONS, classpath
 
 _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
@@ -51,7 +50,7 @@ LOCAL_DEFAULTS = {
     "spark.databricks.delta.replaceWhere.constraintCheck.enabled": "true",
     "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
     # delta-spark's checkpoint interval written into each table it creates, so delta-rs commits to it (an empty
-    # quarantine's clearing) checkpoint as often: delta-rs alone would wait 100 commits (storage/writes.py)
+    # quarantine's clearing) checkpoint as often: delta-rs alone would wait 100 commits (engine/jars.py)
     "spark.databricks.delta.properties.defaults.checkpointInterval": CHECKPOINT_INTERVAL["delta.checkpointInterval"],
     # Delta rebuilds a table's state in 50 tasks by default: 50 tiny tasks per read on a laptop; 2 tasks made a
     # small table's replaceWhere write 0.77 s instead of 0.92 s with 4 (2 cores, paired; 1 task: the same as 2)

@@ -10,11 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
+from lakehouse.engine.jars import CHECKPOINT_INTERVAL
 from lakehouse.errors import LakehouseError
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.schemas import PARTITION, delta_schema, dt_as_string, reconcile, to_plain
 from lakehouse.storage.table_metadata import TableMetadata
-from lakehouse.storage.writes import CHECKPOINT_INTERVAL, WriteResult, check_partitions, in_list, with_retries
+from lakehouse.storage.writes import WriteResult, check_partitions, in_list, with_retries
 
 
 class ArrowStore(TableMetadata):

@@ -13,13 +13,6 @@ from lakehouse.errors import LakehouseError
 from lakehouse.storage.schemas import PARTITION
 
 
-# Every open of a Delta table replays its log from the newest checkpoint. delta-spark checkpoints every 10th
-# commit unless the table says otherwise, delta-rs every 100th: the ops tables, appended to by delta-rs at every
-# step and read at the next, were replayed through up to 99 JSON commits per open (5,852 GETs of one table's log
-# on S3 in one two-domain test run). Tables carry the interval as a property, so both writers checkpoint alike.
-CHECKPOINT_INTERVAL = {"delta.checkpointInterval": "10"}
-
-
 class PartitionMismatchError(LakehouseError, ValueError):
     """A batch holds rows for partitions the write was not asked to replace."""
 
