@@ -44,17 +44,23 @@ class ArrowStore(TableMetadata):
         return WriteResult(uri, fmt, data.num_rows, list(partitions), version, data.schema, added)
 
     def _write_delta(self, uri: str, data: pa.Table, partitions: Sequence[str]) -> int:
-        from deltalake import write_deltalake
-
-        table = self._delta(uri)  # opened once: the write commits on it and it then knows its new version
+        table = self._delta(uri)
         if partitions or table is None:
             # One commit removes the files of the named days and adds the new ones; the predicate is there also
             # when the table is created, so no write can ever replace partitions it was not asked for.
             # schema_mode="merge" adds new columns in the same commit (deltalake 1.6 takes it with a predicate).
-            with_retries(write_deltalake, uri if table is None else table, data, mode="overwrite",
-                          partition_by=[PARTITION], predicate=f"{PARTITION} in ({in_list(partitions) or 'NULL'})", schema_mode="merge",
-                          configuration=CHECKPOINT_INTERVAL, storage_options=delta_storage_options(self.settings, uri))
-        return (self._delta(uri) if table is None else table).version()
+            table = self._commit(uri, table, data, mode="overwrite", partition_by=[PARTITION],
+                                 predicate=f"{PARTITION} in ({in_list(partitions) or 'NULL'})", schema_mode="merge")
+        return table.version()
+
+    def _commit(self, uri: str, table, data: pa.Table, **options):
+        """One delta-rs commit on the table already opened (or creating it, when `table` is None); the table
+        at its new version, read again only when this commit created it."""
+        from deltalake import write_deltalake
+
+        with_retries(write_deltalake, uri if table is None else table, data, configuration=CHECKPOINT_INTERVAL,
+                     storage_options=delta_storage_options(self.settings, uri), **options)
+        return self._delta(uri) if table is None else table
 
     def _write_parquet(self, uri: str, data: pa.Table, partitions: Sequence[str]) -> None:
         """Not atomic (Parquet has no log): a reader may see a day empty while it is being rewritten."""
@@ -80,14 +86,10 @@ class ArrowStore(TableMetadata):
         """A blind append of rows already on the driver (a few, like the ops tables' metrics) to a Delta table
         partitioned by `partition_by`, created on first use: always through delta-rs, whichever store runs
         write with. Appends never conflict with each other."""
-        from deltalake import write_deltalake
-
         table = self._delta(uri)
         if table is not None and CHECKPOINT_INTERVAL.keys() - table.metadata().configuration.keys():
             table.alter.set_table_properties(CHECKPOINT_INTERVAL)  # a table made before the interval was set
-        with_retries(write_deltalake, uri if table is None else table, to_plain(data), mode="append",
-                      partition_by=[partition_by], configuration=CHECKPOINT_INTERVAL, storage_options=delta_storage_options(self.settings, uri))
-        table = self._delta(uri) if table is None else table
+        table = self._commit(uri, table, to_plain(data), mode="append", partition_by=[partition_by])
         return WriteResult(uri, "delta", data.num_rows, [], table.version(), delta_schema(table))
 
     def delete_partitions(self, uri: str, fmt: str, partitions: Sequence[str]) -> int:
