@@ -188,7 +188,7 @@ def test_kafka_100k_messages_exactly_once_across_a_kill(spark, lakehouse_env, ka
     monkeypatch.setenv("LAKEHOUSE_KAFKA_BATCH_MESSAGES", "20000")  # 60k, then 40k
     settings = _settings()
     quarantine = kafka.quarantine_uri(settings, SPEC)
-    command = [sys.executable, "-m", "lakehouse.ingest.kafka"]
+    command = [sys.executable, "-m", "lakehouse.cli", "ingest-kafka"]  # `lakehouse ingest-kafka`
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300

@@ -33,7 +33,6 @@ MODEL_MAY_IMPORT = {"config", "errors"}
 
 # True entry points only: a `python -m` module that hands its work to a layer above it.
 ENTRY_POINTS = {
-    ("lakehouse.ingest.kafka", "lakehouse.pipeline.registry"),  # `python -m lakehouse.ingest.kafka` finds its table
     ("lakehouse.service.__main__", "lakehouse.cli"),  # `python -m lakehouse.service` is `lakehouse serve`
 }
 

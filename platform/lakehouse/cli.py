@@ -266,6 +266,21 @@ def cmd_quality(args) -> int:
     return 0
 
 
+def cmd_ingest_kafka(args) -> int:
+    import json
+
+    from lakehouse.engine.spark import get_spark
+    from lakehouse.ingest.kafka import ingest
+    from lakehouse.pipeline.registry import get_spec
+
+    settings = args.settings.for_run()
+    report = ingest(get_spark(settings), settings, get_spec(args.table), accept_gap=args.accept_retention_gap)
+    print(json.dumps({"messages": report.messages, "batches": len(report.batches), "days": report.days,
+                      "rows": sum(report.rows_by_day.values()),
+                      "quarantined": sum(report.quarantined_by_day.values())}))  # the last line: for scripts
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -292,6 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rows", type=int, default=1000, help="orders per day (startups get a tenth as many companies)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
+
+    kafka = sub.add_parser("ingest-kafka", help="ingest the Kafka topic into its bronze table, exactly once, up to "
+                           "the topic's current end (what the kafka sensor's runs do)")
+    kafka.add_argument("--table", default="bronze.events_kafka")
+    kafka.add_argument("--accept-retention-gap", action="store_true",
+                       help="skip offsets the broker already deleted (they are lost), instead of failing")
+    kafka.set_defaults(func=cmd_ingest_kafka)
 
     sub.add_parser("tables", help="list the table registry").set_defaults(func=cmd_tables)
     status = sub.add_parser("status", help="partitions, rows and quarantined rows per table")

@@ -19,7 +19,6 @@ log, never from that group.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, field
@@ -223,22 +222,5 @@ def valid_days(days, start: str) -> list[str]:
     return [d for d in days if start <= d <= last]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Ingest the Kafka topic into its bronze table, exactly once.")
-    parser.add_argument("--table", default="bronze.events_kafka")
-    parser.add_argument("--accept-retention-gap", action="store_true",
-                        help="skip offsets the broker already deleted (they are lost), instead of failing")
-    args = parser.parse_args(argv)
-    from lakehouse.engine.spark import get_spark
-    from lakehouse.pipeline.registry import get_spec
-
-    settings = Settings.from_env().for_run()
-    report = ingest(get_spark(settings), settings, get_spec(args.table), accept_gap=args.accept_retention_gap)
-    print(json.dumps({"messages": report.messages, "batches": len(report.batches), "days": report.days,
-                      "rows": sum(report.rows_by_day.values()),
-                      "quarantined": sum(report.quarantined_by_day.values())}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the command is the CLI's, which resolves the settings once
+    raise SystemExit("run `lakehouse ingest-kafka` (it replaced `python -m lakehouse.ingest.kafka`)")

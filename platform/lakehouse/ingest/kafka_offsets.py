@@ -113,7 +113,7 @@ def next_batch(committed: Committed, topic: str, marks: dict[int, tuple[int, int
                 f"Kafka topic {topic!r} partition {p}: the next offset to ingest is {begin}, but the earliest "
                 f"message the broker still keeps is {low}: offsets {begin}..{low - 1} ({low - begin} messages) "
                 "were deleted by retention before they were ingested. Nothing was written. Re-send them from the "
-                "source, or skip them on purpose with `python -m lakehouse.ingest.kafka --accept-retention-gap`")
+                "source, or skip them on purpose with `lakehouse ingest-kafka --accept-retention-gap`")
         if begin > high:
             raise KafkaOffsetError(f"Kafka topic {topic!r} partition {p}: the table ingested up to offset {begin} "
                                    f"but the topic ends at {high}: was the topic re-created?")
