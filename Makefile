@@ -41,6 +41,7 @@ deps-latest: $(STAMP) kafka-deps postgres-deps
 # Delta Lake + S3A JARs matching the installed pyspark, fetched once from Maven Central (later runs are offline).
 install: $(STAMP)
 	@$(BIN)/python -m lakehouse.engine.jars
+	@$(BIN)/python -m lakehouse.engine.local_fs
 	@$(BIN)/python -m lakehouse.dev.archive_classes
 
 demo: install

@@ -9,8 +9,7 @@ import sys
 import time
 
 from lakehouse.engine.class_archive import archive_path, with_archive
-from lakehouse.engine.jars import classpath
-from lakehouse.engine.spark import JIT_OPTIONS
+from lakehouse.engine.spark import JIT_OPTIONS, local_classpath  # the JARs a local session starts with
 
 # A fresh process: the session's JVM starts with the options given, runs a query (with `delta`, a Delta write
 # and read), and says how many classes it loaded from where.
@@ -41,7 +40,7 @@ def _session(tmp_path, java_options: str, work: str = "delta") -> tuple[int, lis
 
 
 def test_a_local_session_maps_spark_and_delta_classes_from_the_archive(tmp_path):
-    archive = archive_path(classpath())
+    archive = archive_path(local_classpath())
     assert archive is not None and archive.is_file(), "make install builds the class archive"
     rows, loaded = _session(tmp_path, JIT_OPTIONS)  # the session's own options: with_archive adds the archive
     archived = [line for line in loaded if "shared objects file (top)" in line]
@@ -58,7 +57,7 @@ def test_an_archive_the_jvm_cannot_use_leaves_the_session_working(tmp_path):
 
 
 def test_the_archive_is_only_added_when_it_exists_and_the_options_do_not_choose_their_own(tmp_path, monkeypatch):
-    jars = classpath()
+    jars = local_classpath()
     used = archive_path(jars)
     os.utime(used, (used.stat().st_atime, time.time() - 86_400))
     assert "-XX:SharedArchiveFile=" in with_archive(JIT_OPTIONS, jars)

@@ -133,15 +133,19 @@ def test_local_jvm_takes_the_jars_on_its_class_path_a_cluster_gets_them_shipped(
     cluster master ships them with spark.jars; a user's own class path is kept in front of ours."""
     from lakehouse.config import Settings
     from lakehouse.engine.jars import classpath
+    from lakehouse.engine.local_fs import CONF as LOCAL_FS, installed
     from lakehouse.engine.spark import _builder_conf
 
     monkeypatch.delenv("LAKEHOUSE_SPARK_CONF", raising=False)
     monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "local[2]")
     local = _builder_conf(Settings.from_env())
-    assert "spark.jars" not in local and local["spark.driver.extraClassPath"].split(os.pathsep) == classpath()
+    jars = [*classpath(), str(installed())]  # and the local file system `make install` compiled (engine/local_fs.py)
+    assert "spark.jars" not in local and local["spark.driver.extraClassPath"].split(os.pathsep) == jars
+    assert LOCAL_FS.items() <= local.items()
     monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "spark://127.0.0.1:7077")
     cluster = _builder_conf(Settings.from_env())
     assert cluster["spark.jars"].split(",") == classpath() and "spark.driver.extraClassPath" not in cluster
+    assert not LOCAL_FS.keys() & cluster.keys()  # a cluster's executors keep their own file system
     monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "local[2]")
     monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", '{"spark.driver.extraClassPath": "/opt/mine.jar"}')
-    assert _builder_conf(Settings.from_env())["spark.driver.extraClassPath"].split(os.pathsep) == ["/opt/mine.jar", *classpath()]
+    assert _builder_conf(Settings.from_env())["spark.driver.extraClassPath"].split(os.pathsep) == ["/opt/mine.jar", *jars]

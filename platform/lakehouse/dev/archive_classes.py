@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from lakehouse.engine.class_archive import archive_path
-from lakehouse.engine.jars import classpath
-from lakehouse.engine.spark import JIT_OPTIONS, get_spark
+from lakehouse.engine.spark import JIT_OPTIONS, get_spark, local_classpath
 
 
 def _workload(folder: str) -> None:
@@ -82,7 +81,7 @@ def main(argv: list[str]) -> int:
     if argv:  # the workload's own process
         _workload(argv[0])
         return 0
-    jars = classpath()
+    jars = local_classpath()  # what a local session's JVM starts with
     archive = archive_path(jars)
     if archive is None or archive.is_file():
         return 0

@@ -15,25 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
-from lakehouse.engine.jars import cache_dir, pyspark_jars
+from lakehouse.engine.jars import cache_dir, jdk_tool, pyspark_jars
 
 # Options that already say how to share classes: the person's own choice wins.
 _OWN = ("-Xshare", "SharedArchiveFile", "ArchiveClassesAtExit")
 
 
-def _java() -> Path | None:
-    """The java binary spark-submit launches: $JAVA_HOME/bin/java, else the first on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    found = Path(home) / "bin" / "java" if home else (Path(w) if (w := shutil.which("java")) else None)
-    return found.resolve() if found and found.exists() else None
-
-
 def archive_path(classpath: list[str]) -> Path | None:
     """Where the archive for this JVM and class path lives (whether or not it was built); None without a java."""
-    java = _java()
+    java = jdk_tool("java")  # the java binary spark-submit launches
     if java is None:
         return None
     # The JVM's class path is ours plus pyspark's own JARs, whose folder differs per virtual environment. The JDK

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -59,6 +61,13 @@ def packages() -> list[str]:
     delta = importlib.metadata.version("delta-spark")
     return [f"io.delta:delta-spark_{spark_minor}_{SCALA}:{delta}", f"org.apache.hadoop:hadoop-aws:{hadoop_version()}",
             f"org.apache.spark:spark-sql-kafka-0-10_{SCALA}:{pyspark.__version__}"]
+
+
+def jdk_tool(name: str) -> Path | None:
+    """A JDK program as spark-submit finds java: $JAVA_HOME/bin/<name>, else the first on PATH; None if absent."""
+    home = os.environ.get("JAVA_HOME")
+    found = Path(home) / "bin" / name if home else (Path(w) if (w := shutil.which(name)) else None)
+    return found.resolve() if found and found.exists() else None
 
 
 def cache_dir() -> Path:

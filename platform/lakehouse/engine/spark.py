@@ -19,6 +19,8 @@ from pyspark.sql import SparkSession
 from lakehouse.config import Settings
 from lakehouse.engine.class_archive import with_archive
 from lakehouse.engine.jars import CHECKPOINT_INTERVAL, DELTA_EXTENSIONS, classpath
+from lakehouse.engine.local_fs import CONF as LOCAL_FS_CONF
+from lakehouse.engine.local_fs import installed as installed_local_fs
 
 _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
@@ -66,10 +68,19 @@ LOCAL_DEFAULTS = {
 }
 
 
+def local_classpath() -> list[str]:
+    """A local session's JARs: the Delta/S3A/Kafka ones, and the local file system `make install` compiled
+    (`file:` paths without a process per file written, engine/local_fs.py) when there is one."""
+    local_fs = installed_local_fs()
+    return [*classpath(), str(local_fs)] if local_fs else classpath()
+
+
 def _builder_conf(settings: Settings) -> dict[str, str]:
     """Session settings of a classic session: laptop defaults, the Delta/S3A JARs, then the user's own."""
     jars = classpath()
     if settings.spark_master.startswith("local"):
+        jars = local_classpath()
+        local_fs = installed_local_fs()
         # the driver is the executor: the JARs go on its class path at launch. Through spark.jars the driver
         # serves them and its executor copies each into a work folder at every start (the AWS SDK bundle alone
         # is 654 MB): 13.5 s to a session on 2 cores instead of 10.6 s
@@ -78,7 +89,8 @@ def _builder_conf(settings: Settings) -> dict[str, str]:
                   # dies when it reads a cached batch's accumulator half-deserialized (SPARK-59451, an NPE from
                   # PartitionKeyedAccumulator.isZero); the driver would then expire its own executor after the
                   # heartbeat timeout and fail the tasks running at that moment
-                  "spark.storage.blockManagerHeartbeatTimeoutMs": str(30 * 24 * 3600 * 1000)}
+                  "spark.storage.blockManagerHeartbeatTimeoutMs": str(30 * 24 * 3600 * 1000),
+                  **(LOCAL_FS_CONF if local_fs else {})}
     else:  # a cluster's executors fetch them from the driver
         placed = {"spark.jars": ",".join(jars)}
     conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, **placed}
