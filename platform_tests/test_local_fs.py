@@ -54,3 +54,26 @@ def test_symbolic_links_and_sticky_bits_are_left_to_hadoops_own_code(spark, tmp_
     assert os.stat(shared).st_mode & 0o7777 == 0o1777  # java.nio cannot set a sticky bit: Hadoop's chmod did
     fs.setPermission(Path(str(target)), jvm.org.apache.hadoop.fs.permission.FsPermission("640"))
     assert _mode(target) == 0o640
+
+
+def test_install_compiles_the_jar_once_and_a_machine_without_javac_keeps_hadoops_own(tmp_path, monkeypatch, capsys):
+    import zipfile
+
+    from lakehouse.config import Settings
+    from lakehouse.engine import local_fs
+    from lakehouse.engine.spark import _builder_conf
+
+    monkeypatch.setattr(local_fs, "cache_dir", lambda: tmp_path)
+    built = local_fs.build()
+    assert built is not None and built.parent == tmp_path and local_fs.installed() == built
+    assert {"lakehouse/hadoop/NoForkLocalFileSystem.class", "lakehouse/hadoop/NoForkLocalFileSystem$Fs.class"} <= \
+        set(zipfile.ZipFile(built).namelist())
+    stamp = built.stat().st_mtime_ns
+    assert local_fs.build() == built and built.stat().st_mtime_ns == stamp  # once: the class archive keys on it
+
+    built.unlink()
+    monkeypatch.setattr(local_fs, "jdk_tool", lambda name: None)  # a JRE without a compiler
+    assert local_fs.build() is None and "no javac" in capsys.readouterr().out
+    monkeypatch.setenv("LAKEHOUSE_SPARK_MASTER", "local[2]")
+    conf = _builder_conf(Settings.from_env())
+    assert not local_fs.CONF.keys() & conf.keys() and str(built) not in conf["spark.driver.extraClassPath"]
