@@ -27,7 +27,6 @@ from typing import Callable
 from lakehouse.config import Settings
 from lakehouse.dev.ports import free_port
 from lakehouse.engine.class_archive import with_archive
-from lakehouse.engine.jars import classpath
 from lakehouse.errors import LakehouseError
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -89,7 +88,7 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
 
 def server_conf(settings: Settings) -> dict[str, str]:
     """The server's Spark settings: the same ones a classic session of a run gets (JARs, Delta, laptop tuning)."""
-    from lakehouse.engine.spark import SESSION_CONF, _builder_conf, local_classpath
+    from lakehouse.engine.spark import SESSION_CONF, _builder_conf, session_classpath
 
     conf = {**_builder_conf(settings), **SESSION_CONF, "spark.master": settings.spark_master,
             "spark.app.name": "lakehouse-connect",
@@ -99,8 +98,7 @@ def server_conf(settings: Settings) -> dict[str, str]:
         # A server lives for many runs: the optimizing JIT tier earns its compile time back (runs of the
         # 10-day latency bench took 28 s / 70 s per landing / automation run with it, 37 s / 93 s with the
         # quick tier alone that suits a one-run local JVM). The class archive stays.
-        jars = local_classpath() if settings.spark_master.startswith("local") else classpath()
-        conf["spark.driver.extraJavaOptions"] = with_archive("", jars)
+        conf["spark.driver.extraJavaOptions"] = with_archive("", session_classpath(settings))
         if not conf["spark.driver.extraJavaOptions"]:
             conf.pop("spark.driver.extraJavaOptions")
     return conf

@@ -75,12 +75,15 @@ def local_classpath() -> list[str]:
     return [*classpath(), str(local_fs)] if local_fs else classpath()
 
 
+def session_classpath(settings: Settings) -> list[str]:
+    """The JARs a session of `settings.spark_master` starts with (a cluster keeps its own file system)."""
+    return local_classpath() if settings.spark_master.startswith("local") else classpath()
+
+
 def _builder_conf(settings: Settings) -> dict[str, str]:
     """Session settings of a classic session: laptop defaults, the Delta/S3A JARs, then the user's own."""
-    jars = classpath()
+    jars = session_classpath(settings)
     if settings.spark_master.startswith("local"):
-        jars = local_classpath()
-        local_fs = installed_local_fs()
         # the driver is the executor: the JARs go on its class path at launch. Through spark.jars the driver
         # serves them and its executor copies each into a work folder at every start (the AWS SDK bundle alone
         # is 654 MB): 13.5 s to a session on 2 cores instead of 10.6 s
@@ -90,7 +93,7 @@ def _builder_conf(settings: Settings) -> dict[str, str]:
                   # PartitionKeyedAccumulator.isZero); the driver would then expire its own executor after the
                   # heartbeat timeout and fail the tasks running at that moment
                   "spark.storage.blockManagerHeartbeatTimeoutMs": str(30 * 24 * 3600 * 1000),
-                  **(LOCAL_FS_CONF if local_fs else {})}
+                  **(LOCAL_FS_CONF if installed_local_fs() else {})}
     else:  # a cluster's executors fetch them from the driver
         placed = {"spark.jars": ",".join(jars)}
     conf = {**LOCAL_DEFAULTS, **DELTA_EXTENSIONS, **placed}
