@@ -256,19 +256,22 @@ def test_permanent_source_errors_name_the_table_and_host(billing_db, pg):
         export_day(None, SOURCES["invoices"], START)
 
 
-def test_export_streams_bounded_batches_and_full_mode(billing_db, monkeypatch):
+def test_export_streams_bounded_batches_and_full_mode(billing_db, monkeypatch, tmp_path):
     from lakehouse.domains.billing.bronze import SOURCES
     from lakehouse.ingest import postgres
+    from lakehouse.ingest.staging import Staging
     from lakehouse.storage.filesystem import spark_path
 
     sizes = []
     monkeypatch.setattr(postgres, "BATCH_LISTENERS", [lambda ev: sizes.append(ev.rows)])
-    day = postgres.export_day(billing_db, SOURCES["invoices"], START, batch_rows=7)
+    day = postgres.export_day(billing_db, SOURCES["invoices"], START, batch_rows=7,
+                              staging=Staging.local_temp(tmp_path))
     staged = day.read_table()  # the day went batch by batch to a staging Parquet file, one row group each
     assert day.source_count == day.rows_written == staged.num_rows == sum(sizes) > 0
     assert day.batches == len(sizes) == math.ceil(day.rows_written / 7) and max(sizes) == 7
     assert staged.column("_line_number").to_pylist() == list(range(1, day.rows_written + 1))
     assert pq.ParquetFile(spark_path(day.files[0])).num_row_groups == day.batches
 
-    full = postgres.export_day(billing_db, SOURCES["invoices"], START, mode="full", batch_rows=500)
+    full = postgres.export_day(billing_db, SOURCES["invoices"], START, mode="full", batch_rows=500,
+                               staging=Staging.local_temp(tmp_path))
     assert full.source_count == full.rows_written == len(_rows(billing_db, "invoices")) > day.rows_written

@@ -367,15 +367,19 @@ def test_the_export_refuses_a_malformed_dsn_without_its_password(dsn, says, capl
     assert _secret_free(str(err.value)) and _secret_free(caplog.text) and _secret_free(describe_dsn(dsn))
 
 
-def test_an_unreachable_source_is_reported_and_logged_without_the_password(caplog):
+def test_an_unreachable_source_is_reported_and_logged_without_the_password(caplog, monkeypatch, tmp_path):
+    import tempfile
+
     from lakehouse.domains.billing.bronze import SOURCES
     from lakehouse.ingest.postgres import SourceUnavailable, export_day
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where an export without staging makes its folder
     dsn = "postgresql://svc:Sup3r%20S3cret@127.0.0.1:1/billing"  # nothing listens on port 1
     with caplog.at_level(logging.DEBUG), pytest.raises(SourceUnavailable) as err:
         export_day(dsn, SOURCES["invoices"], DAY, retries=1, retry_delay=0)
     assert "postgresql://svc@127.0.0.1:1/billing" in str(err.value) and "retrying" in caplog.text
     assert _secret_free(str(err.value)) and _secret_free(caplog.text)
+    assert list(tmp_path.iterdir()) == []  # the failed export's private staging folder is gone
 
 
 def test_settings_repr_holds_neither_password_nor_salt():

@@ -217,13 +217,14 @@ def test_warehouse_extract_count_check_blocks_the_publish(redshift_env, spark, m
     assert not list_files(f"{redshift_env.warehouse}/_staging", redshift_env)
 
 
-def test_warehouse_extract_reads_one_snapshot_under_concurrent_writes(warehouse_db, monkeypatch):
+def test_warehouse_extract_reads_one_snapshot_under_concurrent_writes(warehouse_db, monkeypatch, tmp_path):
     """Rows inserted and deleted for the day while the export runs are not seen: count and rows both come
     from the snapshot the export started with."""
     import psycopg
 
     from lakehouse.domains.behavior.bronze import SOURCE
     from lakehouse.ingest import postgres
+    from lakehouse.ingest.staging import Staging
 
     day = date(2024, 6, 4)
     with psycopg.connect(warehouse_db) as conn:
@@ -240,7 +241,8 @@ def test_warehouse_extract_reads_one_snapshot_under_concurrent_writes(warehouse_
 
     monkeypatch.setattr(postgres, "BATCH_LISTENERS", [write_meanwhile])
     try:
-        result = postgres.export_day(warehouse_db, SOURCE, day.isoformat(), batch_rows=BATCH_ROWS, retries=0)
+        result = postgres.export_day(warehouse_db, SOURCE, day.isoformat(), batch_rows=BATCH_ROWS, retries=0,
+                                     staging=Staging.local_temp(tmp_path))
         staged = result.read_table()
         with psycopg.connect(warehouse_db) as conn:
             now = conn.execute("select count(*) from analytics.customer_behavior where day = %s", (day,)).fetchone()[0]
@@ -279,19 +281,20 @@ def test_warehouse_extract_settings_are_named_by_the_source_and_validated():
         export_day(None, SOURCE, START)
 
 
-def test_warehouse_extract_of_a_query_source(warehouse_db):
+def test_warehouse_extract_of_a_query_source(warehouse_db, tmp_path):
     """A source may be a query instead of a table (a view the warehouse does not have): same window, same
     snapshot and count check, reported under its name."""
     import psycopg
 
     from lakehouse.ingest.database import DatabaseSource
     from lakehouse.ingest.postgres import export_day
+    from lakehouse.ingest.staging import Staging
 
     source = DatabaseSource(
         "redshift", "analytics.engaged_customers", (("customer_id", "text"), ("day", "text"), ("sessions", "text")),
         day_column="day", day_type="date", key=("customer_id",), tiebreak=None,
         query="select customer_id, day, sessions from analytics.customer_behavior where sessions >= 3")
-    result = export_day(warehouse_db, source, START, batch_rows=4)
+    result = export_day(warehouse_db, source, START, batch_rows=4, staging=Staging.local_temp(tmp_path))
     with psycopg.connect(warehouse_db) as conn:
         expected = conn.execute("select count(*) from analytics.customer_behavior where sessions >= 3 and day = %s",
                                 (date.fromisoformat(START),)).fetchone()[0]

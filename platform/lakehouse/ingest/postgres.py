@@ -257,7 +257,8 @@ def export_day(dsn: str | None, source: DatabaseSource, dt: str, *, staging: Sta
                mode: str = "incremental", batch_rows: int = 10_000, ingested_at: datetime | None = None,
                retries: int = 3, retry_delay: float = 1.0) -> ExportResult:
     """Export the rows of `source` that belong to day `dt` into one staging Parquet file; retried on
-    transient errors. Without `staging`, the file goes to a private temporary folder."""
+    transient errors. Without `staging`, the file goes to a private temporary folder (removed if the export
+    fails; the caller's to remove once read)."""
     import psycopg
 
     if not dsn:
@@ -271,7 +272,14 @@ def export_day(dsn: str | None, source: DatabaseSource, dt: str, *, staging: Sta
                           f"(LAKEHOUSE_{source.connection.upper()}_EXPORT_MODE)")
     if batch_rows < 1:
         raise SourceError(f"cannot export {source.qualified}: batch size must be at least 1, not {batch_rows}")
-    staging = staging or Staging.local_temp()
+    if staging is None:  # a private folder: the caller owns it once the export succeeded, never after a failure
+        staging = Staging.local_temp()
+        try:
+            return export_day(dsn, source, dt, staging=staging, mode=mode, batch_rows=batch_rows,
+                              ingested_at=ingested_at, retries=retries, retry_delay=retry_delay)
+        except BaseException:
+            staging.clear()
+            raise
     ingested_at = ingested_at or datetime.now(timezone.utc)
     where = describe_dsn(dsn)
     attempt = 0

@@ -34,9 +34,10 @@ class Staging:
         return cls(uri, fs, path)
 
     @classmethod
-    def local_temp(cls) -> "Staging":
-        """A private local folder, for an export run outside an asset (a script, a test)."""
-        folder = Path(tempfile.mkdtemp(prefix="lakehouse-staging-"))
+    def local_temp(cls, parent: str | Path | None = None) -> "Staging":
+        """A private local folder (under `parent`, else the system's temporary folder), for an export run
+        outside an asset (a script, a test)."""
+        folder = Path(tempfile.mkdtemp(prefix="lakehouse-staging-", dir=parent))
         return cls(folder.as_uri(), pafs.LocalFileSystem(), str(folder))
 
     def file(self, dt: str, attempt: int) -> tuple[str, str]:
