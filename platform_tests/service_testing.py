@@ -1,7 +1,7 @@
 """Shared by the service tests: a small warehouse written through delta-rs (no Spark), API keys, and the real app
 served by uvicorn on 127.0.0.1 in a thread.
 
-The tables have the shapes of test_security's, so its corpus of bad reads replays over HTTP unchanged.
+The tables are test_security's (security_lake.py), so its corpus of bad reads replays over HTTP unchanged.
 """
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ from typing import Iterator
 
 import httpx
 import pyarrow as pa
-from test_security import DAY, EMAIL_HASH, ORDERS, RAW_EMAIL, RAW_PHONE
+from security_lake import DAY, REGIONS, security_tables
 
 from lakehouse.config import Settings
 from lakehouse.dev.ports import free_port
-from lakehouse.quality.quarantine import quarantine_table
 from lakehouse.service.keys import KeyStore
 from lakehouse.storage.arrow_store import ArrowStore
 
 DAYS = [DAY, "2024-06-04", "2024-06-05"]
-CATEGORIES, REGIONS = ["Books", "Electronics", "Garden"], ["apac", "eu", "us"]
+CATEGORIES = ["Books", "Electronics", "Garden"]
 
 
 def put(settings: Settings, table_id: str, data: pa.Table) -> None:
@@ -35,21 +34,8 @@ def put(settings: Settings, table_id: str, data: pa.Table) -> None:
 
 def build_lake(home: Path) -> Settings:
     settings = Settings.from_env({"LAKEHOUSE_HOME": str(home)})
-    put(settings, "silver.orders", pa.table({
-        "order_id": [f"o-{i:05d}" for i in range(ORDERS)], "customer_id": [f"c{i % 50}" for i in range(ORDERS)],
-        "region": [REGIONS[i % 3] for i in range(ORDERS)], "amount": [float(i % 97) for i in range(ORDERS)],
-        "dt": [DAY] * ORDERS}))
-    put(settings, "silver.customers", pa.table({
-        "customer_id": ["c1", "c2"], "display_name": ["Ann L.", None], "email_hash": [EMAIL_HASH, None],
-        "email_masked": ["a***@example.com", None], "email_domain": ["example.com", None],
-        "phone_masked": ["***0134", None], "country": ["US", "CA"], "dt": [DAY, DAY]}))
-    put(settings, "bronze.shop_customers", pa.table({
-        "customer_id": ["c1"], "first_name": ["Ann"], "last_name": ["Lee"], "email": [RAW_EMAIL],
-        "phone": [RAW_PHONE], "dt": [DAY]}))
-    put(settings, "quarantine.bronze_shop_customers", quarantine_table(
-        "bronze.shop_customers", DAY, [{"reason": "unparseable", "record": f"c9,Bo,Ray,{RAW_EMAIL}"}]))
-    put(settings, "quarantine.silver_orders", quarantine_table(
-        "silver.orders", DAY, [{"reason": "positive_quantity", "record": {"order_id": "o-1"}}]))
+    for table_id, rows in security_tables().items():
+        put(settings, table_id, rows)
     rows = [{"category": c, "region": r, "transactions": 10 + i, "units": 20 + i,
              "revenue_usd": Decimal(f"{100 + i}.25"), "avg_order_value_usd": Decimal("10.03"),
              "unique_customers": 5 + i, "dt": d}

@@ -24,7 +24,7 @@ from lakehouse.service.keys import KeyStore
 from service_testing import (DAY, DAYS, REGIONS, add_key, add_key_with_unknown_scope, build_lake, client, one_line_error, put,
                              running)
 from test_query import _moto_post
-from test_security import CORPUS, EMAIL_HASH, ORDERS, RAW_EMAIL
+from security_lake import CORPUS, EMAIL_HASH, ORDERS, RAW_EMAIL
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

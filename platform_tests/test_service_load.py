@@ -11,8 +11,8 @@ import pytest
 from lakehouse.service.errors import ServiceError
 from lakehouse.service.keys import ApiKey
 from lakehouse.service.service import Service
+from security_lake import EMAIL_HASH, ORDERS, RAW_EMAIL
 from service_testing import REGIONS, add_key, build_lake, client, one_line_error, running
-from test_security import EMAIL_HASH, ORDERS, RAW_EMAIL
 
 SCOPES = [(), ("pii",), ("raw",), ("raw", "pii")]
 CLIENTS = 20
