@@ -23,7 +23,7 @@ setup(
     package_dir={"": "platform"},
     packages=find_packages(where="platform", include=["lakehouse", "lakehouse.*"]),
     include_package_data=True,
-    package_data={"lakehouse.engine": ["java/*.java"]},  # compiled by `make install` (engine/local_fs.py)
+    package_data={"lakehouse.engine": ["java/*.java", "log4j2.properties"]},  # java: compiled by `make install`
     data_files=_sql_files(),
     install_requires=[
         "dagster>=1.13,<1.14",

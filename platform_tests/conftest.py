@@ -10,7 +10,7 @@ import pytest
 from lake_isolation import isolate
 
 from lakehouse.config import Settings
-from lakehouse.engine.spark import JIT_OPTIONS
+from lakehouse.engine.spark import DRIVER_OPTIONS
 
 # Before any test or fixture: the suite's lake, Dagster home and service files live in a temporary folder,
 # whatever the shell or the Makefile exported (test_lake_isolation.py proves the checkout's .lakehouse is untouched).
@@ -30,7 +30,7 @@ os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
     "spark.databricks.delta.snapshotPartitions": "1", "spark.sql.adaptive.enabled": "false",
     "spark.databricks.delta.writeChecksumFile.enabled": "false",
     "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-    "spark.driver.extraJavaOptions": JIT_OPTIONS}))
+    "spark.driver.extraJavaOptions": DRIVER_OPTIONS}))
 
 
 def _shared_node_ids(nodeids) -> list[str]:

@@ -9,7 +9,7 @@ import sys
 import time
 
 from lakehouse.engine.class_archive import archive_path, with_archive
-from lakehouse.engine.spark import JIT_OPTIONS, local_classpath  # the JARs a local session starts with
+from lakehouse.engine.spark import DRIVER_OPTIONS, JIT_OPTIONS, local_classpath  # a local session's JARs, options
 
 # A fresh process: the session's JVM starts with the options given, runs a query (with `delta`, a Delta write
 # and read), and says how many classes it loaded from where.
@@ -26,7 +26,7 @@ else:
 """
 
 
-def _session(tmp_path, java_options: str, work: str = "delta") -> tuple[int, list[str]]:
+def _session(tmp_path, java_options: str, work: str = "delta") -> tuple[int, list[str], str]:
     log = tmp_path / "classes.log"
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"),
            "LAKEHOUSE_SPARK_CONF": json.dumps({"spark.driver.extraJavaOptions":
@@ -36,15 +36,18 @@ def _session(tmp_path, java_options: str, work: str = "delta") -> tuple[int, lis
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = int(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("ROWS")))
-    return rows, log.read_text().splitlines()
+    return rows, log.read_text().splitlines(), done.stderr
 
 
 def test_a_local_session_maps_spark_and_delta_classes_from_the_archive(tmp_path):
     archive = archive_path(local_classpath())
     assert archive is not None and archive.is_file(), "make install builds the class archive"
-    rows, loaded = _session(tmp_path, JIT_OPTIONS)  # the session's own options: with_archive adds the archive
+    rows, loaded, console = _session(tmp_path, DRIVER_OPTIONS)  # the session's own: with_archive adds the archive
     archived = [line for line in loaded if "shared objects file (top)" in line]
     assert rows == 10
+    # engine/log4j2.properties: neither Spark's default profile nor the missing native library is announced
+    assert "log4j profile" not in console and "default log level" not in console, console
+    assert "NativeCodeLoader" not in console and " INFO " not in console, console
     assert sum("org.apache.spark.sql." in line for line in archived) > 1000, len(archived)
     assert any("org.apache.spark.sql.delta." in line for line in archived)
 
@@ -52,7 +55,7 @@ def test_a_local_session_maps_spark_and_delta_classes_from_the_archive(tmp_path)
 def test_an_archive_the_jvm_cannot_use_leaves_the_session_working(tmp_path):
     stale = tmp_path / "stale.jsa"
     stale.write_bytes(b"not an archive" * 1000)
-    rows, loaded = _session(tmp_path, f"{JIT_OPTIONS} -XX:SharedArchiveFile={stale}", work="query")
+    rows, loaded, _ = _session(tmp_path, f"{JIT_OPTIONS} -XX:SharedArchiveFile={stale}", work="query")
     assert rows == 10 and not any("shared objects file (top)" in line for line in loaded)
 
 

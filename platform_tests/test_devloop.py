@@ -117,13 +117,13 @@ def test_connect_server_keeps_the_default_jit_tiers_unless_told(monkeypatch):
     """A local run's JVM gets the quick JIT tier; a server living for many runs the JVM's default tiers."""
     from lakehouse.config import Settings
     from lakehouse.dev.spark_server import server_conf
-    from lakehouse.engine.spark import JIT_OPTIONS, _builder_conf
+    from lakehouse.engine.spark import JIT_OPTIONS, LOG_OPTIONS, _builder_conf
 
     monkeypatch.delenv("LAKEHOUSE_SPARK_CONF", raising=False)
     settings = Settings.from_env()
-    archive = "-XX:SharedArchiveFile="  # both keep the class archive (test_class_archive.py)
-    assert _builder_conf(settings)["spark.driver.extraJavaOptions"].startswith(f"{JIT_OPTIONS} {archive}")
-    assert server_conf(settings)["spark.driver.extraJavaOptions"].startswith(archive)
+    archive = "-XX:SharedArchiveFile="  # both keep the class archive (test_class_archive.py) and the log settings
+    assert _builder_conf(settings)["spark.driver.extraJavaOptions"].startswith(f"{JIT_OPTIONS} {LOG_OPTIONS} {archive}")
+    assert server_conf(settings)["spark.driver.extraJavaOptions"].startswith(f"{LOG_OPTIONS} {archive}")
     monkeypatch.setenv("LAKEHOUSE_SPARK_CONF", '{"spark.driver.extraJavaOptions": "-Xss4m"}')
     assert server_conf(Settings.from_env())["spark.driver.extraJavaOptions"].startswith(f"-Xss4m {archive}")
 

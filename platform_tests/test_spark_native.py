@@ -197,3 +197,9 @@ def test_a_local_session_outlives_a_dead_heartbeat_thread_and_keeps_its_console_
     npe = jvm.java.lang.NullPointerException("PartitionKeyedAccumulator.byPartition() is null")
     assert not log.isEnabled(log4j.Level.ERROR, None, HEARTBEAT_RACE, npe)
     assert log.isEnabled(log4j.Level.ERROR, None, "Uncaught exception in thread another-thread", npe)
+    # the driver's log settings are the platform's (engine/log4j2.properties): warnings show, the missing
+    # native library's does not
+    source = log4j.LogManager.getContext(False).getConfiguration().getConfigurationSource().getLocation()
+    assert str(source).endswith(os.path.join("engine", "log4j2.properties")), source
+    assert log4j.LogManager.getLogger("org.apache.spark.SparkContext").isWarnEnabled()
+    assert not log4j.LogManager.getLogger("org.apache.hadoop.util.NativeCodeLoader").isWarnEnabled()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from lakehouse.engine.class_archive import archive_path
-from lakehouse.engine.spark import JIT_OPTIONS, get_spark, local_classpath
+from lakehouse.engine.spark import DRIVER_OPTIONS, get_spark, local_classpath
 
 
 def _workload(folder: str) -> None:
@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     if archive is None or archive.is_file():
         return 0
     print("archiving the classes a Spark run loads (once, 1-2 minutes) ...", flush=True)
-    if built := build(JIT_OPTIONS, jars):
+    if built := build(DRIVER_OPTIONS, jars):
         print(f"class archive {built} ({built.stat().st_size >> 20} MB): local Spark sessions start with it")
         pruned = prune(built.parent, keep=built)
         if pruned:

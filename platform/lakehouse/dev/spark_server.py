@@ -88,7 +88,7 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
 
 def server_conf(settings: Settings) -> dict[str, str]:
     """The server's Spark settings: the same ones a classic session of a run gets (JARs, Delta, laptop tuning)."""
-    from lakehouse.engine.spark import SESSION_CONF, _builder_conf, session_classpath
+    from lakehouse.engine.spark import LOG_OPTIONS, SESSION_CONF, _builder_conf, session_classpath
 
     conf = {**_builder_conf(settings), **SESSION_CONF, "spark.master": settings.spark_master,
             "spark.app.name": "lakehouse-connect",
@@ -98,9 +98,7 @@ def server_conf(settings: Settings) -> dict[str, str]:
         # A server lives for many runs: the optimizing JIT tier earns its compile time back (runs of the
         # 10-day latency bench took 28 s / 70 s per landing / automation run with it, 37 s / 93 s with the
         # quick tier alone that suits a one-run local JVM). The class archive stays.
-        conf["spark.driver.extraJavaOptions"] = with_archive("", session_classpath(settings))
-        if not conf["spark.driver.extraJavaOptions"]:
-            conf.pop("spark.driver.extraJavaOptions")
+        conf["spark.driver.extraJavaOptions"] = with_archive(LOG_OPTIONS, session_classpath(settings))
     return conf
 
 

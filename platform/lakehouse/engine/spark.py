@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Mapping
 
 from dagster import ConfigurableResource
@@ -26,6 +27,10 @@ _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
 
 JIT_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+# the driver's log (engine/log4j2.properties): Spark's default profile announces itself in three lines and warns
+# about what a laptop cannot change (no Hadoop native library) before the session can lower its level
+LOG_OPTIONS = f"-Dlog4j2.configurationFile={(Path(__file__).with_name('log4j2.properties')).as_uri()}"
+DRIVER_OPTIONS = f"{JIT_OPTIONS} {LOG_OPTIONS}"  # a local session's JVM
 HEARTBEAT_RACE = "Uncaught exception in thread executor-heartbeater"  # what Spark logs for SPARK-59451
 
 # Local mode on a laptop: few shuffle partitions (the default 200 means 200 tiny tasks per stage),
@@ -45,7 +50,7 @@ LOCAL_DEFAULTS = {
     # want it back: set spark.driver.extraJavaOptions (this default is then replaced, not merged). The quick
     # tier alone gets a 48 MB code cache, which a run fills in about a minute, after which the JVM stops
     # compiling and interprets all new code (a long-lived Connect server most of all): give it room.
-    "spark.driver.extraJavaOptions": JIT_OPTIONS,
+    "spark.driver.extraJavaOptions": DRIVER_OPTIONS,
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     # Delta: a replaceWhere overwrite refuses rows outside its predicate (the default, stated because the
     # platform relies on it), and Spark-written tables stay readable by delta-rs (no deletion vectors).
@@ -203,6 +208,8 @@ def _create(settings: Settings) -> SparkSession:
                 session.conf.set(key, settings.spark_conf.get(key, LOCAL_DEFAULTS[key]))
         return session
     os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON", _python()))
+    if settings.spark_master.startswith("local"):  # a local driver serves no other machine: loopback only
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(settings.spark_master).appName("lakehouse")
     for key, value in _builder_conf(settings).items():
         builder = builder.config(key, value)
