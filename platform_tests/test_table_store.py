@@ -327,3 +327,40 @@ def test_a_clean_batchs_quarantine_is_a_commit_to_the_log_alone(spark, lakehouse
     lakehouse.write_quarantine(other, bad, [day], count=1)
     assert jobs("clean-after-spark", lambda: lakehouse.write_quarantine(other, bad.limit(0), [day], count=0)) == 0
     assert lakehouse.store().read(lakehouse.location(other).quarantine_uri, "delta").num_rows == 0
+
+
+def test_spark_keeps_a_buckets_file_system_until_the_endpoint_changes(spark, s3_lakehouse_env):
+    """One S3A file system per bucket for the session's life, not an S3 client per use; other settings (another
+    endpoint, here an empty moto with the same bucket) close it, so the bucket is then reached there."""
+    import boto3
+
+    from lakehouse.dev.aws import start_moto
+    from lakehouse.engine.spark import configure_session
+    from lakehouse.storage.filesystem import spark_path
+
+    store = SparkStore(s3_lakehouse_env, configure_session(spark, s3_lakehouse_env))
+    uri = store.uri("bronze", "file_system_reuse")
+    day = spark._jvm.org.apache.hadoop.fs.Path(f"{spark_path(uri)}/dt=2024-06-01")
+
+    def file_system():
+        return day.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf())
+
+    store.write("bronze.file_system_reuse", uri, "delta",
+                _batch(["2024-06-01"]), ["2024-06-01"])
+    first = file_system()
+    configure_session(spark, s3_lakehouse_env)
+    assert file_system().equals(first) and first.exists(day)
+
+    process, endpoint = start_moto()
+    try:
+        bucket = uri.split("/")[2]
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+        configure_session(spark, s3_lakehouse_env.with_(aws_endpoint_url=endpoint))
+        elsewhere = file_system()
+        assert not elsewhere.equals(first) and not elsewhere.exists(day)  # the empty bucket of the other moto
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    configure_session(spark, s3_lakehouse_env)
+    assert file_system().exists(day)
+    assert store.read_df(spark, uri, "delta", ["2024-06-01"]).count() == 1

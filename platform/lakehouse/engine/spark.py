@@ -8,6 +8,8 @@ On a Connect server (`sc://`, e.g. the one `make dev` starts) the session is the
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -113,11 +115,10 @@ def s3a_conf(settings: Settings) -> dict[str, str]:
     """S3A settings for s3a:// paths, from the same settings boto3 and pyarrow use.
 
     Set on each session (not only at JVM start) because the endpoint or credentials may change after the JVM
-    started, as they do between tests; bucket file systems are not cached for the same reason. Without keys
-    in the environment S3A uses the usual AWS chain (instance profile, web identity, ...).
+    started, as they do between tests (configure_session renews the JVM's file systems then). Without keys in
+    the environment S3A uses the usual AWS chain (instance profile, web identity, ...).
     """
-    conf = {"fs.s3a.endpoint.region": settings.aws_region, "fs.s3a.impl.disable.cache": "true",
-            "fs.s3a.retry.limit": "5", "fs.s3a.attempts.maximum": "5"}
+    conf = {"fs.s3a.endpoint.region": settings.aws_region, "fs.s3a.retry.limit": "5", "fs.s3a.attempts.maximum": "5"}
     if settings.aws_endpoint_url:  # moto, MinIO, LocalStack: path-style addressing on a plain endpoint
         conf.update({"fs.s3a.endpoint": settings.aws_endpoint_url, "fs.s3a.path.style.access": "true",
                      "fs.s3a.connection.ssl.enabled": str(settings.aws_endpoint_url.startswith("https")).lower()})
@@ -143,9 +144,28 @@ SESSION_CONF = {
 
 def configure_session(session: SparkSession, settings: Settings) -> SparkSession:
     """Per-use settings: S3A for these settings and SESSION_CONF (set on a remote Connect server too)."""
-    for key, value in {**SESSION_CONF, **s3a_conf(settings)}.items():
+    s3a = s3a_conf(settings)
+    if _is_connect(session):  # the server's JVM is out of reach here: a bucket's file system is made per use
+        s3a["fs.s3a.impl.disable.cache"] = "true"
+    else:
+        _renew_file_systems(session, s3a)
+    for key, value in {**SESSION_CONF, **s3a}.items():
         session.conf.set(key, value)
     return session
+
+
+_FILE_SYSTEMS_MADE_WITH: list[str] = []  # a digest of the S3A settings the JVM's cached file systems were made with
+
+
+def _renew_file_systems(session: SparkSession, s3a: dict[str, str]) -> None:
+    """Hadoop caches one file system per bucket for the JVM's life, made with the settings of its first use. Made
+    per use instead (fs.s3a.impl.disable.cache), each Delta log read and file write set up an S3 client of its
+    own: commerce over 2 days on moto took 151 s instead of 134 s. When the endpoint or keys change (a test's
+    moto or proxy, other credentials), the cached ones are closed so the next use makes them with the new ones."""
+    digest = hashlib.sha256(json.dumps(sorted(s3a.items())).encode()).hexdigest()  # holds no key itself
+    if _FILE_SYSTEMS_MADE_WITH and _FILE_SYSTEMS_MADE_WITH[0] != digest:
+        session._jvm.org.apache.hadoop.fs.FileSystem.closeAll()
+    _FILE_SYSTEMS_MADE_WITH[:] = [digest]
 
 
 def get_spark(settings: Settings) -> SparkSession:
