@@ -21,9 +21,11 @@ setup(
     description="A Dagster + PySpark lakehouse: bronze -> silver -> gold on Delta/Parquet with a Glue catalog",
     python_requires=">=3.11,<3.13",
     package_dir={"": "platform"},
-    packages=find_packages(where="platform", include=["lakehouse", "lakehouse.*"]),
+    # engine/java holds no Python: named here, setuptools ships its source without warning at every install
+    packages=[*find_packages(where="platform", include=["lakehouse", "lakehouse.*"]), "lakehouse.engine.java"],
     include_package_data=True,
-    package_data={"lakehouse.engine": ["java/*.java", "log4j2.properties"]},  # java: compiled by `make install`
+    package_data={"lakehouse.engine": ["log4j2.properties"],
+                  "lakehouse.engine.java": ["*.java"]},  # compiled by `make install`
     data_files=_sql_files(),
     install_requires=[
         "dagster>=1.13,<1.14",

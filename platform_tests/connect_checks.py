@@ -104,6 +104,8 @@ def test_server_has_delta_and_project_settings(attached):
     assert session.conf.get("spark.sql.session.timeZone") == "UTC"
     # set per session by configure_session, not only on the server
     assert session.conf.get("spark.sql.legacy.parameterSubstitution.constantsOnly") == "true"
+    # the server's cached S3A file systems are out of the client's reach: one per use, made with this session's keys
+    assert session.conf.get("fs.s3a.impl.disable.cache") == "true"
 
 
 def test_sql_parameters_bind_through_connect(attached):
