@@ -364,3 +364,17 @@ def test_spark_keeps_a_buckets_file_system_until_the_endpoint_changes(spark, s3_
     configure_session(spark, s3_lakehouse_env)
     assert file_system().exists(day)
     assert store.read_df(spark, uri, "delta", ["2024-06-01"]).count() == 1
+
+
+def test_a_cluster_session_makes_a_buckets_file_system_per_use(s3_lakehouse_env):
+    """A cluster's executors cache their own file systems, out of the driver's reach to close: rotated keys would
+    stay with them, so a session on a cluster master keeps making one per use (no JVM is touched deciding it)."""
+    from types import SimpleNamespace
+
+    from lakehouse.engine.spark import configure_session
+
+    conf: dict[str, str] = {}
+    cluster = SimpleNamespace(sparkContext=SimpleNamespace(master="spark://10.0.0.5:7077"),
+                              conf=SimpleNamespace(set=conf.__setitem__))
+    configure_session(cluster, s3_lakehouse_env)
+    assert conf["fs.s3a.impl.disable.cache"] == "true" and conf["fs.s3a.endpoint"] == s3_lakehouse_env.aws_endpoint_url

@@ -145,10 +145,10 @@ SESSION_CONF = {
 def configure_session(session: SparkSession, settings: Settings) -> SparkSession:
     """Per-use settings: S3A for these settings and SESSION_CONF (set on a remote Connect server too)."""
     s3a = s3a_conf(settings)
-    if _is_connect(session):  # the server's JVM is out of reach here: a bucket's file system is made per use
-        s3a["fs.s3a.impl.disable.cache"] = "true"
-    else:
+    if not _is_connect(session) and session.sparkContext.master.startswith("local"):
         _renew_file_systems(session, s3a)
+    else:  # a Connect server's or a cluster's executors' JVMs are out of reach: a bucket's file system per use
+        s3a["fs.s3a.impl.disable.cache"] = "true"
     for key, value in {**SESSION_CONF, **s3a}.items():
         session.conf.set(key, value)
     return session
@@ -158,10 +158,11 @@ _FILE_SYSTEMS_MADE_WITH: list[str] = []  # a digest of the S3A settings the JVM'
 
 
 def _renew_file_systems(session: SparkSession, s3a: dict[str, str]) -> None:
-    """Hadoop caches one file system per bucket for the JVM's life, made with the settings of its first use. Made
-    per use instead (fs.s3a.impl.disable.cache), each Delta log read and file write set up an S3 client of its
-    own: commerce over 2 days on moto took 151 s instead of 134 s. When the endpoint or keys change (a test's
-    moto or proxy, other credentials), the cached ones are closed so the next use makes them with the new ones."""
+    """A local session's JVM (driver and executor in one) caches one file system per bucket for its life, made
+    with the settings of its first use. Made per use instead (fs.s3a.impl.disable.cache), each Delta log read
+    and file write set up an S3 client of its own: commerce over 2 days on moto took 151 s instead of 134 s.
+    When the endpoint or keys change (a test's moto or proxy, rotated credentials), the cached ones are closed
+    so the next use makes them with the new ones."""
     digest = hashlib.sha256(json.dumps(sorted(s3a.items())).encode()).hexdigest()  # holds no key itself
     if _FILE_SYSTEMS_MADE_WITH and _FILE_SYSTEMS_MADE_WITH[0] != digest:
         session._jvm.org.apache.hadoop.fs.FileSystem.closeAll()
