@@ -378,3 +378,41 @@ def test_a_cluster_session_makes_a_buckets_file_system_per_use(s3_lakehouse_env)
                               conf=SimpleNamespace(set=conf.__setitem__))
     configure_session(cluster, s3_lakehouse_env)
     assert conf["fs.s3a.impl.disable.cache"] == "true" and conf["fs.s3a.endpoint"] == s3_lakehouse_env.aws_endpoint_url
+
+
+@pytest.mark.parametrize("where", ["lakehouse_env", "s3_lakehouse_env"])
+def test_a_step_opens_a_delta_table_once_and_sees_every_later_commit(request, where, monkeypatch):
+    """reusing_tables() (each asset step runs in it): the second look at a table brings the object already open
+    up to date instead of reading the log from its checkpoint again; a commit from elsewhere (another thread,
+    as the step's side thread writes its quarantine) is seen; other threads and code outside it open afresh."""
+    import threading
+
+    import deltalake
+
+    from lakehouse.storage.table_metadata import reusing_tables
+
+    opened: list[str] = []
+
+    class CountedTable(deltalake.DeltaTable):
+        def __init__(self, *args, **kwargs):
+            opened.append(threading.current_thread().name)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(deltalake, "DeltaTable", CountedTable)
+    env = request.getfixturevalue(where)
+    store = ArrowStore(env)
+    uri = store.uri("silver", "reused")
+    with reusing_tables():
+        assert not store.exists(uri, "delta")  # no table: nothing kept, so the one created next is found
+        store.write("silver.reused", uri, "delta", _batch(["2024-06-01"]), ["2024-06-01"])
+        first, made = store._delta(uri), len(opened)  # every look before this one found no table, but the last
+        elsewhere = threading.Thread(target=store.write, name="elsewhere",
+                                     args=("silver.reused", uri, "delta", _batch(["2024-06-02"], start=5), ["2024-06-02"]))
+        elsewhere.start()
+        elsewhere.join()
+        assert store.partitions(uri, "delta") == ["2024-06-01", "2024-06-02"]
+        assert store._delta(uri) is first and first.version() == 1
+        assert _sorted(store.read(uri, "delta"))[-1] == {"id": 5, "name": "n5", "dt": "2024-06-02"}
+        assert opened[made:] == ["elsewhere"] * (len(opened) - made)  # the other thread opened its own, this one none
+        assert "elsewhere" in opened
+    assert store._delta(uri) is not store._delta(uri)  # outside the block every look opens the table

@@ -54,6 +54,7 @@ from lakehouse.quality.contracts import evaluate_contract
 from lakehouse.quality.metrics import bronze_metrics, metadata_of, model_metrics
 from lakehouse.resources import LakehouseResource
 from lakehouse.storage.filesystem import spark_path
+from lakehouse.storage.table_metadata import reusing_tables
 from lakehouse.timing import Stopwatch
 
 # Transient storage errors (throttling, a dropped connection) get two more tries; errors a person must
@@ -197,12 +198,13 @@ def build_asset(spec: TableSpec, start: str) -> AssetsDefinition:
     def _asset(context: AssetExecutionContext, lakehouse: LakehouseResource, spark: SparkResource):
         selected = context.selected_asset_check_keys
         try:
-            for event in body(spec, context, lakehouse, spark):
-                if isinstance(event, Output):
-                    yield Output(event.value, output_name=key.to_python_identifier(),
-                                 metadata=_per_partition_seconds(context, event.metadata))
-                elif AssetCheckKey(key, event.check_name) in selected:  # a run may leave checks out
-                    yield event
+            with reusing_tables():  # the step's many looks at a few tables: one open each (publish included)
+                for event in body(spec, context, lakehouse, spark):
+                    if isinstance(event, Output):
+                        yield Output(event.value, output_name=key.to_python_identifier(),
+                                     metadata=_per_partition_seconds(context, event.metadata))
+                    elif AssetCheckKey(key, event.check_name) in selected:  # a run may leave checks out
+                        yield event
         except LakehouseError as exc:  # a problem in the data or config: say it plainly, don't retry
             raise Failure(description=str(exc), allow_retries=False) from exc
 

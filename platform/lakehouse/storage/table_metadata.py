@@ -1,7 +1,11 @@
 """Table metadata and Arrow reads through delta-rs and pyarrow: no JVM, no write."""
 from __future__ import annotations
 
-from typing import Sequence
+import hashlib
+import json
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,6 +18,24 @@ from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.locations import table_uri
 from lakehouse.storage.schemas import PARTITION, delta_schema, plain_schema, to_plain
 from lakehouse.storage.writes import with_retries
+
+
+_THIS_THREAD = threading.local()  # .tables: {(uri, digest of its storage options): DeltaTable} in reusing_tables()
+
+
+@contextmanager
+def reusing_tables() -> Iterator[None]:
+    """For the block, on this thread: a Delta table opened once is brought up to date when asked for again (one
+    listing of its log, reading only newer commits) instead of opened anew (its last checkpoint and every later
+    commit read again). A run's step asks for the same few tables a dozen times (its own, its quarantine, its
+    upstreams, the metrics table); on S3 each open is several requests. Other threads (a query service, the
+    step's side thread) never see these objects: one table object updated under a reader would mix versions."""
+    outer = getattr(_THIS_THREAD, "tables", None)
+    _THIS_THREAD.tables = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _THIS_THREAD.tables = outer
 
 
 class TableMetadata:
@@ -34,10 +56,19 @@ class TableMetadata:
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
+        options = delta_storage_options(self.settings, uri)
+        reused = getattr(_THIS_THREAD, "tables", None)
+        key = (uri, hashlib.sha256(json.dumps(sorted(options.items())).encode()).hexdigest())  # holds no key itself
+        if reused is not None and key in reused:
+            with_retries(reused[key].update_incremental)
+            return reused[key]
         try:
-            return with_retries(DeltaTable, uri, storage_options=delta_storage_options(self.settings, uri))
+            table = with_retries(DeltaTable, uri, storage_options=options)
         except TableNotFoundError:
-            return None
+            return None  # not kept: a table created later in the block is found then
+        if reused is not None:
+            reused[key] = table
+        return table
 
     # Parquet ----------------------------------------------------------------------------------
     def _parquet_files(self, uri: str) -> dict[str, list[str]]:
