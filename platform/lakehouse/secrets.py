@@ -6,7 +6,10 @@ Everything between the user name and the LAST `@` of the authority is the passwo
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from typing import Mapping
 from urllib.parse import unquote
 
 MASK = "***"
@@ -18,6 +21,12 @@ _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 _KEYWORD_FORM = re.compile(r"^\s*\w+\s*=")
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 DSN_FORMS = "postgresql://user:password@host:5432/dbname, or key=value pairs (host=... dbname=... user=...)"
+
+
+def settings_digest(settings: Mapping[str, str]) -> str:
+    """A digest of settings that may hold keys (S3A's, delta-rs' storage options): tells whether they changed
+    without keeping a key in memory beside the thing they made."""
+    return hashlib.sha256(json.dumps(sorted(settings.items())).encode()).hexdigest()
 
 
 class DsnError(ValueError):

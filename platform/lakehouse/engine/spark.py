@@ -8,8 +8,6 @@ On a Connect server (`sc://`, e.g. the one `make dev` starts) the session is the
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 from pathlib import Path
@@ -24,6 +22,7 @@ from lakehouse.engine.class_archive import with_archive
 from lakehouse.engine.jars import CHECKPOINT_INTERVAL, DELTA_EXTENSIONS, classpath
 from lakehouse.engine.local_fs import CONF as LOCAL_FS_CONF
 from lakehouse.engine.local_fs import installed as installed_local_fs
+from lakehouse.secrets import settings_digest
 
 _LOCK = threading.Lock()
 _SESSION: list[SparkSession] = []  # the process-wide session, classic or Spark Connect
@@ -163,7 +162,7 @@ def _renew_file_systems(session: SparkSession, s3a: dict[str, str]) -> None:
     and file write set up an S3 client of its own: commerce over 2 days on moto took 151 s instead of 134 s.
     When the endpoint or keys change (a test's moto or proxy, rotated credentials), the cached ones are closed
     so the next use makes them with the new ones."""
-    digest = hashlib.sha256(json.dumps(sorted(s3a.items())).encode()).hexdigest()  # holds no key itself
+    digest = settings_digest(s3a)
     if _FILE_SYSTEMS_MADE_WITH and _FILE_SYSTEMS_MADE_WITH[0] != digest:
         session._jvm.org.apache.hadoop.fs.FileSystem.closeAll()
     _FILE_SYSTEMS_MADE_WITH[:] = [digest]

@@ -1,8 +1,6 @@
 """Table metadata and Arrow reads through delta-rs and pyarrow: no JVM, no write."""
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -14,6 +12,7 @@ import pyarrow.parquet as pq
 
 from lakehouse.config import Settings
 from lakehouse.errors import LakehouseError
+from lakehouse.secrets import settings_digest
 from lakehouse.storage.filesystem import delta_storage_options, filesystem_for
 from lakehouse.storage.locations import table_uri
 from lakehouse.storage.schemas import PARTITION, delta_schema, plain_schema, to_plain
@@ -58,7 +57,7 @@ class TableMetadata:
 
         options = delta_storage_options(self.settings, uri)
         reused = getattr(_THIS_THREAD, "tables", None)
-        key = (uri, hashlib.sha256(json.dumps(sorted(options.items())).encode()).hexdigest())  # holds no key itself
+        key = (uri, settings_digest(options)) if reused is not None else None
         if reused is not None and key in reused:
             with_retries(reused[key].update_incremental)
             return reused[key]
