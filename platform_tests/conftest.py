@@ -25,12 +25,14 @@ os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
 # big enough that a whole test session never stops compiling). Queries are interpreted, not compiled to Java:
 # tests run thousands of distinct small queries, each compiled once by Janino for a few rows (two test files,
 # paired: 12% and 19% less time). Spark keeps both modes equal; the benchmarks and `make demo` run compiled code.
+# The throughput collector: G1's concurrent marking of a session that lives the whole suite took ~11% of the JVM's
+# CPU; with ParallelGC test_startups' JVM used 72-75 CPU-s against 74-89 (paired), and the suite is CPU-bound.
 os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
     "spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1", "spark.driver.memory": "2g",
     "spark.databricks.delta.snapshotPartitions": "1", "spark.sql.adaptive.enabled": "false",
     "spark.databricks.delta.writeChecksumFile.enabled": "false",
     "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-    "spark.driver.extraJavaOptions": DRIVER_OPTIONS}))
+    "spark.driver.extraJavaOptions": f"{DRIVER_OPTIONS} -XX:+UseParallelGC"}))
 
 
 def _shared_node_ids(nodeids) -> list[str]:
