@@ -26,7 +26,7 @@ os.environ.setdefault("LAKEHOUSE_SPARK_MASTER", "local[2]")
 # tests run thousands of distinct small queries, each compiled once by Janino for a few rows (two test files,
 # paired: 12% and 19% less time). Spark keeps both modes equal; the benchmarks and `make demo` run compiled code.
 # The throughput collector: G1's concurrent marking of a session that lives the whole suite took ~11% of the JVM's
-# CPU; with ParallelGC test_startups' JVM used 72-75 CPU-s against 74-89 (paired), and the suite is CPU-bound.
+# CPU; with ParallelGC test_startups' JVM used 72-75 CPU-s against 74-89 (interleaved runs), and the suite is CPU-bound.
 os.environ.setdefault("LAKEHOUSE_SPARK_CONF", json.dumps({
     "spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1", "spark.driver.memory": "2g",
     "spark.databricks.delta.snapshotPartitions": "1", "spark.sql.adaptive.enabled": "false",

@@ -218,7 +218,8 @@ def start_trino(catalogs: Mapping[str, Mapping[str, str]], heap: str = "1G", por
     # than querying (start + 20 small queries: 15 CPU-s instead of 25, the queries faster too)
     command = [
         str(jdk / "bin" / "java"), f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
-        "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=256M", "-XX:+EnableDynamicAgentLoading", "-Djdk.attach.allowAttachSelf=true",
+        "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=256M", "-XX:+EnableDynamicAgentLoading",
+        "-Djdk.attach.allowAttachSelf=true",
         "-Dfile.encoding=UTF-8", f"-Dnode.id={uuid.uuid4()}", "-Dnode.environment=lakehouse",
         "-Dnode.bind-ip=127.0.0.1", "-Dnode.internal-address=127.0.0.1",  # loopback only
         f"-Dnode.data-dir={root / 'data'}", f"-Dconfig={root / 'config.properties'}",
